@@ -1,0 +1,393 @@
+//! Offline analysis: one capture file through decode, classification and
+//! stream measurement, to a [`FileAnalysis`].
+//!
+//! The [`Analyzer`] owns the decoder, the stream table and the RTCP tracker
+//! for one run. It classifies each transport payload (SIP, RTP, RTCP, or not
+//! ours), learns media endpoints from SDP, and drives every timer from packet
+//! time, so the same file always gives the same result.
+
+use crate::capture::{CaptureError, CaptureFile, Frame, LinkType, ReadStop};
+use crate::media::rtcp::{RtcpCounters, RtcpReport, RtcpTracker};
+use crate::media::table::StreamTableCounters;
+use crate::media::{MediaPacket, StreamKey, StreamReport, StreamTable, StreamTableConfig};
+use crate::packet::{
+    Datagram, DecodeCounters, Decoder, DecoderConfig, Endpoint, Layer, ReassemblyCounters,
+    Transport, Verdict,
+};
+use crate::proto::{rtcp, rtp, sdp, sip};
+use crate::time::PacketTime;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Everything that configures an analysis run.
+#[derive(Clone, Debug)]
+pub struct AnalyzeConfig {
+    /// Decoder ports and reassembly limits.
+    pub decoder: DecoderConfig,
+    /// Stream table limits and the RTP heuristic switch.
+    pub streams: StreamTableConfig,
+    /// UDP ports treated as SIP whatever the payload looks like (default 5060, 5080).
+    pub sip_udp_ports: Vec<u16>,
+    /// UDP/TCP port of GTPv2-C (default 2123).
+    pub gtpv2_port: u16,
+    /// RTCP sources remembered at once.
+    pub max_rtcp_sources: usize,
+}
+
+impl Default for AnalyzeConfig {
+    fn default() -> Self {
+        AnalyzeConfig {
+            decoder: DecoderConfig::default(),
+            streams: StreamTableConfig::default(),
+            sip_udp_ports: vec![5060, 5080],
+            gtpv2_port: 2123,
+            max_rtcp_sources: 100_000,
+        }
+    }
+}
+
+/// Messages counted by protocol.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ProtocolCounters {
+    /// RTP packets counted in a stream.
+    pub rtp: u64,
+    /// RTCP compound packets.
+    pub rtcp: u64,
+    /// SIP messages.
+    pub sip: u64,
+    /// SDP bodies with at least one media section.
+    pub sdp: u64,
+    /// DIAMETER messages (decoded in a later stage).
+    pub diameter: u64,
+    /// GTPv2-C messages (decoded in a later stage).
+    pub gtpv2: u64,
+}
+
+/// One stream in the result: identity, statistics, and what RTCP said.
+#[derive(Clone, Debug)]
+pub struct StreamRecord {
+    /// Identity.
+    pub key: StreamKey,
+    /// Frame number of the first packet.
+    pub first_frame: u64,
+    /// Statistics.
+    pub report: StreamReport,
+    /// RTCP about this stream, if any was seen.
+    pub rtcp: Option<RtcpReport>,
+}
+
+/// Counters of a run, for the `summary` record.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// The file.
+    pub file: PathBuf,
+    /// Bytes of the file read.
+    pub bytes_read: u64,
+    /// Frame classes.
+    pub packets: DecodeCounters,
+    /// Reassembly outcomes.
+    pub reassembly: ReassemblyCounters,
+    /// Messages by protocol.
+    pub protocols: ProtocolCounters,
+    /// Stream table limits.
+    pub streams: StreamTableCounters,
+    /// RTCP counters.
+    pub rtcp: RtcpCounters,
+    /// Link types seen that the decoder does not support, with frame counts.
+    pub unsupported_link_types: Vec<(u32, u64)>,
+    /// Where reading stopped early, if it did.
+    pub stopped: Option<StoppedAt>,
+}
+
+/// Where reading stopped before the end of the file.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct StoppedAt {
+    /// Byte offset.
+    pub offset: u64,
+    /// Why.
+    pub reason: String,
+}
+
+impl From<&ReadStop> for StoppedAt {
+    fn from(s: &ReadStop) -> Self {
+        StoppedAt {
+            offset: s.offset,
+            reason: s.reason.clone(),
+        }
+    }
+}
+
+/// The result of analysing one file.
+#[derive(Clone, Debug)]
+pub struct FileAnalysis {
+    /// Streams, ordered by first frame.
+    pub streams: Vec<StreamRecord>,
+    /// Counters.
+    pub summary: Summary,
+}
+
+/// How often (packet time) reassembly and stream timeouts are checked.
+const TIMEOUT_CHECK_INTERVAL_NS: i64 = 1_000_000_000;
+
+/// The state of one analysis run.
+pub struct Analyzer {
+    decoder: Decoder,
+    media: MediaClassifier,
+    next_timeout_check: Option<PacketTime>,
+    unsupported_links: Vec<(u32, u64)>,
+}
+
+/// Classifies transport payloads and feeds the media state.
+struct MediaClassifier {
+    sip_udp_ports: Vec<u16>,
+    sip_tcp_ports: Vec<u16>,
+    diameter_ports: Vec<u16>,
+    gtpv2_port: u16,
+    streams: StreamTable,
+    rtcp: RtcpTracker,
+    protocols: ProtocolCounters,
+}
+
+impl Analyzer {
+    /// A new run.
+    pub fn new(config: &AnalyzeConfig) -> Self {
+        Analyzer {
+            decoder: Decoder::new(config.decoder.clone()),
+            media: MediaClassifier {
+                sip_udp_ports: config.sip_udp_ports.clone(),
+                sip_tcp_ports: config.decoder.sip_tcp_ports.clone(),
+                diameter_ports: config.decoder.diameter_tcp_ports.clone(),
+                gtpv2_port: config.gtpv2_port,
+                streams: StreamTable::new(config.streams.clone()),
+                rtcp: RtcpTracker::new(config.max_rtcp_sources),
+                protocols: ProtocolCounters::default(),
+            },
+            next_timeout_check: None,
+            unsupported_links: Vec::new(),
+        }
+    }
+
+    /// Handles one captured frame.
+    pub fn handle_frame(&mut self, frame: &Frame<'_>) {
+        if let LinkType::Unknown(n) = frame.link {
+            match self.unsupported_links.iter_mut().find(|(l, _)| *l == n) {
+                Some((_, count)) => *count += 1,
+                None => self.unsupported_links.push((n, 1)),
+            }
+        }
+        let media = &mut self.media;
+        self.decoder.decode(frame, &mut |dg| media.classify(dg));
+        self.poll_timeouts(frame.time);
+    }
+
+    fn poll_timeouts(&mut self, now: PacketTime) {
+        match self.next_timeout_check {
+            Some(due) if now < due => {}
+            Some(_) => {
+                self.decoder.handle_timeout(now);
+                self.media.streams.handle_timeout(now);
+                self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS));
+            }
+            None => self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS)),
+        }
+    }
+
+    /// Ends the run.
+    pub fn finish(self, file: PathBuf, bytes_read: u64, stop: Option<&ReadStop>) -> FileAnalysis {
+        let Analyzer {
+            decoder,
+            media,
+            unsupported_links,
+            ..
+        } = self;
+        let (finished, stream_counters) = media.streams.finish();
+        let streams = finished
+            .into_iter()
+            .map(|f| {
+                let rtcp = media.rtcp.report_for(
+                    f.key.observation,
+                    f.key.src.ip,
+                    f.key.ssrc,
+                    f.report.clock_rate,
+                );
+                StreamRecord {
+                    key: f.key,
+                    first_frame: f.first_frame,
+                    report: f.report,
+                    rtcp,
+                }
+            })
+            .collect();
+        FileAnalysis {
+            streams,
+            summary: Summary {
+                file,
+                bytes_read,
+                packets: decoder.counters().clone(),
+                reassembly: decoder.reassembly_counters().clone(),
+                protocols: media.protocols,
+                streams: stream_counters,
+                rtcp: media.rtcp.counters().clone(),
+                unsupported_link_types: unsupported_links,
+                stopped: stop.map(StoppedAt::from),
+            },
+        }
+    }
+}
+
+impl MediaClassifier {
+    fn classify(&mut self, dg: &Datagram<'_>) -> Verdict {
+        match dg.transport {
+            Transport::Udp => self.classify_udp(dg),
+            Transport::Tcp => {
+                if self.diameter_ports.contains(&dg.src.port) || self.diameter_ports.contains(&dg.dst.port) {
+                    self.protocols.diameter += 1;
+                    Verdict::Ours
+                } else if sip::looks_like_sip(dg.payload)
+                    || self.sip_tcp_ports.contains(&dg.src.port)
+                    || self.sip_tcp_ports.contains(&dg.dst.port)
+                {
+                    self.handle_sip(dg.payload);
+                    Verdict::Ours
+                } else {
+                    Verdict::NotForUs
+                }
+            }
+            Transport::Sctp => {
+                // PPID 46/47: DIAMETER (RFC 6733 §2.1); SIP over SCTP has no
+                // assigned PPID, so it is recognised by content.
+                if matches!(dg.sctp_ppid, 46 | 47)
+                    || self.diameter_ports.contains(&dg.src.port)
+                    || self.diameter_ports.contains(&dg.dst.port)
+                {
+                    self.protocols.diameter += 1;
+                    Verdict::Ours
+                } else if sip::looks_like_sip(dg.payload) {
+                    self.handle_sip(dg.payload);
+                    Verdict::Ours
+                } else {
+                    Verdict::NotForUs
+                }
+            }
+        }
+    }
+
+    fn classify_udp(&mut self, dg: &Datagram<'_>) -> Verdict {
+        let payload = dg.payload;
+        if dg.src.port == self.gtpv2_port || dg.dst.port == self.gtpv2_port {
+            // GTPv2-C: version 2 in the top three bits.
+            if payload.first().is_some_and(|b| b >> 5 == 2) {
+                self.protocols.gtpv2 += 1;
+                return Verdict::Ours;
+            }
+        }
+        if self.sip_udp_ports.contains(&dg.src.port)
+            || self.sip_udp_ports.contains(&dg.dst.port)
+            || sip::looks_like_sip(payload)
+        {
+            if sip::looks_like_sip(payload) {
+                self.handle_sip(payload);
+                return Verdict::Ours;
+            }
+            // Keep-alives (CRLF) and other noise on the SIP port.
+            return Verdict::NotForUs;
+        }
+        let learned = self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst);
+        if rtcp::looks_like_rtcp(payload) {
+            if !learned && !self.streams_heuristic_on() {
+                return Verdict::NotForUs;
+            }
+            if self
+                .rtcp
+                .handle_packet(dg.time, dg.src, dg.dst, dg.observation, payload)
+            {
+                self.protocols.rtcp += 1;
+                return Verdict::Ours;
+            }
+            return if learned {
+                Verdict::Malformed(Layer::Rtcp)
+            } else {
+                Verdict::NotForUs
+            };
+        }
+        if !learned && !rtp::looks_like_rtp(payload) {
+            return Verdict::NotForUs;
+        }
+        let repr = match rtp::Repr::parse(payload) {
+            Ok(r) => r,
+            Err(_) if learned => return Verdict::Malformed(Layer::Rtp),
+            Err(_) => return Verdict::NotForUs,
+        };
+        let pkt = MediaPacket {
+            time: dg.time,
+            frame: dg.frame,
+            src: dg.src,
+            dst: dg.dst,
+            observation: dg.observation,
+            rtp: repr,
+        };
+        use crate::media::table::Admission;
+        match self.streams.handle_packet(&pkt) {
+            Admission::Counted => {
+                self.protocols.rtp += 1;
+                Verdict::Ours
+            }
+            Admission::Probation | Admission::Refused => Verdict::Ours,
+            Admission::NotRtp => Verdict::NotForUs,
+        }
+    }
+
+    fn streams_heuristic_on(&self) -> bool {
+        self.streams.heuristic_enabled()
+    }
+
+    /// A media endpoint learned from SDP, or the RTCP port next to one.
+    fn is_media_endpoint(&self, e: &Endpoint) -> bool {
+        self.streams.is_learned(e)
+            || (e.port % 2 == 1 && self.streams.is_learned(&Endpoint::new(e.ip, e.port - 1)))
+    }
+
+    fn handle_sip(&mut self, message: &[u8]) {
+        self.protocols.sip += 1;
+        let Some(body) = sip::body(message) else {
+            return;
+        };
+        let media = sdp::media_descriptions(body);
+        if media.is_empty() {
+            return;
+        }
+        self.protocols.sdp += 1;
+        for m in media {
+            if let (Some(ip), true) = (m.address, m.port != 0) {
+                self.streams.learn_endpoint(Endpoint::new(ip, m.port), m.payloads);
+            }
+        }
+    }
+}
+
+/// Analyses one capture file. `progress` is called now and then with the
+/// number of bytes read so far.
+///
+/// # Errors
+/// When the file cannot be read at all; a file that stops early is analysed up
+/// to that point and the stop is in `summary.stopped`.
+pub fn analyze_file(
+    path: &Path,
+    config: &AnalyzeConfig,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileAnalysis, CaptureError> {
+    let file = CaptureFile::open(path)?;
+    let mut analyzer = Analyzer::new(config);
+    let mut frames = file.frames();
+    let mut since_progress = 0u32;
+    while let Some(frame) = frames.next() {
+        analyzer.handle_frame(&frame);
+        since_progress += 1;
+        if since_progress == 65_536 {
+            since_progress = 0;
+            progress(frames.offset());
+        }
+    }
+    progress(frames.offset());
+    Ok(analyzer.finish(path.to_owned(), frames.offset(), frames.stop()))
+}

@@ -1,0 +1,37 @@
+//! Media measurement: RTP stream statistics and the table of streams.
+//!
+//! The state here is owned by one thread (a media shard in the live pipeline,
+//! the analyser offline): no locks, no allocation per packet. Input is the
+//! small owned [`MediaPacket`] record, so the packet itself is never needed
+//! once decoded.
+
+pub mod payload;
+pub mod rtcp;
+pub mod stream;
+pub mod table;
+
+pub use payload::{PayloadInfo, PayloadKind, PayloadMap};
+pub use stream::{StreamReport, StreamStats};
+pub use table::{StreamKey, StreamTable, StreamTableConfig};
+
+use crate::packet::{Endpoint, Observation};
+use crate::proto::rtp;
+use crate::time::PacketTime;
+
+/// One RTP packet reduced to what the media path measures: fixed size,
+/// `Copy`, sent in batches to the shard that owns its stream.
+#[derive(Clone, Copy, Debug)]
+pub struct MediaPacket {
+    /// Arrival time.
+    pub time: PacketTime,
+    /// Frame number (for reports that point back into the capture).
+    pub frame: u64,
+    /// Sender.
+    pub src: Endpoint,
+    /// Receiver.
+    pub dst: Endpoint,
+    /// Observation point.
+    pub observation: Observation,
+    /// The RTP header fields.
+    pub rtp: rtp::Repr,
+}

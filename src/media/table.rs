@@ -1,0 +1,438 @@
+//! The table of RTP streams: finds streams, owns their statistics, bounds
+//! their number.
+//!
+//! A packet belongs to a stream by `(observation, src, dst, SSRC)`. Streams
+//! are found in two ways: a packet to or from an endpoint learned from SDP is
+//! RTP at once; otherwise (if the heuristic is on) a UDP flow becomes a
+//! stream when two consecutive packets look like RTP with the same SSRC and
+//! near sequence numbers on ports ≥ 1024, one of them even. The first packet
+//! waits in a one-packet probation slot, so a stream found by heuristic loses
+//! nothing.
+//!
+//! Memory is bounded: at most `max_streams` streams and as many probation
+//! slots; streams idle longer than `idle_timeout_ns` (packet time) are moved to
+//! the finished list, and a new stream that finds the table full is refused
+//! and counted.
+
+use super::payload::{PayloadInfo, PayloadMap};
+use super::stream::{StreamReport, StreamStats};
+use super::MediaPacket;
+use crate::packet::{Endpoint, Observation};
+use crate::time::PacketTime;
+use serde::Serialize;
+use std::collections::HashMap;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Identity of a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StreamKey {
+    /// Observation point.
+    pub observation: Observation,
+    /// Sender.
+    pub src: Endpoint,
+    /// Receiver.
+    pub dst: Endpoint,
+    /// Synchronization source.
+    pub ssrc: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct FlowKey {
+    observation: Observation,
+    src: Endpoint,
+    dst: Endpoint,
+}
+
+/// Limits and switches of the stream table.
+#[derive(Clone, Debug)]
+pub struct StreamTableConfig {
+    /// Streams tracked at once (default 100 000).
+    pub max_streams: usize,
+    /// Endpoints learned from SDP kept at once (default 100 000).
+    pub max_learned_endpoints: usize,
+    /// Find streams without signalling (default on).
+    pub heuristic: bool,
+    /// A stream with no packet for this long is finished (default 60 s).
+    pub idle_timeout_ns: i64,
+}
+
+impl Default for StreamTableConfig {
+    fn default() -> Self {
+        StreamTableConfig {
+            max_streams: 100_000,
+            max_learned_endpoints: 100_000,
+            heuristic: true,
+            idle_timeout_ns: 60 * 1_000_000_000,
+        }
+    }
+}
+
+/// Counters of the table's limits.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct StreamTableCounters {
+    /// Streams created.
+    pub streams_created: u64,
+    /// Streams finished because they were idle.
+    pub streams_idle_finished: u64,
+    /// New streams refused because the table was full.
+    pub streams_refused_table_full: u64,
+    /// Packets of refused streams.
+    pub packets_refused_table_full: u64,
+    /// Probation packets that never became a stream (replaced or aged out).
+    pub heuristic_rejected: u64,
+    /// SDP endpoints not learned because that table was full.
+    pub learned_refused_table_full: u64,
+}
+
+struct Entry {
+    stats: StreamStats,
+    first_frame: u64,
+    /// The endpoint whose SDP defines payload types for this stream, if any.
+    sdp_endpoint: Option<Endpoint>,
+    last_payload_type: u8,
+    last_payload: PayloadInfo,
+}
+
+/// A finished stream: identity, where it started, and its statistics.
+#[derive(Clone, Debug)]
+pub struct FinishedStream {
+    /// Identity.
+    pub key: StreamKey,
+    /// Frame number of its first packet.
+    pub first_frame: u64,
+    /// Statistics.
+    pub report: StreamReport,
+}
+
+/// What [`StreamTable::handle_packet`] did with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted in a stream.
+    Counted,
+    /// Held in probation (heuristic), or counted later if the flow proves to be RTP.
+    Probation,
+    /// Not RTP as far as the table can tell (no SDP, heuristic off or failed).
+    NotRtp,
+    /// RTP, but the table is full.
+    Refused,
+}
+
+/// All streams of one observation run.
+pub struct StreamTable {
+    config: StreamTableConfig,
+    streams: FastMap<StreamKey, Entry>,
+    probation: FastMap<FlowKey, MediaPacket>,
+    flow_ssrc: FastMap<FlowKey, u32>,
+    learned: FastMap<Endpoint, PayloadMap>,
+    finished: Vec<FinishedStream>,
+    counters: StreamTableCounters,
+}
+
+impl StreamTable {
+    /// An empty table.
+    pub fn new(config: StreamTableConfig) -> Self {
+        StreamTable {
+            config,
+            streams: FastMap::default(),
+            probation: FastMap::default(),
+            flow_ssrc: FastMap::default(),
+            learned: FastMap::default(),
+            finished: Vec::new(),
+            counters: StreamTableCounters::default(),
+        }
+    }
+
+    /// Learns from SDP that `endpoint` receives (and sends) RTP with these
+    /// payload types.
+    pub fn learn_endpoint(&mut self, endpoint: Endpoint, payloads: PayloadMap) {
+        if self.learned.len() >= self.config.max_learned_endpoints
+            && !self.learned.contains_key(&endpoint)
+        {
+            self.counters.learned_refused_table_full += 1;
+            return;
+        }
+        self.learned.insert(endpoint, payloads);
+    }
+
+    /// Whether streams are found without signalling.
+    pub fn heuristic_enabled(&self) -> bool {
+        self.config.heuristic
+    }
+
+    /// Whether `endpoint` was learned from SDP.
+    pub fn is_learned(&self, endpoint: &Endpoint) -> bool {
+        self.learned.contains_key(endpoint)
+    }
+
+    /// The SDP endpoint that applies to a packet: the receiver's first (its
+    /// SDP says what it accepts), else the sender's.
+    fn sdp_endpoint(&self, src: &Endpoint, dst: &Endpoint) -> Option<Endpoint> {
+        if self.learned.is_empty() {
+            return None;
+        }
+        [dst, src]
+            .into_iter()
+            .find(|e| self.learned.contains_key(e))
+            .copied()
+    }
+
+    fn resolve(&self, sdp_endpoint: Option<Endpoint>, pt: u8) -> PayloadInfo {
+        match sdp_endpoint.and_then(|e| self.learned.get(&e)) {
+            Some(map) => map.resolve(pt),
+            None => PayloadInfo::from_static(pt),
+        }
+    }
+
+    /// Adds one RTP packet (already parsed).
+    pub fn handle_packet(&mut self, pkt: &MediaPacket) -> Admission {
+        let key = StreamKey {
+            observation: pkt.observation,
+            src: pkt.src,
+            dst: pkt.dst,
+            ssrc: pkt.rtp.ssrc,
+        };
+        if let Some(entry) = self.streams.get_mut(&key) {
+            if entry.last_payload_type != pkt.rtp.payload_type {
+                let sdp = entry.sdp_endpoint;
+                let info = match sdp.and_then(|e| self.learned.get(&e)) {
+                    Some(map) => map.resolve(pkt.rtp.payload_type),
+                    None => PayloadInfo::from_static(pkt.rtp.payload_type),
+                };
+                entry.last_payload_type = pkt.rtp.payload_type;
+                entry.last_payload = info;
+            }
+            entry.stats.handle_packet(pkt, entry.last_payload);
+            return Admission::Counted;
+        }
+
+        let sdp_endpoint = self.sdp_endpoint(&pkt.src, &pkt.dst);
+        let flow = FlowKey {
+            observation: pkt.observation,
+            src: pkt.src,
+            dst: pkt.dst,
+        };
+        if sdp_endpoint.is_none() {
+            if !self.config.heuristic || !heuristic_ports(&pkt.src, &pkt.dst) {
+                return Admission::NotRtp;
+            }
+            match self.probation.get(&flow).copied() {
+                Some(first) if continues(&first, pkt) => {
+                    self.probation.remove(&flow);
+                    if self.create(flow, &first, None) == Admission::Refused {
+                        self.counters.packets_refused_table_full += 1;
+                        return Admission::Refused;
+                    }
+                    return self.handle_packet(pkt);
+                }
+                Some(_) => {
+                    self.counters.heuristic_rejected += 1;
+                    self.probation.insert(flow, *pkt);
+                    return Admission::Probation;
+                }
+                None => {
+                    if self.probation.len() >= self.config.max_streams {
+                        self.counters.heuristic_rejected += 1;
+                        return Admission::NotRtp;
+                    }
+                    self.probation.insert(flow, *pkt);
+                    return Admission::Probation;
+                }
+            }
+        }
+        self.create(flow, pkt, sdp_endpoint)
+    }
+
+    fn create(&mut self, flow: FlowKey, pkt: &MediaPacket, sdp_endpoint: Option<Endpoint>) -> Admission {
+        if self.streams.len() >= self.config.max_streams {
+            self.counters.streams_refused_table_full += 1;
+            self.counters.packets_refused_table_full += 1;
+            return Admission::Refused;
+        }
+        let info = self.resolve(sdp_endpoint, pkt.rtp.payload_type);
+        let mut stats = StreamStats::new(pkt, info);
+        match self.flow_ssrc.insert(flow, pkt.rtp.ssrc) {
+            Some(previous) if previous != pkt.rtp.ssrc => stats.note_ssrc_change(),
+            _ => {}
+        }
+        self.counters.streams_created += 1;
+        let key = StreamKey {
+            observation: flow.observation,
+            src: flow.src,
+            dst: flow.dst,
+            ssrc: pkt.rtp.ssrc,
+        };
+        self.streams.insert(
+            key,
+            Entry {
+                stats,
+                first_frame: pkt.frame,
+                sdp_endpoint,
+                last_payload_type: pkt.rtp.payload_type,
+                last_payload: info,
+            },
+        );
+        Admission::Counted
+    }
+
+    /// Finishes streams idle past the timeout at `now` (packet time) and drops
+    /// stale probation slots.
+    pub fn handle_timeout(&mut self, now: PacketTime) {
+        let timeout = self.config.idle_timeout_ns;
+        let idle = |t: PacketTime| now.as_nanos().saturating_sub(t.as_nanos()) > timeout;
+        let mut done: Vec<StreamKey> = self
+            .streams
+            .iter()
+            .filter(|(_, e)| idle(e.stats.last_time()))
+            .map(|(k, _)| *k)
+            .collect();
+        done.sort_unstable();
+        for key in done {
+            if let Some(entry) = self.streams.remove(&key) {
+                self.counters.streams_idle_finished += 1;
+                self.flow_ssrc.remove(&FlowKey {
+                    observation: key.observation,
+                    src: key.src,
+                    dst: key.dst,
+                });
+                self.finished.push(FinishedStream {
+                    key,
+                    first_frame: entry.first_frame,
+                    report: entry.stats.report(),
+                });
+            }
+        }
+        let before = self.probation.len();
+        self.probation.retain(|_, p| !idle(p.time));
+        self.counters.heuristic_rejected += (before - self.probation.len()) as u64;
+    }
+
+    /// Streams currently tracked.
+    pub fn active_streams(&self) -> usize {
+        self.streams.len()
+    }
+
+    /// Counters.
+    pub fn counters(&self) -> &StreamTableCounters {
+        &self.counters
+    }
+
+    /// Ends the run: every stream, finished or active, ordered by first frame
+    /// (then identity), so output is deterministic.
+    pub fn finish(mut self) -> (Vec<FinishedStream>, StreamTableCounters) {
+        self.counters.heuristic_rejected += self.probation.len() as u64;
+        let mut all = std::mem::take(&mut self.finished);
+        all.extend(self.streams.drain().map(|(key, e)| FinishedStream {
+            key,
+            first_frame: e.first_frame,
+            report: e.stats.report(),
+        }));
+        all.sort_by(|a, b| (a.first_frame, a.key).cmp(&(b.first_frame, b.key)));
+        (all, self.counters)
+    }
+}
+
+/// Ports the heuristic accepts: both unprivileged, at least one even (RTP's
+/// convention, RFC 3550 §11), which keeps DNS, SNMP, NTP and the like out.
+fn heuristic_ports(src: &Endpoint, dst: &Endpoint) -> bool {
+    src.port >= 1024 && dst.port >= 1024 && (src.port % 2 == 0 || dst.port % 2 == 0)
+}
+
+/// Whether `next` continues the flow whose previous packet was `first`: same
+/// SSRC and a sequence number a little ahead (losses of a few packets allowed).
+fn continues(first: &MediaPacket, next: &MediaPacket) -> bool {
+    const MAX_STEP: u16 = 10;
+    first.rtp.ssrc == next.rtp.ssrc && {
+        let step = next.rtp.sequence.wrapping_sub(first.rtp.sequence);
+        (1..=MAX_STEP).contains(&step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::rtp::Repr;
+
+    fn pkt(src_port: u16, ssrc: u32, seq: u16, ms: i64) -> MediaPacket {
+        MediaPacket {
+            time: PacketTime::from_nanos(ms * 1_000_000),
+            frame: seq.into(),
+            src: Endpoint::new([10, 0, 0, 1].into(), src_port),
+            dst: Endpoint::new([10, 0, 0, 2].into(), 4000),
+            observation: Observation::Plain,
+            rtp: Repr {
+                marker: false,
+                payload_type: 0,
+                sequence: seq,
+                timestamp: u32::from(seq) * 160,
+                ssrc,
+                payload_len: 160,
+                padding_len: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn heuristic_keeps_the_probation_packet() {
+        let mut t = StreamTable::new(StreamTableConfig::default());
+        assert_eq!(t.handle_packet(&pkt(5000, 7, 1, 0)), Admission::Probation);
+        assert_eq!(t.handle_packet(&pkt(5000, 7, 2, 20)), Admission::Counted);
+        let (streams, _) = t.finish();
+        assert_eq!(streams.len(), 1);
+        assert_eq!(streams[0].report.packets, 2);
+    }
+
+    #[test]
+    fn heuristic_rejects_changing_ssrc_and_privileged_ports() {
+        let mut t = StreamTable::new(StreamTableConfig::default());
+        t.handle_packet(&pkt(5000, 7, 1, 0));
+        assert_eq!(t.handle_packet(&pkt(5000, 8, 2, 20)), Admission::Probation);
+        assert_eq!(t.handle_packet(&pkt(53, 8, 2, 20)), Admission::NotRtp);
+        let (streams, counters) = t.finish();
+        assert!(streams.is_empty());
+        assert_eq!(counters.heuristic_rejected, 2);
+    }
+
+    #[test]
+    fn learned_endpoint_needs_no_probation_and_resolves_payloads() {
+        let mut t = StreamTable::new(StreamTableConfig {
+            heuristic: false,
+            ..Default::default()
+        });
+        let mut map = PayloadMap::default();
+        map.insert(0, PayloadInfo::from_rtpmap("PCMU", 8000));
+        t.learn_endpoint(Endpoint::new([10, 0, 0, 2].into(), 4000), map);
+        assert_eq!(t.handle_packet(&pkt(5001, 7, 1, 0)), Admission::Counted);
+        let (streams, _) = t.finish();
+        assert_eq!(streams[0].report.codec, Some("PCMU"));
+    }
+
+    #[test]
+    fn full_table_refuses_and_counts() {
+        let mut t = StreamTable::new(StreamTableConfig {
+            max_streams: 1,
+            ..Default::default()
+        });
+        t.handle_packet(&pkt(5000, 1, 1, 0));
+        t.handle_packet(&pkt(5000, 1, 2, 20));
+        t.handle_packet(&pkt(6000, 2, 1, 0));
+        assert_eq!(t.handle_packet(&pkt(6000, 2, 2, 20)), Admission::Refused);
+        assert_eq!(t.counters().streams_refused_table_full, 1);
+    }
+
+    #[test]
+    fn idle_streams_finish_and_ssrc_changes_count() {
+        let mut t = StreamTable::new(StreamTableConfig::default());
+        for s in 1..=3 {
+            t.handle_packet(&pkt(5000, 1, s, i64::from(s) * 20));
+        }
+        for s in 10..=12 {
+            t.handle_packet(&pkt(5000, 2, s, 100 + i64::from(s) * 20));
+        }
+        t.handle_timeout(PacketTime::from_nanos(120_000 * 1_000_000));
+        assert_eq!(t.active_streams(), 0);
+        let (streams, counters) = t.finish();
+        assert_eq!(counters.streams_idle_finished, 2);
+        assert_eq!(streams[1].report.ssrc_changes, 1);
+    }
+}

@@ -1,0 +1,3 @@
+//! Synthetic captures with known truth, reproducible by seed.
+//!
+//! STUB: to be written (helper D).
