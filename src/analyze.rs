@@ -83,6 +83,9 @@ pub struct Summary {
     pub file: PathBuf,
     /// Bytes of the file read.
     pub bytes_read: u64,
+    /// Time of the first frame (the reference for relative times in tables).
+    #[serde(serialize_with = "serialize_time_opt")]
+    pub first_frame_time: Option<PacketTime>,
     /// Frame classes.
     pub packets: DecodeCounters,
     /// Reassembly outcomes.
@@ -134,7 +137,18 @@ pub struct Analyzer {
     decoder: Decoder,
     media: MediaClassifier,
     next_timeout_check: Option<PacketTime>,
+    first_frame_time: Option<PacketTime>,
     unsupported_links: Vec<(u32, u64)>,
+}
+
+fn serialize_time_opt<S: serde::Serializer>(
+    t: &Option<PacketTime>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.collect_str(&t.rfc3339_micros()),
+        None => s.serialize_none(),
+    }
 }
 
 /// Classifies transport payloads and feeds the media state.
@@ -163,12 +177,14 @@ impl Analyzer {
                 protocols: ProtocolCounters::default(),
             },
             next_timeout_check: None,
+            first_frame_time: None,
             unsupported_links: Vec::new(),
         }
     }
 
     /// Handles one captured frame.
     pub fn handle_frame(&mut self, frame: &Frame<'_>) {
+        self.first_frame_time.get_or_insert(frame.time);
         if let LinkType::Unknown(n) = frame.link {
             match self.unsupported_links.iter_mut().find(|(l, _)| *l == n) {
                 Some((_, count)) => *count += 1,
@@ -198,6 +214,7 @@ impl Analyzer {
             decoder,
             media,
             unsupported_links,
+            first_frame_time,
             ..
         } = self;
         let (finished, stream_counters) = media.streams.finish();
@@ -223,6 +240,7 @@ impl Analyzer {
             summary: Summary {
                 file,
                 bytes_read,
+                first_frame_time,
                 packets: decoder.counters().clone(),
                 reassembly: decoder.reassembly_counters().clone(),
                 protocols: media.protocols,
@@ -240,7 +258,9 @@ impl MediaClassifier {
         match dg.transport {
             Transport::Udp => self.classify_udp(dg),
             Transport::Tcp => {
-                if self.diameter_ports.contains(&dg.src.port) || self.diameter_ports.contains(&dg.dst.port) {
+                if self.diameter_ports.contains(&dg.src.port)
+                    || self.diameter_ports.contains(&dg.dst.port)
+                {
                     self.protocols.diameter += 1;
                     Verdict::Ours
                 } else if sip::looks_like_sip(dg.payload)
@@ -359,7 +379,8 @@ impl MediaClassifier {
         self.protocols.sdp += 1;
         for m in media {
             if let (Some(ip), true) = (m.address, m.port != 0) {
-                self.streams.learn_endpoint(Endpoint::new(ip, m.port), m.payloads);
+                self.streams
+                    .learn_endpoint(Endpoint::new(ip, m.port), m.payloads);
             }
         }
     }

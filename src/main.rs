@@ -1,1 +1,208 @@
-fn main() {}
+//! The `voxprobe` command line.
+//!
+//! Exit codes (documented in the README):
+//! - 0: every file was read to its end;
+//! - 1: a file could not be read at all (missing, not a capture, unsupported
+//!   link type); the other files were still analysed;
+//! - 2: the command line is wrong;
+//! - 3: a file was read only in part (truncated or corrupt); everything before
+//!   the stop was analysed and the stop is reported with its byte offset.
+//!
+//! A closed pipe on stdout (e.g. `| head`) ends the run quietly with 0.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use voxprobe::analyze::{analyze_file, AnalyzeConfig, FileAnalysis};
+use voxprobe::export::{json, table};
+
+/// Exit code: a file could not be read at all.
+const EXIT_UNREADABLE: u8 = 1;
+/// Exit code: a file was read only in part.
+const EXIT_STOPPED_EARLY: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "voxprobe",
+    version,
+    about = "Passive VoIP/VoLTE probe: decode, correlate and measure voice traffic"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse capture files (pcap or pcapng) and print their RTP streams and packet counters.
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    /// Readable columns, like `tshark -z rtp,streams`.
+    Table,
+    /// One JSON object per line (`"type": "stream" | "summary"`).
+    Json,
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files; the format is detected from the content, not the name.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// List RTP streams (the default output until call records exist).
+    #[arg(long)]
+    streams: bool,
+    /// Only count RTP on endpoints learned from SDP (switch off the heuristic
+    /// that finds RTP in captures without signalling).
+    #[arg(long)]
+    no_rtp_heuristic: bool,
+    /// Extra UDP/TCP ports carrying SIP (5060 and 5080 are always on).
+    #[arg(long = "sip-port", value_name = "PORT")]
+    sip_ports: Vec<u16>,
+    /// Most RTP streams tracked at once; more are refused and counted.
+    #[arg(long, default_value_t = 100_000)]
+    max_streams: usize,
+    /// Never show a progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Analyze(args) => match run_analyze(&args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("voxprobe: {e:#}");
+                ExitCode::from(EXIT_UNREADABLE)
+            }
+        },
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<io::Error>()
+        .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+}
+
+fn config_from(args: &AnalyzeArgs) -> AnalyzeConfig {
+    let mut config = AnalyzeConfig::default();
+    config.streams.heuristic = !args.no_rtp_heuristic;
+    config.streams.max_streams = args.max_streams;
+    for &p in &args.sip_ports {
+        if !config.sip_udp_ports.contains(&p) {
+            config.sip_udp_ports.push(p);
+        }
+        if !config.decoder.sip_tcp_ports.contains(&p) {
+            config.decoder.sip_tcp_ports.push(p);
+        }
+    }
+    config
+}
+
+fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
+    let config = config_from(args);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut code = 0u8;
+    for path in &args.files {
+        let mut progress = Progress::new(path, args.quiet);
+        let result = analyze_file(path, &config, &mut |offset| progress.update(offset));
+        progress.finish();
+        let analysis = match result {
+            Ok(a) => a,
+            Err(e) => {
+                out.flush()?;
+                eprintln!("voxprobe: {e}");
+                code = EXIT_UNREADABLE;
+                continue;
+            }
+        };
+        if let Some(stop) = &analysis.summary.stopped {
+            eprintln!(
+                "voxprobe: {}: reading stopped at byte {}: {}; the frames before it were analysed",
+                path.display(),
+                stop.offset,
+                stop.reason
+            );
+            if code == 0 {
+                code = EXIT_STOPPED_EARLY;
+            }
+        }
+        write_analysis(&mut out, args, &analysis)
+            .with_context(|| "writing the results to standard output".to_string())?;
+    }
+    out.flush()?;
+    Ok(code)
+}
+
+fn write_analysis(out: &mut dyn Write, args: &AnalyzeArgs, a: &FileAnalysis) -> io::Result<()> {
+    match args.format {
+        Format::Json => {
+            for s in &a.streams {
+                json::write_stream(out, &a.summary.file, s)?;
+            }
+            json::write_summary(out, &a.summary)
+        }
+        Format::Table => {
+            table::write_streams(out, a)?;
+            table::write_summary(out, &a.summary)
+        }
+    }
+}
+
+/// A progress bar on stderr, shown only when stderr is a terminal and the
+/// file takes more than a moment.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    len: u64,
+    started: Instant,
+    enabled: bool,
+}
+
+impl Progress {
+    const SHOW_AFTER: Duration = Duration::from_millis(500);
+
+    fn new(path: &std::path::Path, quiet: bool) -> Self {
+        let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        Progress {
+            bar: None,
+            len,
+            started: Instant::now(),
+            enabled: !quiet && io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&mut self, offset: u64) {
+        if !self.enabled {
+            return;
+        }
+        if self.bar.is_none() && self.started.elapsed() >= Self::SHOW_AFTER {
+            let bar = indicatif::ProgressBar::new(self.len);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            self.bar = Some(bar);
+        }
+        if let Some(bar) = &self.bar {
+            bar.set_position(offset);
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -24,7 +24,10 @@ impl PacketTime {
 
     /// A time from whole seconds and nanoseconds since the epoch.
     pub fn from_parts(secs: i64, nanos: u32) -> Self {
-        PacketTime(secs.saturating_mul(NANOS_PER_SEC).saturating_add(i64::from(nanos)))
+        PacketTime(
+            secs.saturating_mul(NANOS_PER_SEC)
+                .saturating_add(i64::from(nanos)),
+        )
     }
 
     /// A time from nanoseconds since the epoch.
@@ -103,7 +106,10 @@ mod tests {
     fn formats_capinfos_first_packet_time() {
         // sip-rtp-g711a-rfc2833-dtmf.cap: capinfos "2005-09-09 12:02:25.330945".
         let t = PacketTime::from_parts(1_126_267_345, 330_945_000);
-        assert_eq!(t.rfc3339_micros().to_string(), "2005-09-09T12:02:25.330945Z");
+        assert_eq!(
+            t.rfc3339_micros().to_string(),
+            "2005-09-09T12:02:25.330945Z"
+        );
     }
 
     #[test]
@@ -114,7 +120,10 @@ mod tests {
         );
         // 2024-02-29T00:00:00Z
         let t = PacketTime::from_parts(1_709_164_800, 0);
-        assert_eq!(t.rfc3339_micros().to_string(), "2024-02-29T00:00:00.000000Z");
+        assert_eq!(
+            t.rfc3339_micros().to_string(),
+            "2024-02-29T00:00:00.000000Z"
+        );
     }
 
     #[test]

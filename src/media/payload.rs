@@ -72,9 +72,32 @@ impl PayloadInfo {
 /// and nothing is allocated per stream. Names outside the list report as
 /// `dynamic`.
 const KNOWN_NAMES: &[&str] = &[
-    "PCMU", "PCMA", "G722", "G729", "G723", "GSM", "CN", "telephone-event", "AMR", "AMR-WB",
-    "EVS", "opus", "iLBC", "speex", "SILK", "G7221", "G726-32", "H263", "H263-1998", "H264",
-    "VP8", "VP9", "red", "ulpfec", "t140", "L16",
+    "PCMU",
+    "PCMA",
+    "G722",
+    "G729",
+    "G723",
+    "GSM",
+    "CN",
+    "telephone-event",
+    "AMR",
+    "AMR-WB",
+    "EVS",
+    "opus",
+    "iLBC",
+    "speex",
+    "SILK",
+    "G7221",
+    "G726-32",
+    "H263",
+    "H263-1998",
+    "H264",
+    "VP8",
+    "VP9",
+    "red",
+    "ulpfec",
+    "t140",
+    "L16",
 ];
 
 fn canonical_name(name: &str) -> Option<&'static str> {

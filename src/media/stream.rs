@@ -280,9 +280,8 @@ impl WiresharkTiming {
         // Wireshark issue 5958), or late/duplicate.
         let expected_next = u32::from(self.seq_num) + 1;
         let seq32 = u32::from(seq);
-        if in_time_sequence && expected_next == seq32 {
-            self.seq_num = seq;
-        } else if in_time_sequence && self.seq_num == u16::MAX && seq == 0 {
+        let is_next = expected_next == seq32 || (self.seq_num == u16::MAX && seq == 0);
+        if in_time_sequence && is_next {
             self.seq_num = seq;
         } else if in_time_sequence
             && (expected_next < seq32 || i32::from(self.seq_num) - i32::from(seq) > 0xFF00)
@@ -308,7 +307,8 @@ impl WiresharkTiming {
         let mut current_jitter = 0.0;
         if in_time_sequence {
             if clock_khz != 0 {
-                let nominal_ms = f64::from(ts.wrapping_sub(self.first_timestamp)) / f64::from(clock_khz);
+                let nominal_ms =
+                    f64::from(ts.wrapping_sub(self.first_timestamp)) / f64::from(clock_khz);
                 let expected_ms = self.last_time_ms + (nominal_ms - self.last_nominal_ms);
                 let diff = (now_ms - expected_ms).abs();
                 current_jitter = (15.0 * self.jitter + diff) / 16.0;

@@ -243,7 +243,12 @@ impl StreamTable {
         self.create(flow, pkt, sdp_endpoint)
     }
 
-    fn create(&mut self, flow: FlowKey, pkt: &MediaPacket, sdp_endpoint: Option<Endpoint>) -> Admission {
+    fn create(
+        &mut self,
+        flow: FlowKey,
+        pkt: &MediaPacket,
+        sdp_endpoint: Option<Endpoint>,
+    ) -> Admission {
         if self.streams.len() >= self.config.max_streams {
             self.counters.streams_refused_table_full += 1;
             self.counters.packets_refused_table_full += 1;
@@ -327,7 +332,7 @@ impl StreamTable {
             first_frame: e.first_frame,
             report: e.stats.report(),
         }));
-        all.sort_by(|a, b| (a.first_frame, a.key).cmp(&(b.first_frame, b.key)));
+        all.sort_by_key(|s| (s.first_frame, s.key));
         (all, self.counters)
     }
 }

@@ -264,8 +264,10 @@ mod tests {
     /// sip-rtp-g711a-rfc2833-dtmf.cap, an RTP header of the PCMA stream
     /// (0x5711BF84): V=2, PT 8, then 160 bytes of payload (made-up payload bytes).
     fn pcma_packet() -> Vec<u8> {
-        let mut p = vec![0x80, 0x08, 0x12, 0x34, 0x00, 0x00, 0x0a, 0x00, 0x57, 0x11, 0xbf, 0x84];
-        p.extend(std::iter::repeat(0xd5).take(160));
+        let mut p = vec![
+            0x80, 0x08, 0x12, 0x34, 0x00, 0x00, 0x0a, 0x00, 0x57, 0x11, 0xbf, 0x84,
+        ];
+        p.extend(std::iter::repeat_n(0xd5, 160));
         p
     }
 

@@ -8,8 +8,20 @@
 /// extensions: RFC 3262 PRACK, 3265 SUBSCRIBE/NOTIFY, 3311 UPDATE, 3428
 /// MESSAGE, 3515 REFER, 3903 PUBLISH, 6086 INFO).
 const METHODS: &[&[u8]] = &[
-    b"INVITE", b"ACK", b"BYE", b"CANCEL", b"OPTIONS", b"REGISTER", b"PRACK", b"SUBSCRIBE",
-    b"NOTIFY", b"PUBLISH", b"INFO", b"REFER", b"MESSAGE", b"UPDATE",
+    b"INVITE",
+    b"ACK",
+    b"BYE",
+    b"CANCEL",
+    b"OPTIONS",
+    b"REGISTER",
+    b"PRACK",
+    b"SUBSCRIBE",
+    b"NOTIFY",
+    b"PUBLISH",
+    b"INFO",
+    b"REFER",
+    b"MESSAGE",
+    b"UPDATE",
 ];
 
 /// Whether `payload` starts like a SIP request (`METHOD SP`) or response
@@ -18,9 +30,9 @@ pub fn looks_like_sip(payload: &[u8]) -> bool {
     if payload.starts_with(b"SIP/2.0 ") {
         return true;
     }
-    METHODS.iter().any(|m| {
-        payload.len() > m.len() && payload.starts_with(m) && payload[m.len()] == b' '
-    })
+    METHODS
+        .iter()
+        .any(|m| payload.len() > m.len() && payload.starts_with(m) && payload[m.len()] == b' ')
 }
 
 /// The message body: everything after the first empty line, if there is one.
