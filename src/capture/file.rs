@@ -238,7 +238,10 @@ impl Start {
             let detected = if bytes.is_empty() {
                 "empty file".to_owned()
             } else {
-                format!("only {} bytes, too short for any capture format", bytes.len())
+                format!(
+                    "only {} bytes, too short for any capture format",
+                    bytes.len()
+                )
             };
             return Err(unknown_format(path, detected));
         };
@@ -641,7 +644,7 @@ impl<'a> FrameReader<'a> {
                 start,
                 match e {
                     nom::Err::Incomplete(_) => format!(
-                        "record {} needs {caplen} captured bytes but the file ends {} bytes later; it was cut short",
+                        "record {} needs {caplen} captured bytes but only {} remain after its header; the file was cut short",
                         self.number.saturating_add(1),
                         rest.len().saturating_sub(magic::PCAP_RECORD_HEADER_LEN)
                     ),
@@ -687,7 +690,12 @@ impl<'a> FrameReader<'a> {
             };
             let (after, block) = match framed {
                 Ok(ok) => ok,
-                Err(e) => return Err(stop_at(start, block_frame_error(e, block_type, rest, state))),
+                Err(e) => {
+                    return Err(stop_at(
+                        start,
+                        block_frame_error(e, block_type, rest, state),
+                    ))
+                }
             };
             if block.block_len1 != block.block_len2 {
                 return Err(stop_at(
@@ -802,7 +810,7 @@ fn block_frame_error(
     let len = state.u32_at(rest, 4);
     match (e, len) {
         (nom::Err::Incomplete(_), Some(len)) if len as usize >= magic::BLOCK_OVERHEAD => format!(
-            "{name} says it is {len} bytes long but the file ends {} bytes later; it was cut short",
+            "{name} says it is {len} bytes long but only {} bytes remain; the file was cut short",
             rest.len()
         ),
         (nom::Err::Incomplete(_), None) => format!(
@@ -980,7 +988,9 @@ fn simple_packet<'a>(
     if iface.snaplen != 0 {
         caplen = caplen.min(iface.snaplen);
     }
-    let caplen = usize::try_from(caplen).unwrap_or(usize::MAX).min(held.len());
+    let caplen = usize::try_from(caplen)
+        .unwrap_or(usize::MAX)
+        .min(held.len());
     Ok(Frame {
         data: held.get(..caplen).unwrap_or_default(),
         time: state.last_time,
@@ -1006,11 +1016,19 @@ mod tests {
     }
 
     fn put32(out: &mut Vec<u8>, big: bool, v: u32) {
-        out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
+        out.extend_from_slice(&if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
     }
 
     fn put16(out: &mut Vec<u8>, big: bool, v: u16) {
-        out.extend_from_slice(&if big { v.to_be_bytes() } else { v.to_le_bytes() });
+        out.extend_from_slice(&if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        });
     }
 
     /// A pcap file: header then (secs, frac, data, orig_len) records.
@@ -1126,7 +1144,9 @@ mod tests {
                 assert_eq!(r.stop(), None);
                 assert_eq!(r.offset(), bytes.len() as u64);
                 let format = Start::detect(Path::new(PATH), &bytes).map(Start::format);
-                assert!(matches!(format, Ok(Format::Pcap { nanos: n, big_endian: b }) if n == nanos && b == big));
+                assert!(
+                    matches!(format, Ok(Format::Pcap { nanos: n, big_endian: b }) if n == nanos && b == big)
+                );
             }
         }
     }
@@ -1140,7 +1160,12 @@ mod tests {
 
     #[test]
     fn truncated_pcap_record_stops_at_its_start() {
-        let mut bytes = pcap(false, false, 1, &[(1, 0, b"first", 5), (2, 0, b"second", 6)]);
+        let mut bytes = pcap(
+            false,
+            false,
+            1,
+            &[(1, 0, b"first", 5), (2, 0, b"second", 6)],
+        );
         let second = 24 + 16 + 5;
         bytes.truncate(bytes.len() - 2);
         let mut r = reader(&bytes);
@@ -1244,7 +1269,14 @@ mod tests {
             let mut r = reader(&bytes);
             assert_eq!(
                 collect(&mut r),
-                vec![(1, b"hello".to_vec(), 1_500_000_000, 99, LinkType::LinuxSll, 0)],
+                vec![(
+                    1,
+                    b"hello".to_vec(),
+                    1_500_000_000,
+                    99,
+                    LinkType::LinuxSll,
+                    0
+                )],
                 "big_endian={big}"
             );
             assert_eq!(r.stop(), None);
@@ -1410,6 +1442,60 @@ mod tests {
             FrameReader::new(Path::new(PATH), &bytes),
             Err(CaptureError::CorruptHeader { offset: 0, .. })
         ));
+    }
+
+    /// A scratch path unique to this process and test.
+    fn scratch(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("voxprobe-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn open_maps_a_file_and_refuses_an_empty_one() {
+        let path = scratch("mapped.pcap");
+        let bytes = pcap(false, false, 1, &[(1, 0, b"abc", 3)]);
+        std::fs::write(&path, &bytes).expect("write scratch file");
+        let opened = CaptureFile::open(&path);
+        let _ = std::fs::remove_file(&path);
+        let file = opened.expect("opens");
+        assert!(matches!(file.bytes, Bytes::Mapped(_)));
+        assert_eq!(file.len(), bytes.len() as u64);
+        assert_eq!(
+            file.frames().map(|f| f.data).collect::<Vec<_>>(),
+            vec![b"abc"]
+        );
+
+        let empty = scratch("empty.pcap");
+        std::fs::write(&empty, b"").expect("write scratch file");
+        let opened = CaptureFile::open(&empty);
+        let _ = std::fs::remove_file(&empty);
+        assert!(matches!(
+            opened,
+            Err(CaptureError::UnknownFormat { detected, .. }) if detected == "empty file"
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn open_reads_a_fifo_into_memory() {
+        let path = scratch("fifo.pcap");
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("SKIP open_reads_a_fifo_into_memory: mkfifo failed");
+            return;
+        }
+        let bytes = pcap(true, true, 1, &[(1, 5, b"fifo", 4)]);
+        let writer = {
+            let path = path.clone();
+            std::thread::spawn(move || std::fs::write(path, bytes))
+        };
+        let opened = CaptureFile::open(&path);
+        let written = writer.join();
+        let _ = std::fs::remove_file(&path);
+        assert!(matches!(written, Ok(Ok(()))));
+        let file = opened.expect("opens");
+        assert!(matches!(file.bytes, Bytes::Read(_)));
+        let got: Vec<_> = file.frames().map(|f| (f.data, f.time.as_nanos())).collect();
+        assert_eq!(got, vec![(&b"fifo"[..], 1_000_000_005)]);
     }
 
     #[test]
