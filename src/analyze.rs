@@ -8,6 +8,7 @@
 
 use crate::capture::{CaptureError, CaptureFile, Frame, LinkType, ReadStop};
 use crate::media::rtcp::{RtcpCounters, RtcpReport, RtcpTracker};
+use crate::media::table::Admission;
 use crate::media::table::StreamTableCounters;
 use crate::media::{MediaPacket, StreamKey, StreamReport, StreamTable, StreamTableConfig};
 use crate::packet::{
@@ -312,9 +313,9 @@ impl MediaClassifier {
             // Keep-alives (CRLF) and other noise on the SIP port.
             return Verdict::NotForUs;
         }
-        let learned = self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst);
         if rtcp::looks_like_rtcp(payload) {
-            if !learned && !self.streams_heuristic_on() {
+            let learned = self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst);
+            if !learned && !self.streams.heuristic_enabled() {
                 return Verdict::NotForUs;
             }
             if self
@@ -330,14 +331,22 @@ impl MediaClassifier {
                 Verdict::NotForUs
             };
         }
-        if !learned && !rtp::looks_like_rtp(payload) {
-            return Verdict::NotForUs;
-        }
+        // RTP: the stream table looks the stream up first, so the common case
+        // (a packet of a known stream) costs one hash lookup; SDP endpoints are
+        // consulted only for packets that no stream claims yet.
         let repr = match rtp::Repr::parse(payload) {
             Ok(r) => r,
-            Err(_) if learned => return Verdict::Malformed(Layer::Rtp),
+            Err(_) if self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst) => {
+                return Verdict::Malformed(Layer::Rtp)
+            }
             Err(_) => return Verdict::NotForUs,
         };
+        if !rtp::looks_like_rtp(payload)
+            && !self.streams.is_learned(&dg.src)
+            && !self.streams.is_learned(&dg.dst)
+        {
+            return Verdict::NotForUs;
+        }
         let pkt = MediaPacket {
             time: dg.time,
             frame: dg.frame,
@@ -346,7 +355,6 @@ impl MediaClassifier {
             observation: dg.observation,
             rtp: repr,
         };
-        use crate::media::table::Admission;
         match self.streams.handle_packet(&pkt) {
             Admission::Counted => {
                 self.protocols.rtp += 1;
@@ -355,10 +363,6 @@ impl MediaClassifier {
             Admission::Probation | Admission::Refused => Verdict::Ours,
             Admission::NotRtp => Verdict::NotForUs,
         }
-    }
-
-    fn streams_heuristic_on(&self) -> bool {
-        self.streams.heuristic_enabled()
     }
 
     /// A media endpoint learned from SDP, or the RTCP port next to one.

@@ -162,7 +162,7 @@ impl StreamTable {
 
     /// Whether `endpoint` was learned from SDP.
     pub fn is_learned(&self, endpoint: &Endpoint) -> bool {
-        self.learned.contains_key(endpoint)
+        !self.learned.is_empty() && self.learned.contains_key(endpoint)
     }
 
     /// The SDP endpoint that applies to a packet: the receiver's first (its

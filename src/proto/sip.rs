@@ -27,6 +27,11 @@ const METHODS: &[&[u8]] = &[
 /// Whether `payload` starts like a SIP request (`METHOD SP`) or response
 /// (`SIP/2.0 SP`).
 pub fn looks_like_sip(payload: &[u8]) -> bool {
+    // Every method and "SIP/2.0" start with an upper-case letter; this one
+    // test rejects RTP (first byte 0x80) and most other traffic at once.
+    if !payload.first().is_some_and(u8::is_ascii_uppercase) {
+        return false;
+    }
     if payload.starts_with(b"SIP/2.0 ") {
         return true;
     }

@@ -14,7 +14,9 @@ pub fn shared_captures(what: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("SKIP {what}: ../shared/captures is absent (fresh clone without the shared captures)");
+        eprintln!(
+            "SKIP {what}: ../shared/captures is absent (fresh clone without the shared captures)"
+        );
         None
     }
 }
