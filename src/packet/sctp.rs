@@ -256,12 +256,23 @@ impl Assoc {
             return;
         }
         let old = self.bits;
-        self.bits = [0; (TSN_WINDOW / 64) as usize];
-        for d in 0..TSN_WINDOW - n {
-            let (w, b) = ((d / 64) as usize, d % 64);
-            if old.get(w).is_some_and(|x| x >> b & 1 == 1) {
-                self.set(d + n);
-            }
+        let (words, bits) = ((n / 64) as usize, n % 64);
+        for (i, w) in self.bits.iter_mut().enumerate() {
+            let lo = i
+                .checked_sub(words)
+                .and_then(|j| old.get(j))
+                .copied()
+                .unwrap_or(0);
+            let below = i
+                .checked_sub(words + 1)
+                .and_then(|j| old.get(j))
+                .copied()
+                .unwrap_or(0);
+            *w = if bits == 0 {
+                lo
+            } else {
+                lo << bits | below >> (64 - bits)
+            };
         }
     }
 }
@@ -1014,6 +1025,22 @@ mod tests {
         rig.packet(&pkt(&[data(BE, 501, 0, 46, b"n")])).unwrap();
         assert_eq!(rig.msgs.len(), 5);
         assert_eq!(rig.r.counters().tsn_out_of_window, 1);
+    }
+
+    #[test]
+    fn tsn_window_shift_matches_bit_by_bit() {
+        for n in [1u32, 5, 63, 64, 65, 128, 200, 255] {
+            let mut a = Assoc::new(t(0), 1000);
+            for tsn in [999u32, 990, 940, 900, 870, 800, 760] {
+                a.see(tsn);
+            }
+            let before: Vec<bool> = (0..TSN_WINDOW).map(|d| a.get(d)).collect();
+            a.shift(n);
+            for d in 0..TSN_WINDOW {
+                let want = d >= n && before[(d - n) as usize];
+                assert_eq!(a.get(d), want, "shift {n} bit {d}");
+            }
+        }
     }
 
     #[test]

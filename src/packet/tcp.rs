@@ -613,6 +613,9 @@ struct Framer {
     /// SIP: bytes of the current message already searched for the end of
     /// headers, so a message arriving in many small segments is scanned once.
     header_scanned: usize,
+    /// SIP: length of the current message once its headers are parsed, so a
+    /// large body arriving in small segments does not reparse them.
+    known_len: Option<usize>,
 }
 
 /// Bytes needed to decide whether a DIAMETER header is plausible: version,
@@ -632,14 +635,21 @@ impl Framer {
             hunting: false,
             line_start: true,
             header_scanned: 0,
+            known_len: None,
         }
+    }
+
+    /// The next bytes start a new PDU.
+    fn reset_pdu(&mut self) {
+        self.header_scanned = 0;
+        self.known_len = None;
     }
 
     /// The next bytes may not start a PDU: search for one.
     fn lose_sync(&mut self) {
         self.hunting = true;
         self.line_start = true;
-        self.header_scanned = 0;
+        self.reset_pdu();
     }
 
     /// Cuts every complete PDU from `data`, which starts where the previous
@@ -661,7 +671,7 @@ impl Framer {
                         counters.skipped_bytes += skip as u64;
                         pos += skip;
                         self.hunting = false;
-                        self.header_scanned = 0;
+                        self.reset_pdu();
                     }
                     Hunt::NotYet(skip) => {
                         counters.skipped_bytes += skip as u64;
@@ -682,7 +692,7 @@ impl Framer {
                     counters.pdus += 1;
                     on_pdu(pdu);
                     pos += len;
-                    self.header_scanned = 0;
+                    self.reset_pdu();
                 }
                 Cut::Skip(len) => {
                     counters.sip_keepalives += 1;
@@ -698,7 +708,7 @@ impl Framer {
                     }
                     counters.resyncs += 1;
                     self.hunting = true;
-                    self.header_scanned = 0;
+                    self.reset_pdu();
                     // The bad start itself is not a PDU start: SIP skips to
                     // the next line, DIAMETER to the next byte.
                     self.line_start = false;
@@ -746,6 +756,13 @@ impl Framer {
 
     /// One SIP message at the start of `data`.
     fn cut_sip(&mut self, data: &[u8], cfg: &TcpConfig) -> Cut {
+        if let Some(total) = self.known_len {
+            return if data.len() >= total {
+                Cut::Pdu(total)
+            } else {
+                Cut::Incomplete
+            };
+        }
         let crlf = data
             .iter()
             .take_while(|&&b| b == b'\r' || b == b'\n')
@@ -777,6 +794,7 @@ impl Framer {
         if data.len() >= total {
             Cut::Pdu(total)
         } else {
+            self.known_len = Some(total);
             Cut::Incomplete
         }
     }
