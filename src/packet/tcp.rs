@@ -1,9 +1,45 @@
 //! TCP stream reassembly for signalling ports (SIP, DIAMETER).
 //!
-//! STUB: to be written (helper B2). The API below is the contract the decoder calls.
+//! [`TcpReassembler`] owns one entry per TCP connection (both directions of an
+//! endpoint pair). Each direction tracks the next expected sequence number,
+//! holds out-of-order segments (bounded in count and bytes), and feeds its
+//! in-order bytes to a framer that cuts complete PDUs ([`Framing::Sip`],
+//! [`Framing::Diameter`]) and hands each to the caller's `on_pdu`. Several
+//! PDUs in one segment and one PDU over several segments both work.
+//!
+//! The contract, Suricata-style:
+//! - An incomplete PDU is not an error: its bytes wait in the direction's
+//!   buffer. When nothing is buffered, complete PDUs are delivered straight
+//!   from the segment, so the common in-order path copies only a trailing
+//!   partial PDU.
+//! - Bytes already delivered (retransmissions, overlaps) are trimmed, never
+//!   delivered twice.
+//! - A missing segment that is not filled before the out-of-order buffer is
+//!   full, or before [`TcpConfig::reorder_timeout_ns`] passes, is a gap: the
+//!   partial PDU before it is dropped, the stream skips to the buffered data
+//!   and the framer resynchronises (SIP: next line that starts like a SIP
+//!   start line; DIAMETER: next plausible header).
+//! - A malformed PDU (SIP headers without an end within
+//!   [`TcpConfig::max_sip_header_bytes`], an unparsable or oversized
+//!   `Content-Length`, a DIAMETER header with a bad version or length) is
+//!   counted and the framer resynchronises the same way.
+//! - A connection picked up mid-stream (no SYN seen) starts resynchronising:
+//!   its first bytes must look like a PDU start or are skipped.
+//! - Every limit is in [`TcpConfig`] and every drop is counted in
+//!   [`TcpCounters`]. Time is packet time; nothing reads the clock.
+//!
+//! Call order: `handle_segment` for every TCP segment of a signalling port
+//! (including zero-length ones carrying SYN/FIN/RST), with non-decreasing
+//! packet times; `handle_timeout(now)` from time to time to forget idle
+//! connections.
 
 use super::Endpoint;
 use crate::time::PacketTime;
+use serde::Serialize;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// How the bytes of a stream are cut into PDUs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,11 +64,24 @@ pub struct TcpFlags {
 /// Limits of the TCP reassembler.
 #[derive(Clone, Debug)]
 pub struct TcpConfig {
-    /// Connections tracked at once.
+    /// Connections tracked at once. A new connection beyond this is not
+    /// tracked (counted in [`TcpCounters::connections_refused`]) until idle
+    /// ones time out: refusing keeps established dialogs intact under a flood
+    /// of new connections, where evicting would break them.
     pub max_connections: usize,
     /// Bytes buffered per direction of a connection (incomplete PDU plus
-    /// out-of-order segments).
+    /// out-of-order segments). Also the largest PDU accepted: a SIP message
+    /// or DIAMETER message declaring more is malformed.
     pub max_buffered_bytes: usize,
+    /// Out-of-order segments held per direction; one more declares a gap.
+    pub max_out_of_order_segments: usize,
+    /// SIP headers longer than this without an empty line are malformed.
+    pub max_sip_header_bytes: usize,
+    /// A hole before buffered out-of-order data that stays unfilled this long
+    /// (packet time) is a gap. TCP's first retransmission comes after an RTO
+    /// of at least 1 s (RFC 6298 §2.4), the second about 2 s later; a segment
+    /// still missing after 5 s was most likely lost by the capture.
+    pub reorder_timeout_ns: i64,
     /// A connection idle this long (packet time) is forgotten.
     pub idle_timeout_ns: i64,
 }
@@ -42,23 +91,190 @@ impl Default for TcpConfig {
         TcpConfig {
             max_connections: 65_536,
             max_buffered_bytes: 256 * 1024,
+            max_out_of_order_segments: 64,
+            max_sip_header_bytes: 64 * 1024,
+            reorder_timeout_ns: 5 * 1_000_000_000,
             idle_timeout_ns: 300 * 1_000_000_000,
         }
     }
 }
 
+/// What the TCP reassembler did, and every limit it hit.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TcpCounters {
+    /// Segments handed to the reassembler.
+    pub segments: u64,
+    /// Connections created.
+    pub connections_opened: u64,
+    /// New connections not tracked because `max_connections` were tracked.
+    pub connections_refused: u64,
+    /// Connections removed after FIN in both directions or RST.
+    pub connections_closed: u64,
+    /// Connections removed by `handle_timeout` after `idle_timeout_ns`.
+    pub connections_timed_out: u64,
+    /// Directions restarted by a SYN with a new sequence number.
+    pub directions_restarted: u64,
+    /// PDUs delivered.
+    pub pdus: u64,
+    /// Payload bytes trimmed because they had been delivered already
+    /// (retransmissions, overlaps).
+    pub retransmitted_bytes: u64,
+    /// Segments held out of order.
+    pub out_of_order_segments: u64,
+    /// Gaps: holes given up on (buffer full or reorder timeout).
+    pub gaps: u64,
+    /// Sequence space skipped over by gaps (bytes never seen).
+    pub gap_bytes: u64,
+    /// Bytes discarded while resynchronising the framer, and partial PDUs
+    /// dropped at a gap.
+    pub skipped_bytes: u64,
+    /// Malformed PDU starts after which the framer searched for the next PDU
+    /// start (gaps and mid-stream pickups search too, counted elsewhere).
+    pub resyncs: u64,
+    /// Runs of CR/LF between SIP messages (RFC 5626 keep-alives).
+    pub sip_keepalives: u64,
+    /// SIP messages whose headers had no end within `max_sip_header_bytes`.
+    pub sip_headers_too_long: u64,
+    /// SIP messages with an unparsable `Content-Length`, or one making the
+    /// message larger than `max_buffered_bytes`.
+    pub sip_bad_content_length: u64,
+    /// Bytes at a SIP message start that did not look like a start line.
+    pub sip_not_a_start_line: u64,
+    /// DIAMETER headers with a bad version, length or flags.
+    pub diameter_bad_header: u64,
+    /// Buffers dropped because they exceeded `max_buffered_bytes`.
+    pub buffer_overflows: u64,
+    /// Bytes of incomplete PDUs and out-of-order data dropped when a
+    /// connection closed, restarted or timed out.
+    pub dropped_bytes_at_close: u64,
+}
+
+/// Key of a connection: the two endpoints, lower first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct ConnKey {
+    a: Endpoint,
+    b: Endpoint,
+}
+
+impl ConnKey {
+    /// The key and the direction index of `src → dst` (0 when `src` is `a`).
+    fn of(src: Endpoint, dst: Endpoint) -> (ConnKey, usize) {
+        if src <= dst {
+            (ConnKey { a: src, b: dst }, 0)
+        } else {
+            (ConnKey { a: dst, b: src }, 1)
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Connection {
+    last_seen: PacketTime,
+    dirs: [HalfStream; 2],
+}
+
+/// One segment held out of order.
+#[derive(Debug)]
+struct OooSegment {
+    seq: u32,
+    time: PacketTime,
+    data: Vec<u8>,
+}
+
+/// One direction of a connection.
+#[derive(Debug)]
+struct HalfStream {
+    /// Next expected sequence number; `None` until the first SYN or data.
+    next_seq: Option<u32>,
+    /// Sequence number just past the FIN, once a FIN is seen.
+    fin_seq: Option<u32>,
+    closed: bool,
+    /// In-order bytes not yet cut into PDUs (starts at a PDU start, or at the
+    /// framer's resync position).
+    buf: Vec<u8>,
+    ooo: Vec<OooSegment>,
+    ooo_bytes: usize,
+    framer: Framer,
+}
+
+impl HalfStream {
+    fn new(framing: Framing) -> Self {
+        HalfStream {
+            next_seq: None,
+            fin_seq: None,
+            closed: false,
+            buf: Vec::new(),
+            ooo: Vec::new(),
+            ooo_bytes: 0,
+            framer: Framer::new(framing),
+        }
+    }
+
+    /// Bytes held (partial PDU and out-of-order data).
+    fn held_bytes(&self) -> usize {
+        self.buf.len() + self.ooo_bytes
+    }
+
+    /// Drops everything held, counting it.
+    fn drop_held(&mut self, counters: &mut TcpCounters) {
+        counters.dropped_bytes_at_close += self.held_bytes() as u64;
+        self.buf = Vec::new();
+        self.ooo = Vec::new();
+        self.ooo_bytes = 0;
+    }
+}
+
+/// An empty framing buffer keeping more capacity than this is freed: most
+/// connections carry PDUs of a few KiB, and 65 536 connections each holding on
+/// to one earlier large PDU's buffer would add up.
+const MAX_IDLE_BUFFER_CAPACITY: usize = 16 * 1024;
+
+/// Signed distance from `base` to `seq` in sequence space (RFC 9293 §3.4
+/// comparisons are modulo 2^32).
+fn seq_diff(seq: u32, base: u32) -> i64 {
+    i64::from(seq.wrapping_sub(base) as i32)
+}
+
 /// Reassembles TCP streams and frames them into PDUs.
+///
+/// Deterministic: state changes only through `handle_segment` and
+/// `handle_timeout`, on packet time.
 #[derive(Debug, Default)]
-pub struct TcpReassembler {}
+pub struct TcpReassembler {
+    config: TcpConfig,
+    conns: FastMap<ConnKey, Connection>,
+    counters: TcpCounters,
+}
 
 impl TcpReassembler {
     /// A reassembler with these limits.
     pub fn new(config: TcpConfig) -> Self {
-        let _ = config;
-        TcpReassembler {}
+        TcpReassembler {
+            config,
+            conns: FastMap::default(),
+            counters: TcpCounters::default(),
+        }
+    }
+
+    /// The limits.
+    pub fn config(&self) -> &TcpConfig {
+        &self.config
+    }
+
+    /// What happened so far.
+    pub fn counters(&self) -> &TcpCounters {
+        &self.counters
+    }
+
+    /// Connections tracked now.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
     }
 
     /// Feeds one segment; calls `on_pdu` with every PDU it completes.
+    ///
+    /// `seq` is the segment's sequence number (of the SYN itself when `syn` is
+    /// set); `framing` is used when the connection is new and ignored after.
     #[allow(clippy::too_many_arguments)]
     pub fn handle_segment(
         &mut self,
@@ -71,11 +287,1274 @@ impl TcpReassembler {
         framing: Framing,
         on_pdu: &mut dyn FnMut(&[u8]),
     ) {
-        let _ = (time, src, dst, seq, flags, payload, framing, on_pdu);
+        self.counters.segments += 1;
+        let (key, dir) = ConnKey::of(src, dst);
+        let cfg = &self.config;
+        let counters = &mut self.counters;
+        let full = self.conns.len() >= cfg.max_connections;
+        let conn = match self.conns.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                // Pure ACKs, and FIN/RST of connections we do not know, create
+                // nothing.
+                if flags.rst || (!flags.syn && payload.is_empty()) {
+                    return;
+                }
+                if full {
+                    counters.connections_refused += 1;
+                    return;
+                }
+                counters.connections_opened += 1;
+                v.insert(Connection {
+                    last_seen: time,
+                    dirs: [HalfStream::new(framing), HalfStream::new(framing)],
+                })
+            }
+        };
+        conn.last_seen = time;
+
+        if flags.rst {
+            // Whatever was complete has been delivered; the rest is lost.
+            // Data on a RST is not processed (RFC 9293 §3.5.3: the receiver
+            // discards it).
+            for d in &mut conn.dirs {
+                d.drop_held(counters);
+            }
+            counters.connections_closed += 1;
+            self.conns.remove(&key);
+            return;
+        }
+
+        let Some(half) = conn.dirs.get_mut(dir) else {
+            return;
+        };
+        let data_seq = if flags.syn { seq.wrapping_add(1) } else { seq };
+        if flags.syn {
+            match half.next_seq {
+                // A retransmitted SYN, or the SYN after data we picked up.
+                Some(n) if seq_diff(data_seq, n) <= 0 && !half.closed => {}
+                Some(_) => {
+                    // Same endpoints, new sequence space: a new connection.
+                    counters.directions_restarted += 1;
+                    half.drop_held(counters);
+                    *half = HalfStream::new(half.framer.framing);
+                    half.next_seq = Some(data_seq);
+                }
+                None => half.next_seq = Some(data_seq),
+            }
+        } else if half.next_seq.is_none() {
+            if payload.is_empty() {
+                return;
+            }
+            // Picked up mid-stream: the first bytes may be the tail of a PDU.
+            half.next_seq = Some(data_seq);
+            half.framer.lose_sync();
+        }
+        if half.closed {
+            counters.retransmitted_bytes += payload.len() as u64;
+            return;
+        }
+
+        half.expire_reorder(time, cfg, counters, on_pdu);
+        if !payload.is_empty() {
+            half.handle_data(time, data_seq, payload, cfg, counters, on_pdu);
+        }
+        if flags.fin {
+            let fin = data_seq.wrapping_add(payload.len() as u32);
+            half.fin_seq = Some(fin);
+        }
+        if let (Some(fin), Some(next)) = (half.fin_seq, half.next_seq) {
+            if seq_diff(next, fin) >= 0 {
+                // All data before the FIN is in: what is left is incomplete.
+                half.closed = true;
+                half.drop_held(counters);
+            }
+        }
+        // Closed both ways (a direction never seen counts as closed: with
+        // one-way captures it never FINs).
+        if conn.dirs.iter().all(|d| d.closed || d.next_seq.is_none()) {
+            counters.connections_closed += 1;
+            self.conns.remove(&key);
+        }
     }
 
     /// Forgets connections idle past the timeout at `now`.
     pub fn handle_timeout(&mut self, now: PacketTime) {
-        let _ = now;
+        let limit = self.config.idle_timeout_ns;
+        let counters = &mut self.counters;
+        self.conns.retain(|_, c| {
+            if now.as_nanos().saturating_sub(c.last_seen.as_nanos()) > limit {
+                counters.connections_timed_out += 1;
+                for d in &mut c.dirs {
+                    d.drop_held(counters);
+                }
+                false
+            } else {
+                true
+            }
+        });
+    }
+}
+
+impl HalfStream {
+    /// Declares gaps while the oldest out-of-order segment has waited longer
+    /// than the reorder timeout.
+    fn expire_reorder(
+        &mut self,
+        now: PacketTime,
+        cfg: &TcpConfig,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) {
+        while let Some(oldest) = self.ooo.iter().map(|s| s.time).min() {
+            if now.as_nanos().saturating_sub(oldest.as_nanos()) <= cfg.reorder_timeout_ns {
+                break;
+            }
+            self.skip_gap(cfg, counters, on_pdu);
+        }
+    }
+
+    /// Handles the payload of one segment starting at `seq`.
+    fn handle_data(
+        &mut self,
+        time: PacketTime,
+        seq: u32,
+        payload: &[u8],
+        cfg: &TcpConfig,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) {
+        // Each round either consumes the segment or skips a gap, which
+        // removes at least one out-of-order segment: at most
+        // `max_out_of_order_segments + 2` rounds.
+        loop {
+            let Some(next) = self.next_seq else {
+                return;
+            };
+            let rel = seq_diff(seq, next);
+            if rel <= 0 {
+                let skip = usize::try_from(-rel).unwrap_or(usize::MAX);
+                let Some(fresh) = payload.get(skip..).filter(|f| !f.is_empty()) else {
+                    counters.retransmitted_bytes += payload.len() as u64;
+                    return;
+                };
+                counters.retransmitted_bytes += skip as u64;
+                self.deliver_in_order(fresh, cfg, counters, on_pdu);
+                self.drain_ooo(cfg, counters, on_pdu);
+                return;
+            }
+            // Out of order: hold it if it fits.
+            let fits = self.ooo.len() < cfg.max_out_of_order_segments
+                && self.held_bytes().saturating_add(payload.len()) <= cfg.max_buffered_bytes;
+            if fits {
+                if self
+                    .ooo
+                    .iter()
+                    .any(|s| s.seq == seq && s.data.len() >= payload.len())
+                {
+                    counters.retransmitted_bytes += payload.len() as u64;
+                    return;
+                }
+                counters.out_of_order_segments += 1;
+                self.ooo_bytes += payload.len();
+                self.ooo.push(OooSegment {
+                    seq,
+                    time,
+                    data: payload.to_vec(),
+                });
+                return;
+            }
+            if self.ooo.is_empty() {
+                // Nothing held to skip to, and this segment alone does not
+                // fit: skip the hole up to it.
+                self.declare_gap(seq, counters);
+                continue;
+            }
+            self.skip_gap(cfg, counters, on_pdu);
+        }
+    }
+
+    /// Gives up on the hole before the lowest out-of-order segment and
+    /// delivers what is contiguous after it.
+    fn skip_gap(
+        &mut self,
+        cfg: &TcpConfig,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) {
+        let Some(next) = self.next_seq else {
+            return;
+        };
+        let Some(lowest) = self
+            .ooo
+            .iter()
+            .map(|s| s.seq)
+            .min_by_key(|&s| seq_diff(s, next))
+        else {
+            return;
+        };
+        if seq_diff(lowest, next) > 0 {
+            self.declare_gap(lowest, counters);
+        }
+        self.drain_ooo(cfg, counters, on_pdu);
+    }
+
+    /// Moves the stream to `seq`, dropping the partial PDU cut by the hole.
+    fn declare_gap(&mut self, seq: u32, counters: &mut TcpCounters) {
+        let next = self.next_seq.unwrap_or(seq);
+        counters.gaps += 1;
+        counters.gap_bytes += seq_diff(seq, next).max(0) as u64;
+        counters.skipped_bytes += self.buf.len() as u64;
+        self.buf.clear();
+        self.framer.lose_sync();
+        self.next_seq = Some(seq);
+    }
+
+    /// Delivers out-of-order segments that have become contiguous.
+    fn drain_ooo(
+        &mut self,
+        cfg: &TcpConfig,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) {
+        while let Some(next) = self.next_seq {
+            let Some(i) = self.ooo.iter().position(|s| seq_diff(s.seq, next) <= 0) else {
+                return;
+            };
+            let seg = self.ooo.swap_remove(i);
+            self.ooo_bytes = self.ooo_bytes.saturating_sub(seg.data.len());
+            let skip = usize::try_from(-seq_diff(seg.seq, next)).unwrap_or(usize::MAX);
+            match seg.data.get(skip..).filter(|f| !f.is_empty()) {
+                Some(fresh) => {
+                    counters.retransmitted_bytes += skip as u64;
+                    self.deliver_in_order(fresh, cfg, counters, on_pdu);
+                }
+                None => counters.retransmitted_bytes += seg.data.len() as u64,
+            }
+        }
+    }
+
+    /// Appends in-order bytes at `next_seq` and cuts PDUs. When nothing is
+    /// buffered, PDUs are cut straight from `data` and only the remainder is
+    /// copied.
+    fn deliver_in_order(
+        &mut self,
+        data: &[u8],
+        cfg: &TcpConfig,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) {
+        if let Some(n) = self.next_seq.as_mut() {
+            *n = n.wrapping_add(data.len() as u32);
+        }
+        if self.buf.is_empty() {
+            let used = self.framer.cut(data, cfg, counters, on_pdu);
+            self.buf
+                .extend_from_slice(data.get(used..).unwrap_or_default());
+        } else {
+            self.buf.extend_from_slice(data);
+            let used = self.framer.cut(&self.buf, cfg, counters, on_pdu);
+            self.buf.drain(..used.min(self.buf.len()));
+        }
+        if self.buf.is_empty() && self.buf.capacity() > MAX_IDLE_BUFFER_CAPACITY {
+            // Do not keep a large PDU's allocation for the connection's life.
+            self.buf = Vec::new();
+        }
+        if self.buf.len() > cfg.max_buffered_bytes {
+            // The framer bounds a PDU by the cap, so this is a safety net.
+            counters.buffer_overflows += 1;
+            counters.skipped_bytes += self.buf.len() as u64;
+            self.buf.clear();
+            self.framer.lose_sync();
+        }
+    }
+}
+
+/// Why a PDU start was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Malformed {
+    SipHeadersTooLong,
+    SipBadContentLength,
+    SipNotStartLine,
+    DiameterBadHeader,
+}
+
+/// What the framer found at a PDU start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cut {
+    /// A complete PDU of this many bytes.
+    Pdu(usize),
+    /// Bytes to skip (SIP keep-alive CR/LF).
+    Skip(usize),
+    /// More bytes are needed.
+    Incomplete,
+    /// Not a valid PDU start.
+    Malformed(Malformed),
+}
+
+/// Result of a resync search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hunt {
+    /// A PDU starts at this offset.
+    Found(usize),
+    /// No PDU start yet: these leading bytes can be dropped, the rest may
+    /// still begin one.
+    NotYet(usize),
+}
+
+/// Cuts a byte stream into PDUs.
+#[derive(Debug)]
+struct Framer {
+    framing: Framing,
+    /// Looking for a PDU start.
+    hunting: bool,
+    /// While hunting SIP: the next byte starts a line.
+    line_start: bool,
+    /// SIP: bytes of the current message already searched for the end of
+    /// headers, so a message arriving in many small segments is scanned once.
+    header_scanned: usize,
+    /// SIP: length of the current message once its headers are parsed, so a
+    /// large body arriving in small segments does not reparse them.
+    known_len: Option<usize>,
+}
+
+/// Bytes needed to decide whether a DIAMETER header is plausible: version,
+/// 24-bit length and flags.
+const DIAMETER_PROBE_LEN: usize = 5;
+
+/// The DIAMETER header length (RFC 6733 §3).
+const DIAMETER_HEADER_LEN: usize = 20;
+
+/// A SIP start line longer than this, not yet ended, is not one we wait for.
+const MAX_SIP_START_LINE_PROBE: usize = 512;
+
+impl Framer {
+    fn new(framing: Framing) -> Self {
+        Framer {
+            framing,
+            hunting: false,
+            line_start: true,
+            header_scanned: 0,
+            known_len: None,
+        }
+    }
+
+    /// The next bytes start a new PDU.
+    fn reset_pdu(&mut self) {
+        self.header_scanned = 0;
+        self.known_len = None;
+    }
+
+    /// The next bytes may not start a PDU: search for one.
+    fn lose_sync(&mut self) {
+        self.hunting = true;
+        self.line_start = true;
+        self.reset_pdu();
+    }
+
+    /// Cuts every complete PDU from `data`, which starts where the previous
+    /// call stopped. Returns the bytes used (delivered or skipped); the rest
+    /// must be passed again with more data.
+    fn cut(
+        &mut self,
+        data: &[u8],
+        cfg: &TcpConfig,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) -> usize {
+        let mut pos = 0usize;
+        // Each round consumes bytes or returns.
+        while let Some(rest) = data.get(pos..).filter(|r| !r.is_empty()) {
+            if self.hunting {
+                match self.hunt(rest, cfg) {
+                    Hunt::Found(skip) => {
+                        counters.skipped_bytes += skip as u64;
+                        pos += skip;
+                        self.hunting = false;
+                        self.reset_pdu();
+                    }
+                    Hunt::NotYet(skip) => {
+                        counters.skipped_bytes += skip as u64;
+                        return pos + skip;
+                    }
+                }
+                continue;
+            }
+            let cut = match self.framing {
+                Framing::Sip => self.cut_sip(rest, cfg),
+                Framing::Diameter => cut_diameter(rest, cfg),
+            };
+            match cut {
+                Cut::Pdu(len) => {
+                    let Some(pdu) = rest.get(..len) else {
+                        return pos;
+                    };
+                    counters.pdus += 1;
+                    on_pdu(pdu);
+                    pos += len;
+                    self.reset_pdu();
+                }
+                Cut::Skip(len) => {
+                    counters.sip_keepalives += 1;
+                    pos += len;
+                }
+                Cut::Incomplete => return pos,
+                Cut::Malformed(why) => {
+                    match why {
+                        Malformed::SipHeadersTooLong => counters.sip_headers_too_long += 1,
+                        Malformed::SipBadContentLength => counters.sip_bad_content_length += 1,
+                        Malformed::SipNotStartLine => counters.sip_not_a_start_line += 1,
+                        Malformed::DiameterBadHeader => counters.diameter_bad_header += 1,
+                    }
+                    counters.resyncs += 1;
+                    self.hunting = true;
+                    self.reset_pdu();
+                    // The bad start itself is not a PDU start: SIP skips to
+                    // the next line, DIAMETER to the next byte.
+                    self.line_start = false;
+                    if self.framing == Framing::Diameter {
+                        counters.skipped_bytes += 1;
+                        pos += 1;
+                    }
+                }
+            }
+        }
+        pos
+    }
+
+    /// Searches `data` for a PDU start.
+    fn hunt(&mut self, data: &[u8], cfg: &TcpConfig) -> Hunt {
+        match self.framing {
+            Framing::Sip => self.hunt_sip(data),
+            Framing::Diameter => hunt_diameter(data, cfg.max_buffered_bytes),
+        }
+    }
+
+    fn hunt_sip(&mut self, data: &[u8]) -> Hunt {
+        let mut i = 0usize;
+        loop {
+            let rest = data.get(i..).unwrap_or_default();
+            if self.line_start {
+                match sip_start(rest) {
+                    Start::Yes => return Hunt::Found(i),
+                    Start::Maybe => return Hunt::NotYet(i),
+                    Start::No => {}
+                }
+            }
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    i += nl + 1;
+                    self.line_start = true;
+                }
+                None => {
+                    self.line_start = false;
+                    return Hunt::NotYet(data.len());
+                }
+            }
+        }
+    }
+
+    /// One SIP message at the start of `data`.
+    fn cut_sip(&mut self, data: &[u8], cfg: &TcpConfig) -> Cut {
+        if let Some(total) = self.known_len {
+            return if data.len() >= total {
+                Cut::Pdu(total)
+            } else {
+                Cut::Incomplete
+            };
+        }
+        let crlf = data
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
+        if crlf > 0 {
+            return Cut::Skip(crlf);
+        }
+        match sip_start(data) {
+            Start::Yes => {}
+            Start::Maybe => return Cut::Incomplete,
+            Start::No => return Cut::Malformed(Malformed::SipNotStartLine),
+        }
+        let Some(header_len) = self.find_header_end(data) else {
+            if data.len() > cfg.max_sip_header_bytes {
+                return Cut::Malformed(Malformed::SipHeadersTooLong);
+            }
+            return Cut::Incomplete;
+        };
+        if header_len > cfg.max_sip_header_bytes {
+            return Cut::Malformed(Malformed::SipHeadersTooLong);
+        }
+        let Some(body_len) = data.get(..header_len).and_then(sip_content_length) else {
+            return Cut::Malformed(Malformed::SipBadContentLength);
+        };
+        let total = header_len.saturating_add(body_len);
+        if total > cfg.max_buffered_bytes {
+            return Cut::Malformed(Malformed::SipBadContentLength);
+        }
+        if data.len() >= total {
+            Cut::Pdu(total)
+        } else {
+            self.known_len = Some(total);
+            Cut::Incomplete
+        }
+    }
+
+    /// Length of the header section including the empty line (CRLF CRLF, or
+    /// bare LF line ends), resuming where the last search stopped.
+    fn find_header_end(&mut self, data: &[u8]) -> Option<usize> {
+        let mut i = self.header_scanned.min(data.len());
+        while let Some(off) = data
+            .get(i..)
+            .and_then(|r| r.iter().position(|&b| b == b'\n'))
+        {
+            let nl = i + off;
+            match (data.get(nl + 1), data.get(nl + 2)) {
+                (Some(b'\n'), _) => return Some(nl + 2),
+                (Some(b'\r'), Some(b'\n')) => return Some(nl + 3),
+                (None, _) | (Some(b'\r'), None) => {
+                    // Undecided until more bytes come: resume at this LF.
+                    self.header_scanned = nl;
+                    return None;
+                }
+                _ => i = nl + 1,
+            }
+        }
+        self.header_scanned = data.len();
+        None
+    }
+}
+
+/// Whether `h` (at least [`DIAMETER_PROBE_LEN`] bytes) starts a plausible
+/// DIAMETER header of at most `cap` bytes (RFC 6733 §3): version 1, length at
+/// least the header, a multiple of 4, reserved flag bits clear, and not both
+/// R(equest) and E(rror) set.
+fn diameter_plausible(h: &[u8], cap: usize) -> Option<usize> {
+    let [version, l0, l1, l2, flags, ..] = *h else {
+        return None;
+    };
+    let len = usize::from(l0) << 16 | usize::from(l1) << 8 | usize::from(l2);
+    let ok = version == 1
+        && len >= DIAMETER_HEADER_LEN
+        && len <= cap
+        && len % 4 == 0
+        && flags & 0x0f == 0
+        && flags & 0xa0 != 0xa0;
+    ok.then_some(len)
+}
+
+/// One DIAMETER message at the start of `data`.
+fn cut_diameter(data: &[u8], cfg: &TcpConfig) -> Cut {
+    if data.len() < DIAMETER_PROBE_LEN {
+        return match data.first() {
+            Some(&v) if v != 1 => Cut::Malformed(Malformed::DiameterBadHeader),
+            _ => Cut::Incomplete,
+        };
+    }
+    match diameter_plausible(data, cfg.max_buffered_bytes) {
+        Some(len) if data.len() >= len => Cut::Pdu(len),
+        Some(_) => Cut::Incomplete,
+        None => Cut::Malformed(Malformed::DiameterBadHeader),
+    }
+}
+
+/// Searches for a plausible DIAMETER header.
+fn hunt_diameter(data: &[u8], cap: usize) -> Hunt {
+    for (i, &b) in data.iter().enumerate() {
+        if b != 1 {
+            continue;
+        }
+        let rest = data.get(i..).unwrap_or_default();
+        if rest.len() < DIAMETER_PROBE_LEN {
+            return Hunt::NotYet(i);
+        }
+        if diameter_plausible(rest, cap).is_some() {
+            return Hunt::Found(i);
+        }
+    }
+    Hunt::NotYet(data.len())
+}
+
+/// Whether bytes begin a SIP start line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Start {
+    Yes,
+    No,
+    /// Too few bytes to tell.
+    Maybe,
+}
+
+/// Request methods and the response prefix, each with its trailing space.
+const SIP_STARTS: &[&[u8]] = &[
+    b"SIP/2.0 ",
+    b"INVITE ",
+    b"ACK ",
+    b"BYE ",
+    b"CANCEL ",
+    b"OPTIONS ",
+    b"REGISTER ",
+    b"PRACK ",
+    b"SUBSCRIBE ",
+    b"NOTIFY ",
+    b"PUBLISH ",
+    b"INFO ",
+    b"REFER ",
+    b"MESSAGE ",
+    b"UPDATE ",
+];
+
+/// Whether `data` begins a SIP start line: a known method or `SIP/2.0 `
+/// ([`crate::proto::sip::looks_like_sip`]), or an extension method (an
+/// upper-case token, RFC 3261 §25.1 `extension-method`) on a line ending in
+/// ` SIP/2.0`.
+fn sip_start(data: &[u8]) -> Start {
+    if crate::proto::sip::looks_like_sip(data) {
+        return Start::Yes;
+    }
+    if SIP_STARTS
+        .iter()
+        .any(|s| data.len() < s.len() && s.starts_with(data))
+    {
+        return Start::Maybe;
+    }
+    let token = data
+        .iter()
+        .take_while(|&&b| b.is_ascii_uppercase() || b == b'-' || b == b'_')
+        .count();
+    if token == 0 {
+        return Start::No;
+    }
+    match data.get(token) {
+        None => return Start::Maybe,
+        Some(b' ') => {}
+        Some(_) => return Start::No,
+    }
+    match data.iter().position(|&b| b == b'\n') {
+        Some(nl) => {
+            let line = data.get(..nl).unwrap_or_default();
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.ends_with(b" SIP/2.0") {
+                Start::Yes
+            } else {
+                Start::No
+            }
+        }
+        None if data.len() < MAX_SIP_START_LINE_PROBE => Start::Maybe,
+        None => Start::No,
+    }
+}
+
+/// The `Content-Length` (or compact `l`) of a header section; 0 when absent
+/// (RFC 3261 §18.3 makes it mandatory over TCP; a sender omitting it sends no
+/// body). `None` when a value is not a decimal number.
+fn sip_content_length(headers: &[u8]) -> Option<usize> {
+    // Skip the start line; continuation lines (leading SP/HT) never match a
+    // header name.
+    for line in headers.split(|&b| b == b'\n').skip(1) {
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let (name, value) = line.split_at(colon);
+        let name = trim_ws(name);
+        if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
+            continue;
+        }
+        let value = trim_ws(value.get(1..).unwrap_or_default());
+        if value.is_empty() || value.len() > 12 || !value.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        return value.iter().try_fold(0usize, |n, &d| {
+            n.checked_mul(10)?.checked_add(usize::from(d - b'0'))
+        });
+    }
+    Some(0)
+}
+
+/// `b` without leading and trailing SP, HT, CR.
+fn trim_ws(b: &[u8]) -> &[u8] {
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\r');
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
+    b.get(start..end).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// One record of a `tests/fixtures/*.segs` file, written by a tshark
+    /// extraction: `dir u8 | flags u8 (1 SYN, 2 FIN, 4 RST) | seq u32 |
+    /// frame u32 | len u16 | payload`, integers big-endian.
+    struct Seg<'a> {
+        dir: u8,
+        flags: TcpFlags,
+        seq: u32,
+        frame: u32,
+        payload: &'a [u8],
+    }
+
+    fn read_segs(mut b: &[u8]) -> Vec<Seg<'_>> {
+        let mut out = Vec::new();
+        while b.len() >= 12 {
+            let len = usize::from(u16::from_be_bytes([b[10], b[11]]));
+            out.push(Seg {
+                dir: b[0],
+                flags: TcpFlags {
+                    syn: b[1] & 1 != 0,
+                    fin: b[1] & 2 != 0,
+                    rst: b[1] & 4 != 0,
+                },
+                seq: u32::from_be_bytes([b[2], b[3], b[4], b[5]]),
+                frame: u32::from_be_bytes([b[6], b[7], b[8], b[9]]),
+                payload: &b[12..12 + len],
+            });
+            b = &b[12 + len..];
+        }
+        assert!(b.is_empty(), "fixture ends inside a record");
+        out
+    }
+
+    /// `sip-tcp/sip-tcp-6060-segmented-37invites.pcap`, `tcp.stream==0`
+    /// (10.186.207.1:37398 <-> 10.186.205.131:6060): 333 segments, 87 SIP
+    /// messages by tshark `-d tcp.port==6060,sip`, 62 of them reassembled.
+    const SIP_6060_STREAM0: &[u8] =
+        include_bytes!("../../tests/fixtures/sip-tcp-6060-stream0.segs");
+    /// `diameter/diameter-gy-ccr-tcp.pcap`: 6 frames, one DIAMETER message
+    /// each (Gy CCR/CCA x3).
+    const DIAMETER_GY_TCP: &[u8] = include_bytes!("../../tests/fixtures/diameter-gy-ccr-tcp.segs");
+
+    fn ep(last: u8, port: u16) -> Endpoint {
+        Endpoint::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)), port)
+    }
+
+    const CLIENT: u8 = 1;
+    const SERVER: u8 = 2;
+
+    fn t(ms: i64) -> PacketTime {
+        PacketTime::from_nanos(ms * 1_000_000)
+    }
+
+    /// Test driver: a reassembler and the PDUs it delivered.
+    struct Rig {
+        r: TcpReassembler,
+        pdus: Vec<Vec<u8>>,
+        framing: Framing,
+    }
+
+    impl Rig {
+        fn new(framing: Framing) -> Self {
+            Rig::with(framing, TcpConfig::default())
+        }
+        fn with(framing: Framing, config: TcpConfig) -> Self {
+            Rig {
+                r: TcpReassembler::new(config),
+                pdus: Vec::new(),
+                framing,
+            }
+        }
+        fn seg_at(&mut self, time: PacketTime, dir: u8, seq: u32, flags: TcpFlags, payload: &[u8]) {
+            let (src, dst) = if dir == 0 {
+                (ep(CLIENT, 37398), ep(SERVER, 6060))
+            } else {
+                (ep(SERVER, 6060), ep(CLIENT, 37398))
+            };
+            let pdus = &mut self.pdus;
+            self.r.handle_segment(
+                time,
+                src,
+                dst,
+                seq,
+                flags,
+                payload,
+                self.framing,
+                &mut |p| pdus.push(p.to_vec()),
+            );
+        }
+        fn seg(&mut self, seq: u32, payload: &[u8]) {
+            self.seg_at(t(0), 0, seq, TcpFlags::default(), payload);
+        }
+        fn half(&self) -> &HalfStream {
+            let (key, dir) = ConnKey::of(ep(CLIENT, 37398), ep(SERVER, 6060));
+            &self.r.conns[&key].dirs[dir]
+        }
+    }
+
+    const SYN: TcpFlags = TcpFlags {
+        syn: true,
+        fin: false,
+        rst: false,
+    };
+    const FIN: TcpFlags = TcpFlags {
+        syn: false,
+        fin: true,
+        rst: false,
+    };
+    const RST: TcpFlags = TcpFlags {
+        syn: false,
+        fin: false,
+        rst: true,
+    };
+
+    /// Made up: a request with a 5-byte body.
+    const OPTIONS: &[u8] =
+        b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 5\r\n\r\nv=0\r\n";
+    /// Made up: a response without body.
+    const OK: &[u8] = b"SIP/2.0 200 OK\r\nCall-ID: 1\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn replays_6060_stream0_into_87_sip_messages() {
+        let mut rig = Rig::new(Framing::Sip);
+        for s in read_segs(SIP_6060_STREAM0) {
+            rig.seg_at(t(i64::from(s.frame)), s.dir, s.seq, s.flags, s.payload);
+        }
+        assert_eq!(rig.pdus.len(), 87);
+        assert!(rig
+            .pdus
+            .iter()
+            .all(|p| crate::proto::sip::looks_like_sip(p)));
+        let c = rig.r.counters();
+        assert_eq!(c.pdus, 87);
+        assert_eq!(
+            (c.gaps, c.resyncs, c.skipped_bytes, c.retransmitted_bytes),
+            (0, 0, 0, 0)
+        );
+        let invites = rig
+            .pdus
+            .iter()
+            .filter(|p| p.starts_with(b"INVITE "))
+            .count();
+        assert!(invites > 0);
+        // Every message's body has exactly its Content-Length.
+        for p in &rig.pdus {
+            let body = crate::proto::sip::body(p).unwrap();
+            let head = &p[..p.len() - body.len()];
+            assert_eq!(sip_content_length(head), Some(body.len()));
+        }
+    }
+
+    #[test]
+    fn replays_6060_stream0_reordered_and_duplicated() {
+        let segs = read_segs(SIP_6060_STREAM0);
+        let mut order: Vec<&Seg<'_>> = Vec::new();
+        // Swap neighbours and send every fifth segment twice.
+        for pair in segs.chunks(2) {
+            order.extend(pair.iter().rev());
+        }
+        let mut rig = Rig::new(Framing::Sip);
+        // The first segment must come first: the stream is picked up
+        // mid-connection (no SYN in the capture) and starts at it.
+        rig.seg_at(
+            t(0),
+            segs[0].dir,
+            segs[0].seq,
+            segs[0].flags,
+            segs[0].payload,
+        );
+        for (i, s) in order.iter().enumerate() {
+            rig.seg_at(t(1), s.dir, s.seq, s.flags, s.payload);
+            if i % 5 == 0 {
+                rig.seg_at(t(1), s.dir, s.seq, s.flags, s.payload);
+            }
+        }
+        assert_eq!(rig.pdus.len(), 87);
+        let c = rig.r.counters();
+        assert_eq!((c.gaps, c.resyncs, c.skipped_bytes), (0, 0, 0));
+        assert!(c.out_of_order_segments > 0 && c.retransmitted_bytes > 0);
+    }
+
+    #[test]
+    fn replays_6060_stream0_in_7_byte_segments() {
+        let mut rig = Rig::new(Framing::Sip);
+        for s in read_segs(SIP_6060_STREAM0) {
+            for (k, piece) in s.payload.chunks(7).enumerate() {
+                let seq = s.seq.wrapping_add(7 * k as u32);
+                rig.seg_at(t(0), s.dir, seq, s.flags, piece);
+            }
+        }
+        assert_eq!(rig.pdus.len(), 87);
+    }
+
+    #[test]
+    fn sip_message_split_over_three_segments() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 999, SYN, b"");
+        rig.seg(1000, &OPTIONS[..10]);
+        rig.seg(1010, &OPTIONS[10..50]);
+        assert!(rig.pdus.is_empty());
+        rig.seg(1050, &OPTIONS[50..]);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec()]);
+        assert!(rig.half().buf.is_empty());
+    }
+
+    #[test]
+    fn several_messages_in_one_segment_are_cut_without_buffering() {
+        let mut rig = Rig::new(Framing::Sip);
+        let mut seg = [OPTIONS, OK, OPTIONS].concat();
+        seg.extend_from_slice(&OK[..5]);
+        rig.seg(1, &seg);
+        assert_eq!(
+            rig.pdus,
+            vec![OPTIONS.to_vec(), OK.to_vec(), OPTIONS.to_vec()]
+        );
+        // Only the partial message is copied.
+        assert_eq!(rig.half().buf, OK[..5].to_vec());
+        rig.seg(1 + seg.len() as u32, &OK[5..]);
+        assert_eq!(rig.pdus.len(), 4);
+    }
+
+    #[test]
+    fn out_of_order_segments_are_delivered_in_order() {
+        let mut rig = Rig::new(Framing::Sip);
+        let stream = [OPTIONS, OK].concat();
+        rig.seg(100, &stream[..20]);
+        rig.seg(100 + 60, &stream[60..]);
+        rig.seg(100 + 40, &stream[40..60]);
+        assert!(rig.pdus.is_empty());
+        rig.seg(100 + 20, &stream[20..40]);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec(), OK.to_vec()]);
+        assert_eq!(rig.r.counters().out_of_order_segments, 2);
+        assert!(rig.half().ooo.is_empty());
+    }
+
+    #[test]
+    fn retransmission_overlapping_delivered_data_is_trimmed() {
+        let mut rig = Rig::new(Framing::Sip);
+        let stream = [OPTIONS, OK].concat();
+        rig.seg(5000, &stream[..OPTIONS.len() + 10]);
+        assert_eq!(rig.pdus.len(), 1);
+        // Resends the whole first message plus the rest of the second.
+        rig.seg(5000, &stream);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec(), OK.to_vec()]);
+        assert_eq!(
+            rig.r.counters().retransmitted_bytes,
+            OPTIONS.len() as u64 + 10
+        );
+        // A pure retransmission delivers nothing.
+        rig.seg(5000, &stream);
+        assert_eq!(rig.pdus.len(), 2);
+    }
+
+    #[test]
+    fn sequence_numbers_wrap() {
+        let mut rig = Rig::new(Framing::Sip);
+        let start = u32::MAX - 9;
+        rig.seg(start, &OPTIONS[..30]);
+        rig.seg(start.wrapping_add(30), &OPTIONS[30..]);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec()]);
+    }
+
+    #[test]
+    fn gap_when_out_of_order_buffer_is_full_skips_and_resyncs() {
+        let cfg = TcpConfig {
+            max_out_of_order_segments: 2,
+            ..TcpConfig::default()
+        };
+        let mut rig = Rig::with(Framing::Sip, cfg);
+        // OPTIONS, then OK is lost except its tail, then two more messages.
+        let stream = [OPTIONS, OK, OPTIONS, OK].concat();
+        let a = OPTIONS.len() + 5; // cut inside OK
+        let b = OPTIONS.len() + OK.len() + 10; // inside the second OPTIONS
+        let c = 2 * OPTIONS.len() + OK.len() + 3; // inside the second OK
+        rig.seg(0, &stream[..a]);
+        assert_eq!(rig.pdus.len(), 1);
+        // stream[a..b] never arrives.
+        rig.seg(b as u32, &stream[b..c]);
+        rig.seg(c as u32, &stream[c..]);
+        assert_eq!(rig.pdus.len(), 1);
+        // A third out-of-order segment overflows the buffer: gap.
+        rig.seg(stream.len() as u32 + 50, OK);
+        let counters = rig.r.counters();
+        assert_eq!(counters.gaps, 1);
+        assert_eq!(counters.gap_bytes, (b - a) as u64);
+        // The partial OK and the tail of the second OPTIONS are skipped; the
+        // framer resyncs on the second OK.
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec(), OK.to_vec()]);
+        assert!(counters.skipped_bytes > 0);
+    }
+
+    #[test]
+    fn gap_after_reorder_timeout() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 0, TcpFlags::default(), &OPTIONS[..10]);
+        rig.seg_at(t(1), 0, 500, TcpFlags::default(), OK);
+        assert!(rig.pdus.is_empty());
+        // Still inside the reorder timeout: nothing.
+        rig.seg_at(t(4_000), 0, 500, TcpFlags::default(), b"");
+        assert!(rig.pdus.is_empty());
+        rig.seg_at(t(6_000), 0, 500, TcpFlags::default(), b"");
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().gaps, 1);
+        assert_eq!(rig.r.counters().gap_bytes, 490);
+    }
+
+    #[test]
+    fn wrong_content_length_resyncs_on_next_start_line() {
+        let mut rig = Rig::new(Framing::Sip);
+        // Made up: Content-Length 2 but a 6-byte body; the 4 extra bytes are
+        // not a SIP start, so the framer skips to the next line that is.
+        let bad = b"BYE sip:a SIP/2.0\r\nContent-Length: 2\r\n\r\nab\r\ncd\r\n";
+        rig.seg(1, &[&bad[..], OK].concat());
+        assert_eq!(rig.pdus.len(), 2);
+        assert_eq!(rig.pdus[1], OK);
+        let c = rig.r.counters();
+        assert_eq!(
+            (c.sip_not_a_start_line, c.resyncs, c.skipped_bytes),
+            (1, 1, 4)
+        );
+    }
+
+    #[test]
+    fn absurd_or_unparsable_content_length_is_malformed() {
+        let mut rig = Rig::new(Framing::Sip);
+        let huge = b"INVITE sip:a SIP/2.0\r\nContent-Length: 99999999999\r\n\r\nv=0\r\n";
+        let junk = b"INVITE sip:a SIP/2.0\r\nl: 12x\r\n\r\n";
+        rig.seg(1, &[&huge[..], junk, OK].concat());
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().sip_bad_content_length, 2);
+    }
+
+    #[test]
+    fn headers_without_end_are_malformed_at_the_limit() {
+        let cfg = TcpConfig {
+            max_sip_header_bytes: 100,
+            ..TcpConfig::default()
+        };
+        let mut rig = Rig::with(Framing::Sip, cfg);
+        let mut long = b"INVITE sip:a SIP/2.0\r\n".to_vec();
+        for _ in 0..10 {
+            long.extend_from_slice(b"X-Filler: 0123456789\r\n");
+        }
+        rig.seg(1, &long);
+        rig.seg(1 + long.len() as u32, OK);
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().sip_headers_too_long, 1);
+    }
+
+    #[test]
+    fn keepalive_crlf_between_messages_is_skipped() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        rig.seg(1, b"\r\n\r\n");
+        rig.seg(5, &[OK, b"\r\n", OK].concat());
+        assert_eq!(rig.pdus, vec![OK.to_vec(), OK.to_vec()]);
+        assert_eq!(rig.r.counters().sip_keepalives, 2);
+    }
+
+    #[test]
+    fn content_length_compact_case_and_whitespace() {
+        assert_eq!(
+            sip_content_length(b"SIP/2.0 200 OK\r\nl:7\r\n\r\n"),
+            Some(7)
+        );
+        assert_eq!(
+            sip_content_length(b"SIP/2.0 200 OK\r\ncOnTeNt-LeNgTh \t:  12 \r\n\r\n"),
+            Some(12)
+        );
+        assert_eq!(
+            sip_content_length(b"SIP/2.0 200 OK\r\nCall-ID: l: 9\r\n\r\n"),
+            Some(0)
+        );
+        assert_eq!(
+            sip_content_length(b"SIP/2.0 200 OK\r\nContent-Length:\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            sip_content_length(b"SIP/2.0 200 OK\nContent-Length: 3\n\n"),
+            Some(3)
+        );
+        // Missing over TCP means 0 (RFC 3261 §18.3).
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg(
+            1,
+            b"ACK sip:a SIP/2.0\r\nCall-ID: 1\r\n\r\nSIP/2.0 200 OK\n\n",
+        );
+        assert_eq!(rig.pdus.len(), 2);
+    }
+
+    #[test]
+    fn extension_method_is_a_start_line() {
+        assert_eq!(sip_start(b"FOO sip:a SIP/2.0\r\n"), Start::Yes);
+        assert_eq!(sip_start(b"FOO sip:a HTTP/1.1\r\n"), Start::No);
+        assert_eq!(sip_start(b"FOO sip:a"), Start::Maybe);
+        assert_eq!(sip_start(b"INVI"), Start::Maybe);
+        assert_eq!(sip_start(b"v=0\r\n"), Start::No);
+    }
+
+    #[test]
+    fn midstream_pickup_skips_the_tail_of_a_message() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg(77, &[&OPTIONS[30..], OK].concat());
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().skipped_bytes, (OPTIONS.len() - 30) as u64);
+    }
+
+    #[test]
+    fn replays_diameter_gy_ccr_tcp_into_6_messages() {
+        let mut rig = Rig::new(Framing::Diameter);
+        let segs = read_segs(DIAMETER_GY_TCP);
+        for s in &segs {
+            rig.seg_at(t(i64::from(s.frame)), s.dir, s.seq, s.flags, s.payload);
+        }
+        assert_eq!(rig.pdus.len(), 6);
+        // Frame 1: a CCR (flags 0x80, command 272) of 344 bytes.
+        assert_eq!(rig.pdus[0].len(), 344);
+        assert_eq!(
+            &rig.pdus[0][..8],
+            &[0x01, 0x00, 0x01, 0x58, 0x80, 0x00, 0x01, 0x10]
+        );
+        assert!(rig.pdus.iter().zip(&segs).all(|(p, s)| p == s.payload));
+    }
+
+    #[test]
+    fn diameter_split_and_coalesced() {
+        let segs = read_segs(DIAMETER_GY_TCP);
+        // Frames 1, 3 and 5 (client → server): 344 + 360 + 308 bytes,
+        // concatenated then cut at odd places.
+        let stream: Vec<u8> = segs
+            .iter()
+            .filter(|s| s.dir == 0)
+            .flat_map(|s| s.payload.to_vec())
+            .collect();
+        assert_eq!(stream.len(), 1012);
+        let mut rig = Rig::new(Framing::Diameter);
+        rig.seg(0, &stream[..3]);
+        rig.seg(3, &stream[3..400]);
+        assert_eq!(rig.pdus.len(), 1);
+        rig.seg(400, &stream[400..]);
+        assert_eq!(rig.pdus.len(), 3);
+        assert_eq!(rig.pdus.concat(), stream);
+        assert!(rig.half().buf.is_empty());
+    }
+
+    #[test]
+    fn diameter_bad_header_resyncs_on_next_plausible_header() {
+        let segs = read_segs(DIAMETER_GY_TCP);
+        let ccr = segs[0].payload;
+        let mut rig = Rig::new(Framing::Diameter);
+        rig.seg_at(t(0), 0, u32::MAX, SYN, b"");
+        // Made up: 7 junk bytes (a version-2 header start) before the CCR.
+        rig.seg(0, &[&[2u8, 0, 0, 20, 0, 9, 9][..], ccr, ccr].concat());
+        assert_eq!(rig.pdus, vec![ccr.to_vec(), ccr.to_vec()]);
+        let c = rig.r.counters();
+        assert_eq!((c.diameter_bad_header, c.skipped_bytes), (1, 7));
+        // A length below the header or above the cap is bad too.
+        assert_eq!(diameter_plausible(&[1, 0, 0, 16, 0x80], 1000), None);
+        assert_eq!(diameter_plausible(&[1, 0, 4, 0, 0x80], 1000), None);
+        assert_eq!(diameter_plausible(&[1, 0, 0, 22, 0x80], 1000), None);
+        assert_eq!(diameter_plausible(&[1, 0, 0, 20, 0x80], 1000), Some(20));
+    }
+
+    #[test]
+    fn byte_cap_bounds_out_of_order_data() {
+        let cfg = TcpConfig {
+            max_buffered_bytes: 100,
+            ..TcpConfig::default()
+        };
+        let mut rig = Rig::with(Framing::Sip, cfg);
+        rig.seg(0, &OPTIONS[..10]);
+        rig.seg(1000, &[b'x'; 60]);
+        assert_eq!(rig.half().held_bytes(), 70);
+        // 40 more would exceed 100: the hole before seq 1000 becomes a gap.
+        rig.seg(2000, &[b'y'; 40]);
+        assert_eq!(rig.r.counters().gaps, 1);
+        assert!(rig.half().held_bytes() <= 100);
+        // A message larger than the cap is malformed.
+        let mut rig = Rig::with(
+            Framing::Sip,
+            TcpConfig {
+                max_buffered_bytes: 60,
+                ..TcpConfig::default()
+            },
+        );
+        rig.seg(0, &[OPTIONS, OK].concat());
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().sip_bad_content_length, 1);
+    }
+
+    #[test]
+    fn connection_cap_refuses_new_connections() {
+        let cfg = TcpConfig {
+            max_connections: 2,
+            ..TcpConfig::default()
+        };
+        let mut r = TcpReassembler::new(cfg);
+        let mut n = 0;
+        for port in 1..=3u16 {
+            r.handle_segment(
+                t(0),
+                ep(1, port),
+                ep(2, 5060),
+                1,
+                TcpFlags::default(),
+                OK,
+                Framing::Sip,
+                &mut |_| n += 1,
+            );
+        }
+        assert_eq!(n, 2);
+        assert_eq!(r.connection_count(), 2);
+        assert_eq!(r.counters().connections_refused, 1);
+        // Known connections still work when full.
+        r.handle_segment(
+            t(0),
+            ep(2, 5060),
+            ep(1, 1),
+            9,
+            TcpFlags::default(),
+            OK,
+            Framing::Sip,
+            &mut |_| n += 1,
+        );
+        assert_eq!(n, 3);
+    }
+
+    #[test]
+    fn idle_timeout_forgets_connections_and_counts_held_bytes() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 1, TcpFlags::default(), &OPTIONS[..20]);
+        rig.seg_at(t(100_000), 1, 7, TcpFlags::default(), OK);
+        rig.r.handle_timeout(t(299_000));
+        assert_eq!(rig.r.connection_count(), 1);
+        rig.r.handle_timeout(t(400_001));
+        assert_eq!(rig.r.connection_count(), 0);
+        let c = rig.r.counters();
+        assert_eq!((c.connections_timed_out, c.dropped_bytes_at_close), (1, 20));
+    }
+
+    #[test]
+    fn fin_both_ways_closes_and_rst_drops() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 10, SYN, b"");
+        rig.seg_at(t(0), 1, 90, SYN, b"");
+        rig.seg_at(t(0), 0, 11, FIN, OK);
+        rig.seg_at(t(0), 1, 91, FIN, &OK[..5]);
+        assert_eq!(rig.pdus.len(), 1);
+        assert_eq!(rig.r.connection_count(), 0);
+        let c = rig.r.counters();
+        assert_eq!((c.connections_closed, c.dropped_bytes_at_close), (1, 5));
+        // A FIN after missing data waits for it; a direction never seen
+        // counts as closed.
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        rig.seg_at(t(0), 0, 21, FIN, &OK[20..]);
+        assert_eq!(rig.r.connection_count(), 1);
+        rig.seg_at(t(0), 0, 1, TcpFlags::default(), &OK[..20]);
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.connection_count(), 0);
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg(1, &OK[..9]);
+        rig.seg_at(t(0), 1, 5, RST, b"");
+        assert_eq!(rig.r.connection_count(), 0);
+        assert_eq!(rig.r.counters().dropped_bytes_at_close, 9);
+    }
+
+    #[test]
+    fn syn_with_new_sequence_restarts_the_direction() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg(1, &OK[..9]);
+        rig.seg_at(t(0), 0, 7_000_000, SYN, b"");
+        rig.seg(7_000_001, OK);
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().directions_restarted, 1);
     }
 }
