@@ -83,6 +83,40 @@ fn committed_captures_regenerate_byte_for_byte() {
 }
 
 #[test]
+fn committed_frames_are_in_arrival_order_with_valid_ipv4_checksums() {
+    use voxprobe::synth::pcap_writer::ipv4_checksum;
+    for (stem, _, _) in COMMITTED {
+        let pcap = std::fs::read(capture_path(stem)).expect("committed capture");
+        assert_eq!(
+            &pcap[..4],
+            &[0xd4, 0xc3, 0xb2, 0xa1],
+            "{stem}: pcap µs little-endian"
+        );
+        let (mut at, mut last, mut frames) = (24, 0u64, 0u64);
+        while at < pcap.len() {
+            let le = |o: usize| u32::from_le_bytes(pcap[o..o + 4].try_into().unwrap());
+            let time = u64::from(le(at)) * 1_000_000 + u64::from(le(at + 4));
+            let len = le(at + 8) as usize;
+            assert!(
+                time >= last,
+                "{stem}: frame {} goes back in time",
+                frames + 1
+            );
+            let ip = &pcap[at + 16 + 14..at + 16 + 34];
+            assert_eq!(
+                ipv4_checksum(ip),
+                0,
+                "{stem}: frame {} IPv4 checksum",
+                frames + 1
+            );
+            (last, at, frames) = (time, at + 16 + len, frames + 1);
+        }
+        assert_eq!(at, pcap.len(), "{stem}: last record complete");
+        assert_eq!(frames, load_expected(stem).frames, "{stem}: frame count");
+    }
+}
+
+#[test]
 fn generation_is_deterministic_and_seed_dependent() {
     let run = |seed| {
         let mut v = Vec::new();

@@ -282,6 +282,49 @@ mod tests {
     }
 
     #[test]
+    fn the_analysers_scanners_learn_the_media_from_it() {
+        use crate::media::PayloadKind;
+        use crate::proto::{sdp, sip as scan};
+        let d = Dialog {
+            caller: party("alice", [192, 0, 2, 10]),
+            callee: party("bob", [198, 51, 100, 20]),
+            call_id: "abc@192.0.2.10".into(),
+            domain: "example.com".into(),
+        };
+        let payloads = [
+            Rtpmap {
+                pt: 8,
+                encoding: "PCMA/8000",
+                fmtp: None,
+            },
+            Rtpmap {
+                pt: 101,
+                encoding: "telephone-event/8000",
+                fmtp: Some("0-16"),
+            },
+        ];
+        let body = sdp(&d.callee, &payloads);
+        let r = Request {
+            method: "INVITE",
+            cseq: 1,
+            branch: "1",
+            to_tag: false,
+            body: None,
+        };
+        let ok = d.response(true, 200, "OK", &r, Some(&body));
+        assert!(scan::looks_like_sip(ok.as_bytes()));
+        let media = sdp::media_descriptions(scan::body(ok.as_bytes()).unwrap());
+        assert_eq!(media.len(), 1);
+        assert_eq!(media[0].address, Some([198, 51, 100, 20].into()));
+        assert_eq!(media[0].port, 40_000);
+        assert_eq!(media[0].payloads.resolve(8).name, Some("PCMA"));
+        assert_eq!(
+            media[0].payloads.resolve(101).kind,
+            PayloadKind::TelephoneEvent
+        );
+    }
+
+    #[test]
     fn rtcp_lengths_are_consistent() {
         let mut out = Vec::new();
         rtcp_sr(
