@@ -360,6 +360,10 @@ impl MediaClassifier {
                 self.protocols.rtp += 1;
                 Verdict::Ours
             }
+            Admission::Promoted => {
+                self.protocols.rtp += 2;
+                Verdict::Ours
+            }
             Admission::Probation | Admission::Refused => Verdict::Ours,
             Admission::NotRtp => Verdict::NotForUs,
         }

@@ -171,7 +171,6 @@ fn impairments_exercise_what_they_claim() {
 }
 
 #[test]
-#[ignore = "needs the capture reader; lead enables after merge"]
 fn analyser_reports_exactly_the_generated_truth() {
     for (stem, _, _) in COMMITTED {
         let expected = load_expected(stem);

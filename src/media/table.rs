@@ -110,6 +110,9 @@ pub struct FinishedStream {
 pub enum Admission {
     /// Counted in a stream.
     Counted,
+    /// Counted in a new stream together with the packet that waited in
+    /// probation before it: two packets counted.
+    Promoted,
     /// Held in probation (heuristic), or counted later if the flow proves to be RTP.
     Probation,
     /// Not RTP as far as the table can tell (no SDP, heuristic off or failed).
@@ -223,7 +226,10 @@ impl StreamTable {
                         self.counters.packets_refused_table_full += 1;
                         return Admission::Refused;
                     }
-                    return self.handle_packet(pkt);
+                    return match self.handle_packet(pkt) {
+                        Admission::Counted => Admission::Promoted,
+                        other => other,
+                    };
                 }
                 Some(_) => {
                     self.counters.heuristic_rejected += 1;
@@ -381,10 +387,11 @@ mod tests {
     fn heuristic_keeps_the_probation_packet() {
         let mut t = StreamTable::new(StreamTableConfig::default());
         assert_eq!(t.handle_packet(&pkt(5000, 7, 1, 0)), Admission::Probation);
-        assert_eq!(t.handle_packet(&pkt(5000, 7, 2, 20)), Admission::Counted);
+        assert_eq!(t.handle_packet(&pkt(5000, 7, 2, 20)), Admission::Promoted);
+        assert_eq!(t.handle_packet(&pkt(5000, 7, 3, 40)), Admission::Counted);
         let (streams, _) = t.finish();
         assert_eq!(streams.len(), 1);
-        assert_eq!(streams[0].report.packets, 2);
+        assert_eq!(streams[0].report.packets, 3);
     }
 
     #[test]
