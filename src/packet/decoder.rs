@@ -1352,6 +1352,100 @@ mod tests {
         invariant(&d);
     }
 
+    /// Made-up mutations: valid frames with random bytes overwritten,
+    /// decoded twice each (to meet reassembly state) under every link type.
+    #[test]
+    fn never_panics_on_mutated_frames() {
+        let inner = eth(
+            0x0800,
+            &ipv4(17, 1, 0, &udp(5060, 5060, b"SIP/2.0 200 OK\r\n")),
+        );
+        let mut gre = vec![0xb0, 0x00, 0x88, 0xbe, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        gre.extend_from_slice(&[0x10, 0, 0, 1, 0, 0, 0, 0]);
+        gre.extend_from_slice(&inner);
+        let dgram = udp(5060, 5060, &[b'x'; 32]);
+        let seeds = [
+            eth(0x0800, &ipv4(47, 1, 0, &gre)),
+            eth(
+                0x8100,
+                &[
+                    &[0, 1, 0x88, 0x64, 0x11, 0, 0, 1, 0, 40, 0, 0x21][..],
+                    &ipv4(17, 1, 0, &udp(1, 2, &[0; 18])),
+                ]
+                .concat(),
+            ),
+            eth(0x0800, &ipv4(17, 7, 0x2000, &dgram[..24])),
+            eth(
+                0x86dd,
+                &ipv6(44, &[17, 0, 0, 1, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8]),
+            ),
+            eth(
+                0x0800,
+                &ipv4(
+                    17,
+                    2,
+                    0,
+                    &udp(
+                        2152,
+                        2152,
+                        &gtpu_gpdu(
+                            9,
+                            &ipv4(4, 1, 0, &ipv4(6, 1, 0, &tcp(1, 5060, 1, b"INVITE x"))),
+                        ),
+                    ),
+                ),
+            ),
+            eth(
+                0x0800,
+                &ipv4(
+                    132,
+                    1,
+                    0,
+                    &[
+                        0x0f, 0x1c, 0x0f, 0x1c, 0, 0, 0, 1, 0, 0, 0, 0, 0, 3, 0, 20, 0, 0, 0, 1, 0,
+                        0, 0, 0, 0, 0, 0, 46, 1, 0, 0, 0,
+                    ],
+                ),
+            ),
+        ];
+        let links = [
+            LinkType::Ethernet,
+            LinkType::LinuxSll,
+            LinkType::LinuxSll2,
+            LinkType::Null,
+            LinkType::RawIp,
+        ];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut d = decoder();
+        let mut n = 0;
+        for _ in 0..3_000 {
+            let mut f = seeds[(next() % seeds.len() as u64) as usize].clone();
+            for _ in 0..1 + next() % 4 {
+                let at = (next() % f.len() as u64) as usize;
+                f[at] = next() as u8;
+            }
+            let len = if next() % 4 == 0 {
+                (next() % f.len() as u64) as usize
+            } else {
+                f.len()
+            };
+            let link = links[(next() % links.len() as u64) as usize];
+            for _ in 0..2 {
+                n += 1;
+                run_frame(&mut d, &frame(link, &f[..len], f.len(), n), Verdict::Ours);
+            }
+        }
+        d.handle_timeout(PacketTime::from_parts(1_000_000, 0));
+        assert_eq!(d.counters().total, n);
+        invariant(&d);
+    }
+
     /// `gtp/gtpu-v1-ip-fragmented.pcap` frame 4, 1514 bytes.
     const FRAME_4: &[&str] = &[
     "00000c07ace888e0f3c8bff00800450005dc2cf120003d11cb2aef729b6f3f5e95b50868086805d8a66530ff05c88c61",

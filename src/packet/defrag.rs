@@ -17,6 +17,9 @@
 //! fragment twice). Everything dropped is counted in [`ReassemblyCounters`] by
 //! reason.
 //!
+//! The byte cap counts bytes stored. Idle capacity is bounded apart: a reused
+//! buffer keeps at most 64 KiB, and at most [`MAX_FREE_BUFFERS`] wait idle.
+//!
 //! Pending datagrams live in a `Vec` searched linearly: fragmented traffic is
 //! rare next to the plain path, pending datagrams complete within
 //! milliseconds, and a scan of a few entries beats hashing.
@@ -239,7 +242,7 @@ impl Defragmenter {
         counters.fragments += 1;
         if p.total == Some(p.received) {
             let p = self.pending.swap_remove(i);
-            self.buffered -= p.buf.len();
+            self.release(p.buf.len());
             self.keep_ranges(p.ranges);
             counters.reassembled += 1;
             return Ok(Insert::Complete(p.buf));
@@ -337,10 +340,16 @@ impl Defragmenter {
     fn drop_at(&mut self, i: usize) {
         if i < self.pending.len() {
             let p = self.pending.swap_remove(i);
-            self.buffered -= p.buf.len();
+            self.release(p.buf.len());
             self.recycle(p.buf);
             self.keep_ranges(p.ranges);
         }
+    }
+
+    /// Takes `len` bytes off the buffered count (they always were counted).
+    fn release(&mut self, len: usize) {
+        debug_assert!(self.buffered >= len);
+        self.buffered = self.buffered.saturating_sub(len);
     }
 
     fn keep_ranges(&mut self, mut ranges: Vec<(usize, usize)>) {
