@@ -1,6 +1,9 @@
 //! Per-frame classification counters and reassembly counters.
 //!
-//! STUB: the frame classes are the contract; helper B adds reassembly counters.
+//! [`DecodeCounters`] puts every frame in exactly one [`FrameClass`];
+//! [`ReassemblyCounters`] says what became of the decoder's bounded buffers
+//! (IP fragments, learned SIP-over-TCP flows, tunnel nesting): every limit that
+//! drops or evicts something has a counter here.
 
 use serde::Serialize;
 
@@ -177,7 +180,39 @@ impl Serialize for DecodeCounters {
     }
 }
 
-/// What became of reassembly buffers (IP fragments, TCP streams, SCTP messages):
-/// every limit that drops or evicts something is counted here.
+/// What became of the decoder's reassembly buffers: every limit that drops or
+/// evicts something is counted here, by reason. (The TCP and SCTP reassemblers
+/// keep their own counters.)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct ReassemblyCounters {}
+pub struct ReassemblyCounters {
+    /// IP fragments stored into a datagram buffer.
+    pub fragments: u64,
+    /// IP fragments ignored as exact duplicates of one already stored.
+    pub fragments_duplicate: u64,
+    /// IP fragments refused because a non-last fragment's length is not a
+    /// multiple of 8.
+    pub fragments_bad_length: u64,
+    /// IP datagrams reassembled and decoded.
+    pub reassembled: u64,
+    /// Datagrams dropped: not complete within the timeout.
+    pub dropped_timeout: u64,
+    /// Datagrams evicted (oldest first) to stay under the buffered-bytes cap.
+    pub dropped_memory_cap: u64,
+    /// Datagrams evicted (oldest first) to stay under the pending-datagram cap.
+    pub dropped_datagram_cap: u64,
+    /// Datagrams dropped because a fragment overlapped another.
+    pub dropped_overlap: u64,
+    /// Datagrams dropped because a fragment ended past 65535 bytes.
+    pub dropped_oversize: u64,
+    /// Datagrams dropped because a fragment disagreed with the last fragment's end.
+    pub dropped_inconsistent: u64,
+    /// Datagrams dropped at the fragments-per-datagram cap.
+    pub dropped_too_many_fragments: u64,
+    /// Frames whose tunnels nest deeper than the bound (counted malformed too).
+    pub tunnel_depth_exceeded: u64,
+    /// TCP flows on non-signalling ports learned as SIP because a segment
+    /// started like SIP.
+    pub sip_tcp_flows_learned: u64,
+    /// Learned SIP-over-TCP flows evicted (oldest first) at the table's cap.
+    pub sip_tcp_flows_evicted: u64,
+}

@@ -14,11 +14,17 @@
 
 pub mod counters;
 pub mod decoder;
+pub mod defrag;
+pub mod gtpu;
+pub mod ip;
+pub mod link;
 pub mod sctp;
 pub mod tcp;
+pub mod tunnel;
 
 pub use counters::{DecodeCounters, FrameClass, Layer, ReassemblyCounters};
 pub use decoder::{Decoder, DecoderConfig};
+pub use defrag::DefragConfig;
 
 use crate::time::PacketTime;
 use std::fmt;
@@ -117,4 +123,44 @@ pub enum Verdict {
     /// Meant for a protocol we analyse (e.g. UDP to a learned RTP port) but
     /// malformed at this layer.
     Malformed(Layer),
+}
+
+/// Why the walk through a frame stopped at a header.
+///
+/// `Short` becomes [`FrameClass::Truncated`] when the capture's snap length cut
+/// the frame, and [`FrameClass::Malformed`] otherwise: a header that ends before
+/// its own length on a frame captured whole is broken, not cut.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeaderError {
+    /// The bytes end inside the header at this layer.
+    Short(Layer),
+    /// A field of the header at this layer is invalid; the string is a stable
+    /// label (`ihl_below_5`, `bad_version` ...).
+    Invalid(Layer, &'static str),
+}
+
+impl HeaderError {
+    /// The layer whose header broke.
+    pub fn layer(self) -> Layer {
+        match self {
+            HeaderError::Short(l) | HeaderError::Invalid(l, _) => l,
+        }
+    }
+
+    /// Stable label for counters and logs.
+    pub fn reason(self) -> &'static str {
+        match self {
+            HeaderError::Short(_) => "short",
+            HeaderError::Invalid(_, r) => r,
+        }
+    }
+
+    /// The frame class this error gives a frame; `cut` is whether the snap
+    /// length cut the frame.
+    pub fn class(self, cut: bool) -> FrameClass {
+        match self {
+            HeaderError::Short(l) if cut => FrameClass::Truncated(l),
+            HeaderError::Short(l) | HeaderError::Invalid(l, _) => FrameClass::Malformed(l),
+        }
+    }
 }
