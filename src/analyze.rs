@@ -315,7 +315,10 @@ impl MediaClassifier {
         }
         if rtcp::looks_like_rtcp(payload) {
             let learned = self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst);
-            if !learned && !self.streams.heuristic_enabled() {
+            // Without SDP, only a compound that parses whole is RTCP: noise
+            // that happens to start like RTCP is not counted as malformed.
+            if !learned && (!self.streams.heuristic_enabled() || !rtcp::is_valid_compound(payload))
+            {
                 return Verdict::NotForUs;
             }
             if self

@@ -1,1 +1,164 @@
-//! STUB
+//! The `voxprobe` binary as a user runs it: output formats, exit codes,
+//! error messages, broken pipes.
+
+use crate::support::{project_dir, shared_captures};
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+fn voxprobe() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_voxprobe"))
+}
+
+#[test]
+fn json_lines_have_types_and_contract_fields() {
+    let capture = project_dir().join("captures/impairments.pcap");
+    let out = voxprobe()
+        .args(["analyze", "--format", "json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let streams: Vec<_> = lines.iter().filter(|l| l["type"] == "stream").collect();
+    assert!(!streams.is_empty());
+    for s in &streams {
+        for field in [
+            "ssrc",
+            "src",
+            "dst",
+            "observation",
+            "payload_type",
+            "codec",
+            "clock_rate",
+            "packets",
+            "expected",
+            "lost",
+            "duplicates",
+            "out_of_order",
+            "seq_errors",
+            "max_delta_ms",
+            "mean_jitter_ms",
+            "max_jitter_ms",
+            "first_time",
+            "last_time",
+        ] {
+            assert!(!s[field].is_null(), "stream lacks {field}: {s}");
+        }
+        assert!(s["first_time"].as_str().unwrap().ends_with('Z'));
+    }
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "summary");
+    let p = &summary["packets"];
+    assert!(p["total"].as_u64().unwrap() > 0);
+    assert_eq!(
+        p["total"],
+        p["decoded"].as_u64().unwrap() + p["not_for_us"].as_u64().unwrap()
+    );
+}
+
+#[test]
+fn table_output_lists_streams_and_counters() {
+    let capture = project_dir().join("captures/impairments.pcap");
+    let out = voxprobe().arg("analyze").arg(&capture).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("RTP streams"), "{text}");
+    assert!(text.contains("MaxJit(ms)"), "{text}");
+    assert!(text.contains("packets: "), "{text}");
+}
+
+#[test]
+fn missing_file_is_named_and_exits_1() {
+    let out = voxprobe()
+        .args(["analyze", "no/such/file.pcap"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no/such/file.pcap"), "{err}");
+}
+
+#[test]
+fn usage_error_exits_2() {
+    let out = voxprobe().args(["analyze"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn not_a_capture_is_rejected_with_its_format_named() {
+    let Some(shared) = shared_captures("NetMon rejection") else {
+        return;
+    };
+    let out = voxprobe()
+        .arg("analyze")
+        .arg(shared.join("odd/netmon2-format-protos-sip-malformed.cap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("netmon2-format-protos-sip-malformed.cap"),
+        "{err}"
+    );
+    assert!(err.contains("NetMon"), "{err}");
+}
+
+#[test]
+fn truncated_file_reports_offset_keeps_output_and_exits_3() {
+    let Some(shared) = shared_captures("truncated file exit code") else {
+        return;
+    };
+    let out = voxprobe()
+        .args(["analyze", "--format", "json"])
+        .arg(shared.join("odd/truncated-file-mid-record-sip-g711.pcap"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("stopped at byte"), "{err}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let summary: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["packets"]["total"], 429);
+    assert!(summary["stopped"]["offset"].as_u64().unwrap() > 99_000);
+    // The PCMU stream read before the cut is still reported (424 packets of it are whole).
+    assert!(text
+        .lines()
+        .any(|l| l.contains("\"type\":\"stream\"") && l.contains("\"codec\":\"PCMU\"")));
+}
+
+#[test]
+fn closed_stdout_pipe_exits_quietly() {
+    let capture = project_dir().join("captures/impairments.pcap");
+    // Twenty copies: more output than a pipe buffer holds, so the write
+    // after the reader has gone really fails with EPIPE.
+    let mut child = voxprobe()
+        .args(["analyze", "--format", "json"])
+        .args(std::iter::repeat_n(&capture, 20))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

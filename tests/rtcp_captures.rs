@@ -16,6 +16,17 @@ const CAPTURES: &[(&str, bool)] = &[
     ("volte/volte-call-ipsec-both-ends.pcapng", true),
 ];
 
+/// Where we count more RTCP than tshark, on purpose: (capture, compound
+/// packets tshark leaves undissected, why).
+const EXTRA_COMPOUNDS: &[(&str, u64, &str)] = &[(
+    "rtcp/sip-g711a-rtcp-sr-rr-noise.pcap",
+    2,
+    "frames 529/2644 (an SDP-announced leg) and 531/2646 (the relay leg, found by heuristic) are \
+     the same SR+RR+SDES compounds followed by 2 stray bytes; tshark dissects the first pair (SDP \
+     conversation) but leaves the second as plain UDP (its RTCP heuristic wants an exact length). \
+     We take all four as RTCP and count the stray bytes in compounds_with_trailing_bytes",
+)];
+
 /// Parses `{'SR': 26, 'RR': 14, 'SDES': 14}` from the line after
 /// "## RTCP packet types" into counters; types not listed are 0.
 fn expected_counts(groundtruth: &str) -> Option<RtcpPacketCounters> {
@@ -61,6 +72,13 @@ fn rtcp_packet_types_match_tshark() {
             .unwrap_or_else(|e| panic!("{}: {e}", truth_path.display()));
         let expected = expected_counts(&truth)
             .unwrap_or_else(|| panic!("{}: no RTCP packet types line", truth_path.display()));
+        let mut expected = expected;
+        if let Some((_, extra, why)) = EXTRA_COMPOUNDS.iter().find(|(f, _, _)| f == name) {
+            eprintln!("{name}: {extra} more SR+RR+SDES compounds than tshark, on purpose: {why}");
+            expected.sr += extra;
+            expected.rr += extra;
+            expected.sdes += extra;
+        }
         let result = analyze(&dir.join(name));
         let rtcp = &result.summary.rtcp;
         assert_eq!(rtcp.packets, expected, "{name}: RTCP packets by type");

@@ -374,6 +374,9 @@ impl RtcpMalformedCounters {
 pub struct RtcpCounters {
     /// Compound packets parsed completely.
     pub compound_packets: u64,
+    /// Of those, compounds followed by a few stray bytes (fewer than a
+    /// header), which some relays append.
+    pub compounds_with_trailing_bytes: u64,
     /// Compound packets rejected as malformed (packets before the bad one
     /// are still counted below).
     pub malformed: u64,
@@ -528,7 +531,8 @@ impl RtcpTracker {
             observation,
         };
         let mut packets = 0;
-        for item in rtcp::compound(payload) {
+        let mut items = rtcp::compound(payload);
+        for item in items.by_ref() {
             match item.and_then(|p| p.parse().map(|body| (p.packet_type(), body))) {
                 Ok((kind, body)) => {
                     packets += 1;
@@ -542,6 +546,9 @@ impl RtcpTracker {
             return self.malformed(Error::TooShort);
         }
         self.counters.compound_packets += 1;
+        if items.trailing_len() > 0 {
+            self.counters.compounds_with_trailing_bytes += 1;
+        }
         true
     }
 

@@ -457,10 +457,15 @@ impl SequenceTracker {
             }
             self.max = ext;
             self.set(ext);
-        } else if ext > self.max - SEQ_WINDOW as i64 && ext >= self.base {
+        } else if ext > self.max - SEQ_WINDOW as i64 {
             if self.is_set(ext) {
                 self.duplicates += 1;
             } else {
+                // A packet older than the first one received, reordered at the
+                // start: the stream began earlier than we thought. Extending it
+                // backwards keeps `lost` honest (Wireshark, whose base is fixed,
+                // shows it as one packet of negative loss).
+                self.base = self.base.min(ext);
                 self.set(ext);
                 self.out_of_order += 1;
             }
@@ -557,6 +562,18 @@ mod tests {
         assert_eq!(r.expected, 7);
         assert_eq!(r.lost, -2);
         assert_eq!(r.loss_runs, [0; LOSS_RUN_BUCKETS]);
+    }
+
+    #[test]
+    fn packet_older_than_the_first_extends_the_stream_backwards() {
+        let r = run(&[11, 10, 12, 13]);
+        assert_eq!(
+            (r.expected, r.lost, r.out_of_order, r.duplicates),
+            (4, 0, 1, 0)
+        );
+        let r = run(&[11, 9, 12, 13]);
+        assert_eq!((r.expected, r.lost), (5, 1));
+        assert_eq!(r.loss_runs[0], 1);
     }
 
     #[test]

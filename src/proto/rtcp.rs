@@ -400,15 +400,34 @@ impl<'a> Packet<&'a [u8]> {
     }
 }
 
+/// Whether every packet of a compound parses (at least one packet): the test
+/// for RTCP found by heuristic, before anything is counted.
+pub fn is_valid_compound(bytes: &[u8]) -> bool {
+    let mut packets = 0;
+    for item in compound(bytes) {
+        match item.and_then(|p| p.parse()) {
+            Ok(_) => packets += 1,
+            Err(_) => return false,
+        }
+    }
+    packets > 0
+}
+
 /// Iterates over the packets of a compound.
 ///
 /// Yields `Err` once and then stops when a packet's header or length is bad,
 /// or after [`MAX_COMPOUND_PACKETS`] packets; packets before it were valid.
 /// An empty input yields nothing.
+///
+/// Fewer than 4 bytes left after at least one valid packet are not an error:
+/// some relays append stray bytes to the compound they forward (seen in
+/// `rtcp/sip-g711a-rtcp-sr-rr-noise.pcap`, frames 529 and 531). Iteration ends
+/// there and [`Compound::trailing_len`] tells how many were left.
 pub fn compound(bytes: &[u8]) -> Compound<'_> {
     Compound {
         rest: bytes,
         packets: 0,
+        trailing: 0,
         done: false,
     }
 }
@@ -418,7 +437,15 @@ pub fn compound(bytes: &[u8]) -> Compound<'_> {
 pub struct Compound<'a> {
     rest: &'a [u8],
     packets: usize,
+    trailing: usize,
     done: bool,
+}
+
+impl Compound<'_> {
+    /// Stray bytes (fewer than a packet header) found after the last packet.
+    pub fn trailing_len(&self) -> usize {
+        self.trailing
+    }
 }
 
 impl<'a> Iterator for Compound<'a> {
@@ -426,6 +453,11 @@ impl<'a> Iterator for Compound<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done || self.rest.is_empty() {
+            return None;
+        }
+        if self.packets > 0 && self.rest.len() < HEADER_LEN {
+            self.trailing = self.rest.len();
+            self.done = true;
             return None;
         }
         if self.packets == MAX_COMPOUND_PACKETS {
@@ -1864,12 +1896,21 @@ mod tests {
             Some(Error::BadLength)
         );
         assert!(compound(&[]).next().is_none());
-        // Trailing bytes that are not a header.
+        // Fewer bytes than a header after a valid packet: stray trailing
+        // bytes, not an error (a relay in sip-g711a-rtcp-sr-rr-noise.pcap
+        // appends 2).
         let mut bytes = hex("80c90001 01020304");
         bytes.extend([0x80, 0xc9]);
-        let items: Vec<_> = compound(&bytes).collect();
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[1].as_ref().err(), Some(&Error::TooShort));
+        let mut it = compound(&bytes);
+        assert!(it.next().unwrap().is_ok());
+        assert!(it.next().is_none());
+        assert_eq!(it.trailing_len(), 2);
+        assert!(is_valid_compound(&bytes));
+        // Four or more stray bytes are read as a packet (here an RR too
+        // short for its SSRC), which makes the compound invalid.
+        bytes.extend([0, 0]);
+        assert_eq!(compound(&bytes).count(), 2);
+        assert!(!is_valid_compound(&bytes));
     }
 
     #[test]
