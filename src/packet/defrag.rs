@@ -82,17 +82,22 @@ pub struct FragmentKey {
 
 /// Why a fragment was refused. The frame carrying it is malformed at
 /// [`super::Layer::Fragment`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FragmentError {
     /// A fragment other than the last whose length is not a multiple of 8.
+    #[error("fragment length is not a multiple of 8")]
     BadLength,
     /// It overlaps a fragment already received (the datagram is dropped).
+    #[error("fragment overlaps another")]
     Overlap,
     /// It ends past 65535 bytes (the datagram is dropped).
+    #[error("fragment ends past 65535 bytes")]
     Oversize,
     /// Its end disagrees with the datagram's last fragment (dropped).
+    #[error("fragment disagrees with the last fragment's end")]
     Inconsistent,
     /// The datagram already has the maximum number of fragments (dropped).
+    #[error("too many fragments in one datagram")]
     TooManyFragments,
 }
 

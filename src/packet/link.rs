@@ -471,6 +471,18 @@ mod tests {
     }
 
     #[test]
+    fn errors_read_well() {
+        assert_eq!(
+            HeaderError::Short(Layer::Vlan).to_string(),
+            "vlan header ends early"
+        );
+        assert_eq!(
+            HeaderError::Invalid(Layer::Link, "too_many_mpls_labels").to_string(),
+            "link header is invalid: too_many_mpls_labels"
+        );
+    }
+
+    #[test]
     fn raw_ip_by_version() {
         assert!(matches!(
             parse(LinkType::RawIp, &[0x45]),

@@ -130,12 +130,14 @@ pub enum Verdict {
 /// `Short` becomes [`FrameClass::Truncated`] when the capture's snap length cut
 /// the frame, and [`FrameClass::Malformed`] otherwise: a header that ends before
 /// its own length on a frame captured whole is broken, not cut.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HeaderError {
     /// The bytes end inside the header at this layer.
+    #[error("{} header ends early", .0.name())]
     Short(Layer),
     /// A field of the header at this layer is invalid; the string is a stable
     /// label (`ihl_below_5`, `bad_version` ...).
+    #[error("{} header is invalid: {}", .0.name(), .1)]
     Invalid(Layer, &'static str),
 }
 
