@@ -884,6 +884,58 @@ fn interface<'s>(
     }
 }
 
+/// The fixed fields every timestamped packet block has, wherever they sit.
+struct PacketFields {
+    if_id: u32,
+    ts: u64,
+    caplen: u32,
+    orig_len: u32,
+}
+
+/// Builds the frame of an Enhanced or obsolete Packet Block from its fixed
+/// fields; `data_at` is where the packet bytes start in the body, `what` names
+/// the block in errors.
+fn packet_block_frame<'a>(
+    state: &NgState,
+    links: &[LinkType],
+    body: &'a [u8],
+    fields: Option<PacketFields>,
+    data_at: usize,
+    what: &str,
+) -> Result<Frame<'a>, String> {
+    let Some(PacketFields {
+        if_id,
+        ts,
+        caplen,
+        orig_len,
+    }) = fields
+    else {
+        return Err(format!(
+            "{what} is {} bytes, shorter than its {}-byte minimum",
+            body.len() + magic::BLOCK_OVERHEAD,
+            data_at + magic::BLOCK_OVERHEAD
+        ));
+    };
+    let (iface, link) = interface(state, links, if_id, what)?;
+    let data = body
+        .get(data_at..)
+        .and_then(|d| d.get(..usize::try_from(caplen).ok()?))
+        .ok_or_else(|| {
+            format!(
+                "{what} claims {caplen} captured bytes but holds only {}",
+                body.len().saturating_sub(data_at)
+            )
+        })?;
+    Ok(Frame {
+        data,
+        time: iface.clock.time(ts),
+        orig_len,
+        link,
+        interface: if_id,
+        number: 0,
+    })
+}
+
 /// An Enhanced Packet Block body: if_id, ts_high, ts_low, caplen, origlen, data, options.
 #[inline]
 fn enhanced_packet<'a>(
@@ -891,38 +943,22 @@ fn enhanced_packet<'a>(
     links: &[LinkType],
     body: &'a [u8],
 ) -> Result<Frame<'a>, String> {
-    let fixed = (
-        state.u32_at(body, 0),
-        state.u32_at(body, 4),
-        state.u32_at(body, 8),
-        state.u32_at(body, 12),
-        state.u32_at(body, 16),
-    );
-    let (Some(if_id), Some(high), Some(low), Some(caplen), Some(orig_len)) = fixed else {
-        return Err(format!(
-            "enhanced packet block is {} bytes, shorter than its {}-byte minimum",
-            body.len() + magic::BLOCK_OVERHEAD,
-            magic::EPB_FIXED + magic::BLOCK_OVERHEAD
-        ));
-    };
-    let (iface, link) = interface(state, links, if_id, "enhanced packet block")?;
-    let data = body
-        .get(magic::EPB_FIXED..)
-        .and_then(|d| d.get(..usize::try_from(caplen).ok()?))
-        .ok_or_else(|| {
-            format!(
-                "enhanced packet block claims {caplen} captured bytes but holds only {}",
-                body.len().saturating_sub(magic::EPB_FIXED)
-            )
-        })?;
-    Ok(Frame {
-        data,
-        time: iface.clock.time(u64::from(high) << 32 | u64::from(low)),
-        orig_len,
-        link,
-        interface: if_id,
-        number: 0,
-    })
+    let fields = (|| {
+        Some(PacketFields {
+            if_id: state.u32_at(body, 0)?,
+            ts: u64::from(state.u32_at(body, 4)?) << 32 | u64::from(state.u32_at(body, 8)?),
+            caplen: state.u32_at(body, 12)?,
+            orig_len: state.u32_at(body, 16)?,
+        })
+    })();
+    packet_block_frame(
+        state,
+        links,
+        body,
+        fields,
+        magic::EPB_FIXED,
+        "enhanced packet block",
+    )
 }
 
 /// An obsolete Packet Block body: if_id(2), drops(2), ts_high, ts_low, caplen, len, data.
@@ -931,39 +967,15 @@ fn obsolete_packet<'a>(
     links: &[LinkType],
     body: &'a [u8],
 ) -> Result<Frame<'a>, String> {
-    let fixed = (
-        state.u16_at(body, 0),
-        state.u32_at(body, 4),
-        state.u32_at(body, 8),
-        state.u32_at(body, 12),
-        state.u32_at(body, 16),
-    );
-    let (Some(if_id), Some(high), Some(low), Some(caplen), Some(orig_len)) = fixed else {
-        return Err(format!(
-            "packet block is {} bytes, shorter than its {}-byte minimum",
-            body.len() + magic::BLOCK_OVERHEAD,
-            magic::PB_FIXED + magic::BLOCK_OVERHEAD
-        ));
-    };
-    let if_id = u32::from(if_id);
-    let (iface, link) = interface(state, links, if_id, "packet block")?;
-    let data = body
-        .get(magic::PB_FIXED..)
-        .and_then(|d| d.get(..usize::try_from(caplen).ok()?))
-        .ok_or_else(|| {
-            format!(
-                "packet block claims {caplen} captured bytes but holds only {}",
-                body.len().saturating_sub(magic::PB_FIXED)
-            )
-        })?;
-    Ok(Frame {
-        data,
-        time: iface.clock.time(u64::from(high) << 32 | u64::from(low)),
-        orig_len,
-        link,
-        interface: if_id,
-        number: 0,
-    })
+    let fields = (|| {
+        Some(PacketFields {
+            if_id: u32::from(state.u16_at(body, 0)?),
+            ts: u64::from(state.u32_at(body, 4)?) << 32 | u64::from(state.u32_at(body, 8)?),
+            caplen: state.u32_at(body, 12)?,
+            orig_len: state.u32_at(body, 16)?,
+        })
+    })();
+    packet_block_frame(state, links, body, fields, magic::PB_FIXED, "packet block")
 }
 
 /// A Simple Packet Block body: origlen, data (padded). It belongs to interface
