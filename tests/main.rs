@@ -2,7 +2,11 @@
 
 mod support;
 
+#[global_allocator]
+static ALLOCATOR: alloc_free::CountingAllocator = alloc_free::CountingAllocator;
+
 mod agreement;
+mod alloc_free;
 mod capture_files;
 mod cli;
 mod decode_captures;
