@@ -60,7 +60,9 @@ ts_s=""
 if [ "${SKIP_TSHARK:-0}" != 1 ]; then
     need tshark "apt-get install tshark, or set SKIP_TSHARK=1"
     t0=$(now)
-    tshark -n -q -z rtp,streams -o rtp.heuristic_rtp:TRUE -r "$PCAP" > /dev/null 2>&1
+    # Same core as voxprobe, so the two compete on equal terms.
+    taskset -c 0 tshark -n -q -z rtp,streams -o rtp.heuristic_rtp:TRUE -r "$PCAP" > "$OUT/tshark.out" 2> "$OUT/tshark.err" \
+        || { echo "throughput.sh: tshark failed:" >&2; cat "$OUT/tshark.err" >&2; exit 1; }
     t1=$(now)
     ts_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 fi
@@ -70,7 +72,7 @@ printf '%-34s %12s %10s %14s\n' tool packets seconds packets/s
 printf '%-34s %12s %10s %14s\n' "voxprobe (1 core, best of $RUNS)" "$frames" "$best" "$vox_pps"
 if [ -n "$ts_s" ]; then
     ts_pps=$(rate "$frames" "$ts_s")
-    printf '%-34s %12s %10s %14s\n' "tshark -z rtp,streams (once)" "$frames" "$ts_s" "$ts_pps"
+    printf '%-34s %12s %10s %14s\n' "tshark -z rtp,streams (1 core, once)" "$frames" "$ts_s" "$ts_pps"
     awk -v a="$ts_s" -v b="$best" 'BEGIN { printf "voxprobe is %.1fx faster than tshark\n", a / b }'
 fi
-echo "voxprobe peak RSS: $((rss / 1024)) MiB ($rss KiB)"
+echo "voxprobe peak RSS: $((rss / 1024)) MiB ($rss KiB; the capture is memory-mapped, so its pages read count here)"

@@ -418,6 +418,7 @@ pub fn analyze_file(
         if since_progress == 65_536 {
             since_progress = 0;
             progress(frames.offset());
+            file.release_before(frames.offset());
         }
     }
     progress(frames.offset());

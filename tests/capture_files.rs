@@ -401,3 +401,16 @@ fn capture_files_multi_interface_pcapng_uses_interface_ids() {
         );
     }
 }
+
+#[test]
+fn frames_keep_their_bytes_after_the_map_is_released() {
+    let path = crate::support::project_dir().join("captures/impairments.pcap");
+    let file = voxprobe::capture::CaptureFile::open(&path).unwrap();
+    let frames: Vec<_> = file.frames().collect();
+    let copies: Vec<Vec<u8>> = frames.iter().map(|f| f.data.to_vec()).collect();
+    file.release_before(file.len());
+    assert_eq!(frames.len(), copies.len());
+    assert!(frames.iter().zip(&copies).all(|(f, c)| f.data == c.as_slice()));
+    // Reading again after the release gives the same frames.
+    assert!(file.frames().zip(&copies).all(|(f, c)| f.data == c.as_slice()));
+}

@@ -115,6 +115,8 @@ pub struct CaptureFile {
     path: PathBuf,
     bytes: Bytes,
     start: Start,
+    /// Bytes at the start of the map already handed back to the OS.
+    released: std::cell::Cell<usize>,
 }
 
 impl CaptureFile {
@@ -168,6 +170,7 @@ impl CaptureFile {
             path: path.to_owned(),
             bytes,
             start,
+            released: std::cell::Cell::new(0),
         })
     }
 
@@ -189,6 +192,38 @@ impl CaptureFile {
     /// The detected container format.
     pub fn format(&self) -> Format {
         self.start.format()
+    }
+
+    /// Tells the OS that the mapped bytes before `offset` have been read, so
+    /// their pages leave this process's resident set: a 50 GB capture is
+    /// analysed in the memory of the part being read, not of the whole file.
+    /// Frames already read stay valid (see the SAFETY note). A no-op for files
+    /// read into memory and on systems without `madvise`.
+    pub fn release_before(&self, offset: u64) {
+        const PAGE: usize = 4096;
+        let Bytes::Mapped(map) = &self.bytes else {
+            return;
+        };
+        let end = usize::try_from(offset).unwrap_or(usize::MAX).min(map.len()) / PAGE * PAGE;
+        let start = self.released.get();
+        if end <= start {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            // SAFETY: the map is a private, read-only mapping of a regular file
+            // that this process never writes. MADV_DONTNEED only drops our page
+            // table entries for the range; a later access faults the same file
+            // contents back in (it is not anonymous memory, so nothing reads as
+            // zeros). Slices borrowed from the range therefore keep their bytes,
+            // and the range lies inside the map (`end <= map.len()`).
+            let advised = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
+            // Only a hint: on failure the pages simply stay resident.
+            let _ = advised;
+        }
+        self.released.set(end);
     }
 
     /// The frames, in file order.
