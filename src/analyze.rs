@@ -11,6 +11,8 @@ use crate::media::rtcp::{RtcpCounters, RtcpReport, RtcpTracker};
 use crate::media::table::Admission;
 use crate::media::table::StreamTableCounters;
 use crate::media::{MediaPacket, StreamKey, StreamReport, StreamTable, StreamTableConfig};
+use crate::packet::sctp::SctpCounters;
+use crate::packet::tcp::TcpCounters;
 use crate::packet::{
     Datagram, DecodeCounters, Decoder, DecoderConfig, Endpoint, Layer, ReassemblyCounters,
     Transport, Verdict,
@@ -18,6 +20,7 @@ use crate::packet::{
 use crate::proto::{rtcp, rtp, sdp, sip};
 use crate::time::PacketTime;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Everything that configures an analysis run.
@@ -62,6 +65,18 @@ pub struct ProtocolCounters {
     pub diameter: u64,
     /// GTPv2-C messages (decoded in a later stage).
     pub gtpv2: u64,
+    /// STUN messages on media endpoints announced in SDP (ICE, keep-alives).
+    pub stun: u64,
+    /// ZRTP messages on media endpoints (RFC 6189 key agreement).
+    pub zrtp: u64,
+    /// DTLS records on media endpoints (DTLS-SRTP key agreement).
+    pub dtls: u64,
+    /// RTCP on encrypted media (SRTP: SDP `SAVP` profile, or ZRTP/DTLS seen
+    /// on the endpoint) whose encrypted part does not parse: SRTCP.
+    pub srtcp: u64,
+    /// Other datagrams on media endpoints that are none of the above nor
+    /// RTP/RTCP (e.g. NAT keep-alives); left out, counted here.
+    pub other_on_media_ports: u64,
 }
 
 /// One stream in the result: identity, statistics, and what RTCP said.
@@ -89,8 +104,12 @@ pub struct Summary {
     pub first_frame_time: Option<PacketTime>,
     /// Frame classes.
     pub packets: DecodeCounters,
-    /// Reassembly outcomes.
+    /// IP fragment reassembly and tunnel outcomes.
     pub reassembly: ReassemblyCounters,
+    /// TCP stream reassembly (signalling ports).
+    pub tcp: TcpCounters,
+    /// SCTP chunks and user-message reassembly.
+    pub sctp: SctpCounters,
     /// Messages by protocol.
     pub protocols: ProtocolCounters,
     /// Stream table limits.
@@ -161,7 +180,12 @@ struct MediaClassifier {
     streams: StreamTable,
     rtcp: RtcpTracker,
     protocols: ProtocolCounters,
+    /// Media endpoints known to carry SRTP/SRTCP.
+    encrypted: HashSet<Endpoint, foldhash::fast::RandomState>,
 }
+
+/// Most media endpoints remembered as encrypted.
+const MAX_ENCRYPTED_ENDPOINTS: usize = 100_000;
 
 impl Analyzer {
     /// A new run.
@@ -176,6 +200,7 @@ impl Analyzer {
                 streams: StreamTable::new(config.streams.clone()),
                 rtcp: RtcpTracker::new(config.max_rtcp_sources),
                 protocols: ProtocolCounters::default(),
+                encrypted: HashSet::default(),
             },
             next_timeout_check: None,
             first_frame_time: None,
@@ -244,6 +269,8 @@ impl Analyzer {
                 first_frame_time,
                 packets: decoder.counters().clone(),
                 reassembly: decoder.reassembly_counters().clone(),
+                tcp: decoder.tcp_counters().clone(),
+                sctp: decoder.sctp_counters().clone(),
                 protocols: media.protocols,
                 streams: stream_counters,
                 rtcp: media.rtcp.counters().clone(),
@@ -302,16 +329,39 @@ impl MediaClassifier {
                 return Verdict::Ours;
             }
         }
-        if self.sip_udp_ports.contains(&dg.src.port)
-            || self.sip_udp_ports.contains(&dg.dst.port)
-            || sip::looks_like_sip(payload)
-        {
-            if sip::looks_like_sip(payload) {
-                self.handle_sip(payload);
-                return Verdict::Ours;
-            }
+        if sip::looks_like_sip(payload) {
+            self.handle_sip(payload);
+            return Verdict::Ours;
+        }
+        if self.sip_udp_ports.contains(&dg.src.port) || self.sip_udp_ports.contains(&dg.dst.port) {
             // Keep-alives (CRLF) and other noise on the SIP port.
             return Verdict::NotForUs;
+        }
+        // RFC 7983: what shares a media port is told apart by its first byte,
+        // and only 128–191 is RTP or RTCP. STUN (ICE), ZRTP and DTLS(-SRTP)
+        // beside a media stream announced in SDP are counted as such, not as
+        // malformed RTP.
+        let first = payload.first().copied().unwrap_or(0);
+        if !(128..=191).contains(&first) {
+            if !(self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst)) {
+                return Verdict::NotForUs;
+            }
+            let counter = match first {
+                0..=3 => &mut self.protocols.stun,
+                16..=19 => &mut self.protocols.zrtp,
+                20..=63 => &mut self.protocols.dtls,
+                _ => {
+                    self.protocols.other_on_media_ports += 1;
+                    return Verdict::NotForUs;
+                }
+            };
+            *counter += 1;
+            if first >= 16 {
+                // ZRTP or DTLS: keys for SRTP are being agreed on this flow.
+                self.mark_encrypted(dg.src);
+                self.mark_encrypted(dg.dst);
+            }
+            return Verdict::Ours;
         }
         if rtcp::looks_like_rtcp(payload) {
             let learned = self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst);
@@ -320,6 +370,13 @@ impl MediaClassifier {
             if !learned && (!self.streams.heuristic_enabled() || !rtcp::is_valid_compound(payload))
             {
                 return Verdict::NotForUs;
+            }
+            if (self.is_encrypted(&dg.src) || self.is_encrypted(&dg.dst))
+                && !rtcp::is_valid_compound(payload)
+            {
+                // SRTCP: the first header and SSRC are clear, the rest is not.
+                self.protocols.srtcp += 1;
+                return Verdict::Ours;
             }
             if self
                 .rtcp
@@ -376,6 +433,25 @@ impl MediaClassifier {
     fn is_media_endpoint(&self, e: &Endpoint) -> bool {
         self.streams.is_learned(e)
             || (e.port % 2 == 1 && self.streams.is_learned(&Endpoint::new(e.ip, e.port - 1)))
+    }
+
+    /// Remembers that `e` (an RTP endpoint, or the RTCP port beside one)
+    /// carries encrypted media. Bounded like the SDP endpoints.
+    fn mark_encrypted(&mut self, e: Endpoint) {
+        let rtp = if e.port % 2 == 1 && !self.streams.is_learned(&e) {
+            Endpoint::new(e.ip, e.port - 1)
+        } else {
+            e
+        };
+        if self.encrypted.len() < MAX_ENCRYPTED_ENDPOINTS {
+            self.encrypted.insert(rtp);
+        }
+    }
+
+    fn is_encrypted(&self, e: &Endpoint) -> bool {
+        !self.encrypted.is_empty()
+            && (self.encrypted.contains(e)
+                || (e.port % 2 == 1 && self.encrypted.contains(&Endpoint::new(e.ip, e.port - 1))))
     }
 
     fn handle_sip(&mut self, message: &[u8]) {

@@ -410,7 +410,13 @@ fn frames_keep_their_bytes_after_the_map_is_released() {
     let copies: Vec<Vec<u8>> = frames.iter().map(|f| f.data.to_vec()).collect();
     file.release_before(file.len());
     assert_eq!(frames.len(), copies.len());
-    assert!(frames.iter().zip(&copies).all(|(f, c)| f.data == c.as_slice()));
+    assert!(frames
+        .iter()
+        .zip(&copies)
+        .all(|(f, c)| f.data == c.as_slice()));
     // Reading again after the release gives the same frames.
-    assert!(file.frames().zip(&copies).all(|(f, c)| f.data == c.as_slice()));
+    assert!(file
+        .frames()
+        .zip(&copies)
+        .all(|(f, c)| f.data == c.as_slice()));
 }

@@ -12,3 +12,4 @@ mod cli;
 mod decode_captures;
 mod generated;
 mod rtcp_captures;
+mod sip_counts;

@@ -25,8 +25,8 @@
 use super::defrag::{DefragConfig, Defragmenter, FragmentKey, Insert};
 use super::ip::{self, protocol, IpPacket};
 use super::link::{self, Network};
-use super::sctp::{SctpError, SctpMessage, SctpReassembler};
-use super::tcp::{Framing, TcpConfig, TcpFlags, TcpReassembler};
+use super::sctp::{SctpConfig, SctpCounters, SctpError, SctpMessage, SctpReassembler};
+use super::tcp::{Framing, TcpConfig, TcpCounters, TcpFlags, TcpReassembler};
 use super::tunnel::{self, Inner, MAX_TUNNEL_DEPTH};
 use super::{gtpu, HeaderError, Layer, Observation, Transport};
 use super::{Datagram, DecodeCounters, Endpoint, FrameClass, ReassemblyCounters, Verdict};
@@ -52,6 +52,8 @@ pub struct DecoderConfig {
     pub defrag: DefragConfig,
     /// TCP stream reassembly limits.
     pub tcp: TcpConfig,
+    /// SCTP reassembly limits.
+    pub sctp: SctpConfig,
     /// TCP flows on other ports remembered as SIP because a segment started
     /// like SIP (default 4096); past it the least recently seen is evicted.
     pub max_learned_sip_flows: usize,
@@ -65,6 +67,7 @@ impl Default for DecoderConfig {
             gtpu_port: 2152,
             defrag: DefragConfig::default(),
             tcp: TcpConfig::default(),
+            sctp: SctpConfig::default(),
             max_learned_sip_flows: 4096,
         }
     }
@@ -182,7 +185,7 @@ impl Decoder {
         Decoder {
             defrag: Defragmenter::new(config.defrag.clone()),
             tcp: TcpReassembler::new(config.tcp.clone()),
-            sctp: SctpReassembler::default(),
+            sctp: SctpReassembler::new(config.sctp.clone()),
             sip_flows: HashMap::default(),
             config,
             counters: DecodeCounters::default(),
@@ -243,6 +246,16 @@ impl Decoder {
     /// Reassembly counters.
     pub fn reassembly_counters(&self) -> &ReassemblyCounters {
         &self.reassembly
+    }
+
+    /// TCP reassembly counters.
+    pub fn tcp_counters(&self) -> &TcpCounters {
+        self.tcp.counters()
+    }
+
+    /// SCTP reassembly counters.
+    pub fn sctp_counters(&self) -> &SctpCounters {
+        self.sctp.counters()
     }
 
     /// IP datagrams waiting for more fragments.

@@ -20,12 +20,21 @@ pub struct MediaDescription {
     pub address: Option<IpAddr>,
     /// RTP port (0 = stream rejected/disabled).
     pub port: u16,
+    /// Transport protocol as written (`RTP/AVP`, `RTP/SAVP`, `UDP/TLS/RTP/SAVPF`, ...).
+    pub protocol: String,
     /// RTCP port from `a=rtcp:`, if given.
     pub rtcp_port: Option<u16>,
     /// `a=rtcp-mux` present.
     pub rtcp_mux: bool,
     /// Payload types from `a=rtpmap`.
     pub payloads: PayloadMap,
+}
+
+impl MediaDescription {
+    /// Whether the media is SRTP (RFC 3711): a `SAVP`/`SAVPF` profile.
+    pub fn is_secure(&self) -> bool {
+        self.protocol.contains("SAVP")
+    }
 }
 
 /// Parses the media sections of an SDP body. Lines that do not parse are
@@ -49,10 +58,12 @@ pub fn media_descriptions(sdp: &[u8]) -> Vec<MediaDescription> {
                 .and_then(|p| p.split('/').next())
                 .and_then(|p| p.parse().ok())
                 .unwrap_or(0);
+            let protocol = f.next().unwrap_or_default().to_owned();
             out.push(MediaDescription {
                 media,
                 address: session_address,
                 port,
+                protocol,
                 rtcp_port: None,
                 rtcp_mux: false,
                 payloads: PayloadMap::default(),
@@ -105,6 +116,8 @@ mod tests {
         assert_eq!(m[0].address, Some("192.168.105.110".parse().unwrap()));
         assert_eq!(m[0].payloads.resolve(101).name, Some("telephone-event"));
         assert_eq!(m[0].payloads.resolve(8).clock_rate, 8000);
+        assert_eq!(m[0].protocol, "RTP/AVP");
+        assert!(!m[0].is_secure());
     }
 
     #[test]
