@@ -887,6 +887,29 @@ mod tests {
         assert_eq!(rig.msgs[2].ppid, 0);
     }
 
+    /// Regression (fuzz/artifacts/sctp crash-f523b4b9, an oracle error in the
+    /// fuzz target): a whole message in one DATA chunk is a slice of the
+    /// packet and is delivered whatever the reassembly cap; the cap bounds
+    /// only what is buffered.
+    #[test]
+    fn unfragmented_message_longer_than_the_reassembly_cap_is_delivered() {
+        let mut rig = Rig::with(SctpConfig {
+            max_message_bytes: 16,
+            ..SctpConfig::default()
+        });
+        rig.packet(&pkt(&[data(BE, 1, 0, 46, &[b'x'; 100])]))
+            .unwrap();
+        assert_eq!(rig.msgs.len(), 1);
+        assert_eq!(rig.msgs[0].data.len(), 100);
+        // The same size in fragments is over the cap and dropped, counted.
+        rig.packet(&pkt(&[data(FLAG_B, 2, 0, 46, &[b'y'; 50])]))
+            .unwrap();
+        rig.packet(&pkt(&[data(FLAG_E, 3, 0, 46, &[b'y'; 50])]))
+            .unwrap();
+        assert_eq!(rig.msgs.len(), 1);
+        assert!(rig.r.counters().message_too_big >= 1);
+    }
+
     #[test]
     fn fragments_b_middle_e_in_every_order() {
         let frags = [
