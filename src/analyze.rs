@@ -6,6 +6,8 @@
 //! ours), learns media endpoints from SDP, and drives every timer from packet
 //! time, so the same file always gives the same result.
 
+use crate::call::dialog::MessageContext;
+use crate::call::{CallRecord, CallTable, CallTableConfig, Direction, SipCounters};
 use crate::capture::{CaptureError, CaptureFile, Frame, LinkType, ReadStop};
 use crate::media::rtcp::{RtcpCounters, RtcpReport, RtcpTracker};
 use crate::media::table::Admission;
@@ -36,6 +38,8 @@ pub struct AnalyzeConfig {
     pub gtpv2_port: u16,
     /// RTCP sources remembered at once.
     pub max_rtcp_sources: usize,
+    /// Call table limits and timeouts.
+    pub calls: CallTableConfig,
 }
 
 impl Default for AnalyzeConfig {
@@ -46,6 +50,7 @@ impl Default for AnalyzeConfig {
             sip_udp_ports: vec![5060, 5080],
             gtpv2_port: 2123,
             max_rtcp_sources: 100_000,
+            calls: CallTableConfig::default(),
         }
     }
 }
@@ -79,6 +84,15 @@ pub struct ProtocolCounters {
     pub other_on_media_ports: u64,
 }
 
+/// The call a stream belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamCall {
+    /// Call-ID.
+    pub call_id: String,
+    /// Direction within the call.
+    pub direction: Direction,
+}
+
 /// One stream in the result: identity, statistics, and what RTCP said.
 #[derive(Clone, Debug)]
 pub struct StreamRecord {
@@ -90,6 +104,8 @@ pub struct StreamRecord {
     pub report: StreamReport,
     /// RTCP about this stream, if any was seen.
     pub rtcp: Option<RtcpReport>,
+    /// The call it belongs to, if any.
+    pub call: Option<StreamCall>,
 }
 
 /// Counters of a run, for the `summary` record.
@@ -112,6 +128,8 @@ pub struct Summary {
     pub sctp: SctpCounters,
     /// Messages by protocol.
     pub protocols: ProtocolCounters,
+    /// SIP requests and responses, calls and their limits.
+    pub sip: SipCounters,
     /// Stream table limits.
     pub streams: StreamTableCounters,
     /// RTCP counters.
@@ -131,6 +149,16 @@ pub struct StoppedAt {
     pub reason: String,
 }
 
+impl FileAnalysis {
+    /// Every stream: those of the calls, then those of no call.
+    pub fn all_streams(&self) -> impl Iterator<Item = &StreamRecord> {
+        self.calls
+            .iter()
+            .flat_map(|c| c.streams.iter())
+            .chain(&self.streams)
+    }
+}
+
 impl From<&ReadStop> for StoppedAt {
     fn from(s: &ReadStop) -> Self {
         StoppedAt {
@@ -143,7 +171,9 @@ impl From<&ReadStop> for StoppedAt {
 /// The result of analysing one file.
 #[derive(Clone, Debug)]
 pub struct FileAnalysis {
-    /// Streams, ordered by first frame.
+    /// Calls, in the order of their first INVITE, each with its streams.
+    pub calls: Vec<CallRecord>,
+    /// Streams that belong to no call, ordered by first frame.
     pub streams: Vec<StreamRecord>,
     /// Counters.
     pub summary: Summary,
@@ -182,6 +212,7 @@ struct MediaClassifier {
     protocols: ProtocolCounters,
     /// Media endpoints known to carry SRTP/SRTCP.
     encrypted: HashSet<Endpoint, foldhash::fast::RandomState>,
+    calls: CallTable,
 }
 
 /// Most media endpoints remembered as encrypted.
@@ -201,6 +232,7 @@ impl Analyzer {
                 rtcp: RtcpTracker::new(config.max_rtcp_sources),
                 protocols: ProtocolCounters::default(),
                 encrypted: HashSet::default(),
+                calls: CallTable::new(config.calls.clone()),
             },
             next_timeout_check: None,
             first_frame_time: None,
@@ -228,6 +260,7 @@ impl Analyzer {
             Some(_) => {
                 self.decoder.handle_timeout(now);
                 self.media.streams.handle_timeout(now);
+                self.media.calls.handle_timeout(now);
                 self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS));
             }
             None => self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS)),
@@ -258,10 +291,13 @@ impl Analyzer {
                     first_frame: f.first_frame,
                     report: f.report,
                     rtcp,
+                    call: None,
                 }
             })
             .collect();
+        let (calls, streams, sip) = media.calls.finish(streams);
         FileAnalysis {
+            calls,
             streams,
             summary: Summary {
                 file,
@@ -272,6 +308,7 @@ impl Analyzer {
                 tcp: decoder.tcp_counters().clone(),
                 sctp: decoder.sctp_counters().clone(),
                 protocols: media.protocols,
+                sip,
                 streams: stream_counters,
                 rtcp: media.rtcp.counters().clone(),
                 unsupported_link_types: unsupported_links,
@@ -295,7 +332,7 @@ impl MediaClassifier {
                     || self.sip_tcp_ports.contains(&dg.src.port)
                     || self.sip_tcp_ports.contains(&dg.dst.port)
                 {
-                    self.handle_sip(dg.payload);
+                    self.handle_sip(dg);
                     Verdict::Ours
                 } else {
                     Verdict::NotForUs
@@ -311,7 +348,7 @@ impl MediaClassifier {
                     self.protocols.diameter += 1;
                     Verdict::Ours
                 } else if sip::looks_like_sip(dg.payload) {
-                    self.handle_sip(dg.payload);
+                    self.handle_sip(dg);
                     Verdict::Ours
                 } else {
                     Verdict::NotForUs
@@ -330,7 +367,7 @@ impl MediaClassifier {
             }
         }
         if sip::looks_like_sip(payload) {
-            self.handle_sip(payload);
+            self.handle_sip(dg);
             return Verdict::Ours;
         }
         if self.sip_udp_ports.contains(&dg.src.port) || self.sip_udp_ports.contains(&dg.dst.port) {
@@ -454,20 +491,36 @@ impl MediaClassifier {
                 || (e.port % 2 == 1 && self.encrypted.contains(&Endpoint::new(e.ip, e.port - 1))))
     }
 
-    fn handle_sip(&mut self, message: &[u8]) {
+    fn handle_sip(&mut self, dg: &Datagram<'_>) {
         self.protocols.sip += 1;
-        let Some(body) = sip::body(message) else {
-            return;
+        let msg = match sip::parse(dg.payload) {
+            Ok(m) => m,
+            Err(_) => {
+                self.calls.note_malformed();
+                return;
+            }
         };
-        let media = sdp::media_descriptions(body);
-        if media.is_empty() {
-            return;
+        let media = crate::call::dialog::sdp_body(&msg)
+            .map(sdp::media_descriptions)
+            .unwrap_or_default();
+        if !media.is_empty() {
+            self.protocols.sdp += 1;
         }
-        self.protocols.sdp += 1;
+        let ctx = MessageContext {
+            time: dg.time,
+            frame: dg.frame,
+            src: dg.src,
+            dst: dg.dst,
+            transport: dg.transport,
+        };
+        self.calls.handle_message(&ctx, &msg, &media);
         for m in media {
             if let (Some(ip), true) = (m.address, m.port != 0) {
-                self.streams
-                    .learn_endpoint(Endpoint::new(ip, m.port), m.payloads);
+                let endpoint = Endpoint::new(ip, m.port);
+                if m.is_secure() {
+                    self.mark_encrypted(endpoint);
+                }
+                self.streams.learn_endpoint(endpoint, m.payloads);
             }
         }
     }

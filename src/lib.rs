@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod analyze;
+pub mod call;
 pub mod capture;
 pub mod export;
 pub mod media;

@@ -10,7 +10,6 @@
 //!
 //! A closed pipe on stdout (e.g. `| head`) ends the run quietly with 0.
 
-use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -57,9 +56,13 @@ struct AnalyzeArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
-    /// List RTP streams (the default output until call records exist).
+    /// Also list every RTP stream (table output; JSON always nests the
+    /// streams in their calls and lists the others).
     #[arg(long)]
     streams: bool,
+    /// Print the SIP message ladder of this call instead of the tables.
+    #[arg(long, value_name = "CALL-ID")]
+    ladder: Option<String>,
     /// Only count RTP on endpoints learned from SDP (switch off the heuristic
     /// that finds RTP in captures without signalling).
     #[arg(long)]
@@ -138,26 +141,53 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
                 code = EXIT_STOPPED_EARLY;
             }
         }
-        write_analysis(&mut out, args, &analysis)
-            .with_context(|| "writing the results to standard output".to_string())?;
+        if let Err(e) = write_analysis(&mut out, args, &analysis) {
+            if e.downcast_ref::<io::Error>().is_some() {
+                return Err(e.context("writing the results to standard output"));
+            }
+            out.flush()?;
+            eprintln!("voxprobe: {e:#}");
+            code = EXIT_UNREADABLE;
+        }
     }
     out.flush()?;
     Ok(code)
 }
 
-fn write_analysis(out: &mut dyn Write, args: &AnalyzeArgs, a: &FileAnalysis) -> io::Result<()> {
+fn write_analysis(out: &mut dyn Write, args: &AnalyzeArgs, a: &FileAnalysis) -> anyhow::Result<()> {
+    if let Some(call_id) = &args.ladder {
+        let Some(call) = a.calls.iter().find(|c| &c.call.call_id == call_id) else {
+            anyhow::bail!(
+                "{}: no call with Call-ID {call_id:?}; `voxprobe analyze --format json {}` lists the calls",
+                a.summary.file.display(),
+                a.summary.file.display()
+            );
+        };
+        match args.format {
+            Format::Json => json::write_ladder(out, &a.summary.file, call)?,
+            Format::Table => table::write_ladder(out, call)?,
+        }
+        return Ok(());
+    }
     match args.format {
         Format::Json => {
+            for c in &a.calls {
+                json::write_call(out, &a.summary.file, c)?;
+            }
             for s in &a.streams {
                 json::write_stream(out, &a.summary.file, s)?;
             }
-            json::write_summary(out, &a.summary)
+            json::write_summary(out, &a.summary)?;
         }
         Format::Table => {
-            table::write_streams(out, a)?;
-            table::write_summary(out, &a.summary)
+            table::write_calls(out, a)?;
+            if args.streams {
+                table::write_streams(out, a)?;
+            }
+            table::write_summary(out, &a.summary)?;
         }
     }
+    Ok(())
 }
 
 /// A progress bar on stderr, shown only when stderr is a terminal and the

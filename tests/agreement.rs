@@ -106,8 +106,7 @@ fn compare(file: &str, ours: &FileAnalysis, theirs: &[TsharkStream]) -> Vec<Stri
     let mut problems = Vec::new();
     for t in theirs {
         let matching: Vec<&StreamRecord> = ours
-            .streams
-            .iter()
+            .all_streams()
             .filter(|s| {
                 s.key.ssrc == t.ssrc
                     && s.key.src.to_string() == t.src

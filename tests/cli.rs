@@ -68,10 +68,15 @@ fn json_lines_have_types_and_contract_fields() {
 #[test]
 fn table_output_lists_streams_and_counters() {
     let capture = project_dir().join("captures/impairments.pcap");
-    let out = voxprobe().arg("analyze").arg(&capture).output().unwrap();
+    let out = voxprobe()
+        .args(["analyze", "--streams"])
+        .arg(&capture)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("RTP streams"), "{text}");
+    assert!(text.contains("0 calls"), "{text}");
+    assert!(text.contains("9 RTP streams"), "{text}");
     assert!(text.contains("MaxJit(ms)"), "{text}");
     assert!(text.contains("packets: "), "{text}");
 }
@@ -161,4 +166,78 @@ fn closed_stdout_pipe_exits_quietly() {
         .unwrap();
     assert_eq!(status.code(), Some(0), "stderr: {err}");
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn call_table_json_calls_and_ladder() {
+    let capture = project_dir().join("captures/sip-call.pcap");
+    let out = voxprobe().arg("analyze").arg(&capture).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("1 calls"), "{text}");
+    assert!(text.contains("answered"), "{text}");
+    assert!(text.contains("ASR 100.0%"), "{text}");
+
+    let out = voxprobe()
+        .args(["analyze", "--format", "json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let call = lines
+        .iter()
+        .find(|l| l["type"] == "call")
+        .expect("a call line");
+    for field in [
+        "call_id",
+        "from",
+        "to",
+        "caller_ip",
+        "callee_ip",
+        "outcome",
+        "final_code",
+        "final_reason",
+        "invite_time",
+        "ringing_time",
+        "answer_time",
+        "end_time",
+        "setup_ms",
+        "pdd_ms",
+        "answer_delay_ms",
+        "duration_s",
+        "codec",
+        "diagnosis",
+        "streams",
+        "intervals",
+    ] {
+        assert!(call.get(field).is_some(), "call lacks {field}: {call}");
+    }
+    assert_eq!(call["outcome"], "answered");
+    let streams = call["streams"].as_array().unwrap();
+    assert_eq!(streams.len(), 2);
+    assert!(streams.iter().all(|s| s["call_id"] == call["call_id"]));
+    let call_id = call["call_id"].as_str().unwrap().to_owned();
+
+    let out = voxprobe()
+        .args(["analyze", "--ladder", &call_id])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let ladder = String::from_utf8(out.stdout).unwrap();
+    for step in ["INVITE (SDP)", "180 Ringing", "200 OK (SDP)", "ACK", "BYE"] {
+        assert!(ladder.contains(step), "ladder lacks {step}:\n{ladder}");
+    }
+    let out = voxprobe()
+        .args(["analyze", "--ladder", "no-such-call"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("no call with Call-ID"));
 }

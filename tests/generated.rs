@@ -177,12 +177,11 @@ fn analyser_reports_exactly_the_generated_truth() {
         let analysis = analyze_file(&capture_path(stem), &AnalyzeConfig::default(), &mut |_| {})
             .unwrap_or_else(|e| panic!("{stem}: {e}"));
         assert_eq!(
-            analysis.streams.len(),
+            analysis.all_streams().count(),
             expected.streams.len(),
             "{stem}: streams found {:?}",
             analysis
-                .streams
-                .iter()
+                .all_streams()
                 .map(|s| (s.key.src.to_string(), s.key.ssrc))
                 .collect::<Vec<_>>()
         );
@@ -200,8 +199,7 @@ fn analyser_reports_exactly_the_generated_truth() {
         );
         for want in &expected.streams {
             let got = analysis
-                .streams
-                .iter()
+                .all_streams()
                 .find(|s| {
                     s.key.src.to_string() == want.src
                         && s.key.dst.to_string() == want.dst

@@ -101,14 +101,13 @@ fn sender_reports_reach_their_streams() {
         }
         let result = analyze(&dir.join(name));
         let with_sr = result
-            .streams
-            .iter()
+            .all_streams()
             .filter(|s| s.rtcp.as_ref().is_some_and(|r| r.sender_reports > 0))
             .count();
         assert!(
             with_sr > 0,
             "{name}: no stream has an RTCP report with sender reports ({} streams)",
-            result.streams.len()
+            result.all_streams().count()
         );
     }
 }

@@ -5,11 +5,34 @@
 //! added.
 
 use crate::analyze::{StreamRecord, Summary};
+use crate::call::CallRecord;
 use crate::media::rtcp::RtcpReport;
 use crate::media::stream::LOSS_RUN_BUCKETS;
+use crate::time::PacketTime;
 use serde::Serialize;
 use std::io::{self, Write};
 use std::path::Path;
+
+/// Serialises a time as RFC 3339 with microseconds.
+pub fn serialize_time<S: serde::Serializer>(t: &PacketTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&t.rfc3339_micros())
+}
+
+/// Serialises a value by its `Display`.
+pub fn serialize_display<T: std::fmt::Display, S: serde::Serializer>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// Serialises a unit enum by its `Debug` name in lower case (`Udp` → `udp`).
+pub fn serialize_debug_lower<T: std::fmt::Debug, S: serde::Serializer>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:?}").to_ascii_lowercase())
+}
 
 /// A `"stream"` record.
 #[derive(Serialize)]
@@ -49,6 +72,10 @@ struct StreamLine<'a> {
     last_time: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     rtcp: Option<&'a RtcpReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    call_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    direction: Option<&'static str>,
 }
 
 /// The codec label of a stream: the encoding name, or `RTPType-N` for a
@@ -60,13 +87,9 @@ pub fn codec_label(name: Option<&str>, payload_type: u8) -> String {
     }
 }
 
-/// Writes one `"stream"` line.
-///
-/// # Errors
-/// I/O errors of `out`.
-pub fn write_stream(out: &mut dyn Write, file: &Path, s: &StreamRecord) -> io::Result<()> {
+fn stream_line<'a>(file: &'a Path, s: &'a StreamRecord) -> StreamLine<'a> {
     let r = &s.report;
-    let line = StreamLine {
+    StreamLine {
         kind: "stream",
         file,
         ssrc: s.key.ssrc,
@@ -100,8 +123,17 @@ pub fn write_stream(out: &mut dyn Write, file: &Path, s: &StreamRecord) -> io::R
         first_time: r.first_time.rfc3339_micros().to_string(),
         last_time: r.last_time.rfc3339_micros().to_string(),
         rtcp: s.rtcp.as_ref(),
-    };
-    serde_json::to_writer(&mut *out, &line)?;
+        call_id: s.call.as_ref().map(|c| c.call_id.as_str()),
+        direction: s.call.as_ref().map(|c| c.direction.as_str()),
+    }
+}
+
+/// Writes one `"stream"` line.
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_stream(out: &mut dyn Write, file: &Path, s: &StreamRecord) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &stream_line(file, s))?;
     out.write_all(b"\n")
 }
 
@@ -124,5 +156,142 @@ pub fn write_summary(out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
             summary,
         },
     )?;
+    out.write_all(b"\n")
+}
+
+/// A `"call"` record.
+#[derive(Serialize)]
+struct CallLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    file: &'a Path,
+    call_id: &'a str,
+    from: &'a str,
+    to: &'a str,
+    from_user: Option<&'a str>,
+    to_user: Option<&'a str>,
+    caller_ip: String,
+    callee_ip: String,
+    caller_user_agent: Option<&'a str>,
+    callee_user_agent: Option<&'a str>,
+    asserted_identity: Option<&'a str>,
+    icid: Option<&'a str>,
+    outcome: &'static str,
+    state: crate::call::dialog::CallState,
+    final_code: Option<u16>,
+    final_reason: Option<&'a str>,
+    q850_cause: Option<u16>,
+    hangup_by: Option<&'static str>,
+    ended_by: crate::call::record::EndedBy,
+    invite_time: String,
+    ringing_time: Option<String>,
+    answer_time: Option<String>,
+    end_time: Option<String>,
+    setup_ms: Option<f64>,
+    pdd_ms: Option<f64>,
+    answer_delay_ms: Option<f64>,
+    duration_s: Option<f64>,
+    media_duration_s: Option<f64>,
+    codec: Option<&'a str>,
+    codecs: &'a [String],
+    messages: u32,
+    retransmissions: u32,
+    reinvites: u32,
+    mos_caller_to_callee: Option<f64>,
+    mos_callee_to_caller: Option<f64>,
+    quality: Option<&'static str>,
+    diagnosis: &'a [&'static str],
+    caller_to_callee: Option<&'a crate::call::record::DirectionSummary>,
+    callee_to_caller: Option<&'a crate::call::record::DirectionSummary>,
+    streams: Vec<serde_json::Value>,
+    intervals: Vec<serde_json::Value>,
+}
+
+fn time_opt(t: Option<PacketTime>) -> Option<String> {
+    t.map(|t| t.rfc3339_micros().to_string())
+}
+
+/// Writes one `"call"` line with its streams.
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_call(out: &mut dyn Write, file: &Path, r: &CallRecord) -> io::Result<()> {
+    let c = &r.call;
+    let streams = r
+        .streams
+        .iter()
+        .map(|s| serde_json::to_value(stream_line(file, s)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let line = CallLine {
+        kind: "call",
+        file,
+        call_id: &c.call_id,
+        from: &c.from,
+        to: &c.to,
+        from_user: c.from_user.as_deref(),
+        to_user: c.to_user.as_deref(),
+        caller_ip: c.caller_ip().to_string(),
+        callee_ip: c.callee_ip().to_string(),
+        caller_user_agent: c.caller_user_agent.as_deref(),
+        callee_user_agent: c.callee_user_agent.as_deref(),
+        asserted_identity: c.asserted_identity.as_deref(),
+        icid: c.icid.as_deref(),
+        outcome: r.outcome.as_str(),
+        state: c.state,
+        final_code: c.final_code,
+        final_reason: c.final_reason.as_deref(),
+        q850_cause: c.q850_cause,
+        hangup_by: c.hangup_by.map(|s| s.as_str()),
+        ended_by: r.ended_by,
+        invite_time: c.invite_time.rfc3339_micros().to_string(),
+        ringing_time: time_opt(c.ringing_time),
+        answer_time: time_opt(c.answer_time),
+        end_time: time_opt(r.end_time),
+        setup_ms: r.setup_ms(),
+        pdd_ms: r.pdd_ms(),
+        answer_delay_ms: r.answer_delay_ms(),
+        duration_s: r.duration_s(),
+        media_duration_s: r.media_duration_s,
+        codec: r.codecs.first().map(String::as_str),
+        codecs: &r.codecs,
+        messages: c.messages,
+        retransmissions: c.retransmissions,
+        reinvites: c.reinvites,
+        mos_caller_to_callee: None,
+        mos_callee_to_caller: None,
+        quality: None,
+        diagnosis: &r.diagnosis,
+        caller_to_callee: r.caller_to_callee.as_ref(),
+        callee_to_caller: r.callee_to_caller.as_ref(),
+        streams,
+        intervals: Vec::new(),
+    };
+    serde_json::to_writer(&mut *out, &line)?;
+    out.write_all(b"\n")
+}
+
+/// Writes the ladder of one call as one `"ladder"` object: the participants
+/// (signalling endpoints in order of appearance) and the messages in time order.
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_ladder(out: &mut dyn Write, file: &Path, r: &CallRecord) -> io::Result<()> {
+    let mut participants: Vec<String> = Vec::new();
+    for e in r.ladder() {
+        for p in [e.src.to_string(), e.dst.to_string()] {
+            if !participants.contains(&p) {
+                participants.push(p);
+            }
+        }
+    }
+    let line = serde_json::json!({
+        "type": "ladder",
+        "file": file,
+        "call_id": r.call.call_id,
+        "participants": participants,
+        "messages": r.ladder(),
+        "messages_not_kept": r.call.ladder_overflow,
+    });
+    serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")
 }

@@ -2,10 +2,223 @@
 //! the packet counters.
 
 use super::json::codec_label;
-use crate::analyze::{FileAnalysis, Summary};
+use crate::analyze::{FileAnalysis, StreamRecord, Summary};
+use crate::call::{CallRecord, Direction, Outcome};
 use crate::packet::Layer;
 use comfy_table::{presets, CellAlignment, ColumnConstraint, Table};
 use std::io::{self, Write};
+
+/// Writes the call table of one file: one row per call, then the call summary.
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_calls(out: &mut dyn Write, analysis: &FileAnalysis) -> io::Result<()> {
+    let start = analysis.summary.first_frame_time;
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING);
+    t.set_header([
+        "Start(s)",
+        "From",
+        "To",
+        "Outcome",
+        "Code",
+        "Setup(ms)",
+        "Dur(s)",
+        "Codec",
+        "MOS→",
+        "MOS←",
+        "Loss→%",
+        "Loss←%",
+        "MaxJit→",
+        "MaxJit←",
+        "Diagnosis",
+    ]);
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+    };
+    for r in &analysis.calls {
+        let c = &r.call;
+        let rel = start.map_or(0.0, |s0| c.invite_time.millis_since(s0) / 1000.0);
+        let dir = |d: Direction| r.direction(d);
+        let party =
+            |user: &Option<String>, uri: &str| user.clone().unwrap_or_else(|| uri.to_owned());
+        t.add_row([
+            format!("{rel:.3}"),
+            party(&c.from_user, &c.from),
+            party(&c.to_user, &c.to),
+            r.outcome.as_str().to_owned(),
+            c.final_code
+                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            opt(r.setup_ms(), 0),
+            opt(r.duration_s(), 1),
+            r.codecs.join(">"),
+            opt(r.mos(Direction::CallerToCallee), 2),
+            opt(r.mos(Direction::CalleeToCaller), 2),
+            opt(dir(Direction::CallerToCallee).map(|d| d.lost_percent), 1),
+            opt(dir(Direction::CalleeToCaller).map(|d| d.lost_percent), 1),
+            opt(dir(Direction::CallerToCallee).map(|d| d.max_jitter_ms), 1),
+            opt(dir(Direction::CalleeToCaller).map(|d| d.max_jitter_ms), 1),
+            r.diagnosis.join(","),
+        ]);
+    }
+    for i in [0, 4, 5, 6, 8, 9, 10, 11, 12, 13] {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    writeln!(
+        out,
+        "== {}: {} calls",
+        analysis.summary.file.display(),
+        analysis.calls.len()
+    )?;
+    if !analysis.calls.is_empty() {
+        writeln!(out, "{t}")?;
+    }
+    let s = CallSummary::of(&analysis.calls);
+    if s.calls > 0 {
+        writeln!(
+            out,
+            "calls: {} ({} answered, ASR {:.1}%), {}",
+            s.calls,
+            s.answered,
+            s.asr_percent(),
+            s.by_outcome
+                .iter()
+                .filter(|(_, n)| *n > 0)
+                .map(|(o, n)| format!("{} {n}", o.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
+        if let Some(p) = s.setup_percentiles() {
+            writeln!(
+                out,
+                "setup time (ms): p50 {:.0}, p90 {:.0}, p99 {:.0}",
+                p[0], p[1], p[2]
+            )?;
+        }
+        if let Some((mean, min, good)) = s.mos_figures() {
+            writeln!(
+                out,
+                "MOS: mean {mean:.2}, min {min:.2}, {good:.1}% of directions ≥ 4.0"
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Figures over the calls of a run, for the summary lines.
+pub struct CallSummary {
+    /// Calls.
+    pub calls: usize,
+    /// Answered calls.
+    pub answered: usize,
+    /// Calls by outcome.
+    pub by_outcome: Vec<(Outcome, usize)>,
+    setup_ms: Vec<f64>,
+    mos: Vec<f64>,
+}
+
+impl CallSummary {
+    /// The figures of `calls`.
+    pub fn of(calls: &[CallRecord]) -> Self {
+        let by_outcome = Outcome::ALL
+            .iter()
+            .map(|o| (*o, calls.iter().filter(|c| c.outcome == *o).count()))
+            .collect();
+        let mut setup_ms: Vec<f64> = calls.iter().filter_map(CallRecord::setup_ms).collect();
+        setup_ms.sort_by(f64::total_cmp);
+        let mos = calls
+            .iter()
+            .flat_map(|c| {
+                [
+                    c.mos(Direction::CallerToCallee),
+                    c.mos(Direction::CalleeToCaller),
+                ]
+            })
+            .flatten()
+            .collect();
+        CallSummary {
+            calls: calls.len(),
+            answered: calls
+                .iter()
+                .filter(|c| c.outcome == Outcome::Answered)
+                .count(),
+            by_outcome,
+            setup_ms,
+            mos,
+        }
+    }
+
+    /// Answer-seizure ratio: answered / attempts, percent.
+    pub fn asr_percent(&self) -> f64 {
+        if self.calls == 0 {
+            0.0
+        } else {
+            self.answered as f64 * 100.0 / self.calls as f64
+        }
+    }
+
+    /// Setup time p50, p90, p99 (nearest rank).
+    pub fn setup_percentiles(&self) -> Option<[f64; 3]> {
+        let v = &self.setup_ms;
+        if v.is_empty() {
+            return None;
+        }
+        let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        Some([rank(0.5), rank(0.9), rank(0.99)])
+    }
+
+    /// Mean MOS, minimum MOS, share of directions with MOS ≥ 4.0 (percent).
+    pub fn mos_figures(&self) -> Option<(f64, f64, f64)> {
+        if self.mos.is_empty() {
+            return None;
+        }
+        let n = self.mos.len() as f64;
+        Some((
+            self.mos.iter().sum::<f64>() / n,
+            self.mos.iter().copied().fold(f64::INFINITY, f64::min),
+            self.mos.iter().filter(|m| **m >= 4.0).count() as f64 * 100.0 / n,
+        ))
+    }
+}
+
+/// Writes the ladder of one call: its SIP messages in time order between the
+/// signalling endpoints.
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_ladder(out: &mut dyn Write, r: &CallRecord) -> io::Result<()> {
+    let c = &r.call;
+    writeln!(
+        out,
+        "== call {} ({} → {}), {}",
+        c.call_id,
+        c.from,
+        c.to,
+        r.outcome.as_str()
+    )?;
+    let t0 = c.ladder.first().map(|e| e.time);
+    for e in &c.ladder {
+        let rel = t0.map_or(0.0, |t0| e.time.millis_since(t0) / 1000.0);
+        writeln!(
+            out,
+            "{rel:>10.3}  {:>24} -> {:<24} {}{}",
+            e.src.to_string(),
+            e.dst.to_string(),
+            e.label,
+            if e.retransmission {
+                "  (retransmission)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    if c.ladder_overflow > 0 {
+        writeln!(out, "({} more messages not kept)", c.ladder_overflow)?;
+    }
+    Ok(())
+}
 
 /// Writes the stream table of one file.
 ///
@@ -13,6 +226,7 @@ use std::io::{self, Write};
 /// I/O errors of `out`.
 pub fn write_streams(out: &mut dyn Write, analysis: &FileAnalysis) -> io::Result<()> {
     let start = analysis.summary.first_frame_time;
+    let streams: Vec<&StreamRecord> = analysis.all_streams().collect();
     let mut t = Table::new();
     t.load_style(presets::NOTHING);
     t.set_header([
@@ -32,7 +246,7 @@ pub fn write_streams(out: &mut dyn Write, analysis: &FileAnalysis) -> io::Result
         "MaxJit(ms)",
         "Problems",
     ]);
-    for s in &analysis.streams {
+    for s in &streams {
         let r = &s.report;
         let rel = |t: crate::time::PacketTime| match start {
             Some(s0) => format!("{:.6}", t.millis_since(s0) / 1000.0),
@@ -84,9 +298,9 @@ pub fn write_streams(out: &mut dyn Write, analysis: &FileAnalysis) -> io::Result
         out,
         "== {}: {} RTP streams",
         analysis.summary.file.display(),
-        analysis.streams.len()
+        streams.len()
     )?;
-    if !analysis.streams.is_empty() {
+    if !streams.is_empty() {
         writeln!(out, "{t}")?;
     }
     Ok(())

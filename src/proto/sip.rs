@@ -411,10 +411,12 @@ fn trim(b: &[u8]) -> &[u8] {
 
 fn parse_u32(b: &[u8]) -> Option<u32> {
     let b = trim(b);
-    if b.is_empty() || b.len() > 9 || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(b.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+    b.iter().try_fold(0u32, |n, d| {
+        n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+    })
 }
 
 /// A header value with folded lines joined by single spaces, as text

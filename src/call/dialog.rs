@@ -1,0 +1,593 @@
+//! One call: the SIP INVITE dialog(s) of a Call-ID and what they said about
+//! timing, outcome and media.
+//!
+//! A [`Call`] is fed every SIP message of its Call-ID in capture order with
+//! the packet time as a parameter. It recognises retransmissions (the same
+//! message between the same two hops again) and copies of a message seen at
+//! another hop (proxies, VoLTE P-CSCF/S-CSCF), so each event is counted once and
+//! timed at its first sighting. Forked responses (several to-tags) are kept
+//! apart; the first 2xx answers the call.
+
+use super::record::Outcome;
+use crate::packet::{Endpoint, Transport};
+use crate::proto::sdp::MediaDescription;
+use crate::proto::sip::{self, Method, StartLine};
+use crate::time::PacketTime;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::IpAddr;
+
+/// Messages kept per call for its ladder diagram; more are counted, not kept.
+pub const MAX_LADDER_ENTRIES: usize = 512;
+/// Media descriptions kept per call (offers and answers, re-INVITEs included).
+pub const MAX_MEDIA_OFFERS: usize = 32;
+/// To-tags (forks) tracked per call.
+pub const MAX_FORKS: usize = 8;
+/// Recent message fingerprints kept per call to recognise retransmissions.
+const RETRANSMISSION_WINDOW: usize = 64;
+/// Longest text kept from a header (user agent, reason phrase, URI).
+const MAX_TEXT_LEN: usize = 256;
+
+/// The two parties of a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The party that sent the first INVITE.
+    Caller,
+    /// The party it called.
+    Callee,
+}
+
+impl Side {
+    /// The other party.
+    pub fn other(self) -> Side {
+        match self {
+            Side::Caller => Side::Callee,
+            Side::Callee => Side::Caller,
+        }
+    }
+
+    /// `"caller"` or `"callee"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Caller => "caller",
+            Side::Callee => "callee",
+        }
+    }
+}
+
+/// Where a call is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallState {
+    /// INVITE sent, nothing back yet.
+    Initiating,
+    /// 100 Trying received.
+    Trying,
+    /// 18x received.
+    Ringing,
+    /// 18x with SDP: early media possible.
+    EarlyMedia,
+    /// 2xx received.
+    Answered,
+    /// ACK to the 2xx seen.
+    Confirmed,
+    /// BYE sent.
+    Terminating,
+    /// BYE answered.
+    Completed,
+    /// A final failure response.
+    Failed,
+    /// CANCELled (487).
+    Cancelled,
+}
+
+/// The SDP of one side at one moment: an offer or an answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MediaOffer {
+    /// When the message carrying it was seen.
+    pub time: PacketTime,
+    /// Which side announced it (it receives RTP there).
+    pub side: Side,
+    /// The media descriptions (each with its RTP endpoint and payload types).
+    pub media: Vec<MediaDescription>,
+}
+
+/// One SIP message of a call, for its ladder diagram.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LadderEntry {
+    /// Capture time.
+    #[serde(serialize_with = "crate::export::json::serialize_time")]
+    pub time: PacketTime,
+    /// Frame number.
+    pub frame: u64,
+    /// Sender.
+    #[serde(serialize_with = "crate::export::json::serialize_display")]
+    pub src: Endpoint,
+    /// Receiver.
+    #[serde(serialize_with = "crate::export::json::serialize_display")]
+    pub dst: Endpoint,
+    /// Transport.
+    #[serde(serialize_with = "crate::export::json::serialize_debug_lower")]
+    pub transport: Transport,
+    /// `INVITE (SDP)`, `180 Ringing`, ...
+    pub label: String,
+    /// A retransmission of an earlier message.
+    pub retransmission: bool,
+}
+
+/// Where and when a message was seen: the context of [`Call::handle_message`].
+#[derive(Clone, Copy, Debug)]
+pub struct MessageContext {
+    /// Capture time.
+    pub time: PacketTime,
+    /// Frame number.
+    pub frame: u64,
+    /// Sender.
+    pub src: Endpoint,
+    /// Receiver.
+    pub dst: Endpoint,
+    /// Transport.
+    pub transport: Transport,
+}
+
+/// Everything known about one call so far.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// Call-ID.
+    pub call_id: String,
+    /// From URI of the first INVITE.
+    pub from: String,
+    /// User part of `from`.
+    pub from_user: Option<String>,
+    /// To URI of the first INVITE.
+    pub to: String,
+    /// User part of `to`.
+    pub to_user: Option<String>,
+    /// P-Asserted-Identity of the first INVITE, if any.
+    pub asserted_identity: Option<String>,
+    /// IMS charging identifier (P-Charging-Vector icid-value), if any.
+    pub icid: Option<String>,
+    caller_tag: Option<Vec<u8>>,
+    /// Sender of the first INVITE.
+    pub caller_signalling: Endpoint,
+    /// Receiver of the first INVITE.
+    pub callee_signalling: Endpoint,
+    /// User-Agent of the first INVITE.
+    pub caller_user_agent: Option<String>,
+    /// Server or User-Agent of the callee's first response.
+    pub callee_user_agent: Option<String>,
+    /// First INVITE.
+    pub invite_time: PacketTime,
+    /// Frame of the first INVITE.
+    pub first_frame: u64,
+    /// First 18x to the INVITE.
+    pub ringing_time: Option<PacketTime>,
+    /// First 2xx to the INVITE.
+    pub answer_time: Option<PacketTime>,
+    /// BYE, the final failure response, or the 487 after CANCEL.
+    pub end_time: Option<PacketTime>,
+    /// Final response code to the INVITE.
+    pub final_code: Option<u16>,
+    /// Its reason phrase.
+    pub final_reason: Option<String>,
+    /// Q.850 cause from a Reason header (BYE, CANCEL or final response).
+    pub q850_cause: Option<u16>,
+    /// Who sent the BYE.
+    pub hangup_by: Option<Side>,
+    /// A CANCEL was seen.
+    pub cancelled: bool,
+    /// Current state.
+    pub state: CallState,
+    invite_cseq: u32,
+    /// SDP offers and answers in order.
+    pub media: Vec<MediaOffer>,
+    /// To-tags of the responses (forks).
+    pub to_tags: Vec<String>,
+    /// Messages in order (bounded by [`MAX_LADDER_ENTRIES`]).
+    pub ladder: Vec<LadderEntry>,
+    /// Messages not kept in the ladder because it was full.
+    pub ladder_overflow: u32,
+    /// SIP messages of this call (retransmissions included).
+    pub messages: u32,
+    /// Retransmissions recognised.
+    pub retransmissions: u32,
+    /// re-INVITEs (and UPDATEs with SDP) after the first INVITE.
+    pub reinvites: u32,
+    /// INVITE attempts (more than 1 after an authentication challenge).
+    pub attempts: u32,
+    /// Time of the last message.
+    pub last_activity: PacketTime,
+    fingerprints: [u64; RETRANSMISSION_WINDOW],
+    fingerprint_next: usize,
+}
+
+fn text(b: &[u8]) -> String {
+    let s = sip::unfold(b);
+    if s.len() > MAX_TEXT_LEN {
+        let mut end = MAX_TEXT_LEN;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s[..end].to_owned()
+    } else {
+        s
+    }
+}
+
+fn user_of(name_addr: Option<sip::NameAddr<'_>>) -> Option<String> {
+    name_addr.and_then(|n| n.uri.user).map(text)
+}
+
+/// The `branch` parameter of a Via value.
+fn via_branch(via: &[u8]) -> &[u8] {
+    let Some(at) = via
+        .windows(7)
+        .position(|w| w.eq_ignore_ascii_case(b"branch="))
+    else {
+        return b"";
+    };
+    let v = &via[at + 7..];
+    let end = v
+        .iter()
+        .position(|&b| b == b';' || b == b',' || b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    &v[..end]
+}
+
+/// The SDP in a message's body: the body itself for `application/sdp`, the
+/// SDP part of a multipart body (SIP-I/SIP-T carry ISUP beside it), or a body
+/// that starts like SDP when Content-Type is missing.
+pub fn sdp_body<'a>(msg: &sip::Message<'a>) -> Option<&'a [u8]> {
+    let body = msg.body;
+    if body.is_empty() {
+        return None;
+    }
+    let content_type = msg.headers.content_type.unwrap_or_default();
+    let contains = |needle: &[u8]| {
+        content_type
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    if contains(b"application/sdp") || (content_type.is_empty() && body.starts_with(b"v=0")) {
+        Some(body)
+    } else if contains(b"multipart") {
+        body.windows(4)
+            .position(|w| w == b"v=0\r" || w == b"v=0\n")
+            .map(|at| &body[at..])
+    } else {
+        None
+    }
+}
+
+impl Call {
+    /// A call started by an initial INVITE (`msg` must be one; see
+    /// [`Call::is_initial_invite`]).
+    pub fn new(ctx: &MessageContext, msg: &sip::Message<'_>, call_id: &[u8]) -> Call {
+        let h = &msg.headers;
+        let from = h.from.and_then(sip::parse_name_addr);
+        let to = h.to.and_then(sip::parse_name_addr);
+        let invite_cseq = h.cseq.and_then(sip::parse_cseq).map_or(0, |c| c.number);
+        Call {
+            call_id: text(call_id),
+            from: from.map_or_else(|| h.from.map(text).unwrap_or_default(), |n| text(n.uri.raw)),
+            from_user: user_of(from),
+            to: to.map_or_else(|| h.to.map(text).unwrap_or_default(), |n| text(n.uri.raw)),
+            to_user: user_of(to),
+            asserted_identity: h
+                .p_asserted_identity
+                .and_then(sip::parse_name_addr)
+                .map(|n| text(n.uri.raw)),
+            icid: h.p_charging_vector.and_then(sip::parse_icid).map(text),
+            caller_tag: from.and_then(|f| f.tag).map(<[u8]>::to_vec),
+            caller_signalling: ctx.src,
+            callee_signalling: ctx.dst,
+            caller_user_agent: h.user_agent.map(text),
+            callee_user_agent: None,
+            invite_time: ctx.time,
+            first_frame: ctx.frame,
+            ringing_time: None,
+            answer_time: None,
+            end_time: None,
+            final_code: None,
+            final_reason: None,
+            q850_cause: None,
+            hangup_by: None,
+            cancelled: false,
+            state: CallState::Initiating,
+            invite_cseq,
+            media: Vec::new(),
+            to_tags: Vec::new(),
+            ladder: Vec::new(),
+            ladder_overflow: 0,
+            messages: 0,
+            retransmissions: 0,
+            reinvites: 0,
+            attempts: 1,
+            last_activity: ctx.time,
+            fingerprints: [0; RETRANSMISSION_WINDOW],
+            fingerprint_next: 0,
+        }
+    }
+
+    /// Whether `msg` starts a call: an INVITE without a To tag.
+    pub fn is_initial_invite(msg: &sip::Message<'_>) -> bool {
+        matches!(
+            msg.start,
+            StartLine::Request {
+                method: Method::Invite,
+                ..
+            }
+        ) && msg
+            .headers
+            .to
+            .and_then(sip::parse_name_addr)
+            .is_none_or(|t| t.tag.is_none())
+    }
+
+    /// The caller's IP (sender of the first INVITE).
+    pub fn caller_ip(&self) -> IpAddr {
+        self.caller_signalling.ip
+    }
+
+    /// The callee's IP (receiver of the first INVITE).
+    pub fn callee_ip(&self) -> IpAddr {
+        self.callee_signalling.ip
+    }
+
+    /// Which side sent a message with this From tag.
+    fn side_of_from_tag(&self, tag: Option<&[u8]>) -> Side {
+        match (&self.caller_tag, tag) {
+            (Some(caller), Some(t)) if caller.as_slice() != t => Side::Callee,
+            _ => Side::Caller,
+        }
+    }
+
+    /// Whether this exact message (same hop, same transaction, same status)
+    /// was seen recently; remembers it otherwise.
+    fn is_retransmission(&mut self, ctx: &MessageContext, msg: &sip::Message<'_>) -> bool {
+        let mut hasher = foldhash::fast::FixedState::with_seed(0x766f_7870).build_hasher();
+        ctx.src.hash(&mut hasher);
+        ctx.dst.hash(&mut hasher);
+        match msg.start {
+            StartLine::Request { method, .. } => (0u8, method.as_str()).hash(&mut hasher),
+            StartLine::Response { code, .. } => (1u8, code).hash(&mut hasher),
+        }
+        msg.headers.cseq.unwrap_or_default().hash(&mut hasher);
+        via_branch(msg.headers.via.unwrap_or_default()).hash(&mut hasher);
+        msg.headers
+            .to
+            .and_then(sip::parse_name_addr)
+            .and_then(|t| t.tag)
+            .hash(&mut hasher);
+        let fp = hasher.finish() | 1;
+        if self.fingerprints.contains(&fp) {
+            return true;
+        }
+        self.fingerprints[self.fingerprint_next] = fp;
+        self.fingerprint_next = (self.fingerprint_next + 1) % RETRANSMISSION_WINDOW;
+        false
+    }
+
+    fn push_ladder(
+        &mut self,
+        ctx: &MessageContext,
+        msg: &sip::Message<'_>,
+        has_sdp: bool,
+        retransmission: bool,
+    ) {
+        if self.ladder.len() >= MAX_LADDER_ENTRIES {
+            self.ladder_overflow += 1;
+            return;
+        }
+        let mut label = match msg.start {
+            StartLine::Request { method, .. } => method.as_str().to_owned(),
+            StartLine::Response { code, reason } => format!("{code} {}", text(reason)),
+        };
+        if has_sdp {
+            label.push_str(" (SDP)");
+        }
+        self.ladder.push(LadderEntry {
+            time: ctx.time,
+            frame: ctx.frame,
+            src: ctx.src,
+            dst: ctx.dst,
+            transport: ctx.transport,
+            label,
+            retransmission,
+        });
+    }
+
+    fn note_media(&mut self, time: PacketTime, side: Side, media: &[MediaDescription]) {
+        if media.is_empty() || self.media.len() >= MAX_MEDIA_OFFERS {
+            return;
+        }
+        self.media.push(MediaOffer {
+            time,
+            side,
+            media: media.to_vec(),
+        });
+    }
+
+    fn note_q850(&mut self, msg: &sip::Message<'_>) {
+        if let Some(cause) = msg
+            .headers
+            .reason
+            .and_then(|r| sip::parse_reason(r, Some("Q.850")))
+            .and_then(|r| r.cause)
+        {
+            self.q850_cause.get_or_insert(cause);
+        }
+    }
+
+    /// Takes one SIP message of this call. `media` is what its SDP body
+    /// describes (empty without SDP).
+    pub fn handle_message(
+        &mut self,
+        ctx: &MessageContext,
+        msg: &sip::Message<'_>,
+        media: &[MediaDescription],
+    ) {
+        self.messages += 1;
+        self.last_activity = self.last_activity.max(ctx.time);
+        let retransmission = self.is_retransmission(ctx, msg);
+        self.push_ladder(ctx, msg, !media.is_empty(), retransmission);
+        if retransmission {
+            self.retransmissions += 1;
+            return;
+        }
+        let h = &msg.headers;
+        let cseq = h.cseq.and_then(sip::parse_cseq);
+        let from_tag = h.from.and_then(sip::parse_name_addr).and_then(|f| f.tag);
+        let to_tag = h.to.and_then(sip::parse_name_addr).and_then(|t| t.tag);
+        match msg.start {
+            StartLine::Request { method, .. } => {
+                let side = self.side_of_from_tag(from_tag);
+                match method {
+                    Method::Invite if to_tag.is_some() => {
+                        self.reinvites += 1;
+                        self.note_media(ctx.time, side, media);
+                    }
+                    Method::Invite => {
+                        let number = cseq.map_or(self.invite_cseq, |c| c.number);
+                        if number > self.invite_cseq && self.answer_time.is_none() {
+                            // A new attempt of the same call: the INVITE sent
+                            // again with credentials after 401/407, or after
+                            // 422/491. The call goes on from the first INVITE.
+                            self.invite_cseq = number;
+                            self.final_code = None;
+                            self.final_reason = None;
+                            self.end_time = None;
+                            self.state = CallState::Initiating;
+                            self.attempts += 1;
+                        }
+                        // The first INVITE, or its copy at another hop.
+                        if number == self.invite_cseq {
+                            self.note_media(ctx.time, Side::Caller, media);
+                        }
+                    }
+                    Method::Update | Method::Ack | Method::Prack => {
+                        if method == Method::Update && !media.is_empty() {
+                            self.reinvites += 1;
+                        }
+                        self.note_media(ctx.time, side, media);
+                        if method == Method::Ack && self.state == CallState::Answered {
+                            self.state = CallState::Confirmed;
+                        }
+                    }
+                    Method::Cancel => {
+                        self.cancelled = true;
+                        self.note_q850(msg);
+                    }
+                    Method::Bye => {
+                        if self.end_time.is_none() {
+                            self.end_time = Some(ctx.time);
+                            self.hangup_by = Some(side);
+                        }
+                        self.note_q850(msg);
+                        if !matches!(self.state, CallState::Completed) {
+                            self.state = CallState::Terminating;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            StartLine::Response { code, reason } => {
+                let Some(cseq) = cseq else {
+                    return;
+                };
+                // The responder is the side the request's From did not name.
+                let responder = self.side_of_from_tag(from_tag).other();
+                if let Some(tag) = to_tag {
+                    if self.to_tags.len() < MAX_FORKS
+                        && !self.to_tags.iter().any(|t| t.as_bytes() == tag)
+                    {
+                        self.to_tags.push(text(tag));
+                    }
+                }
+                match cseq.method {
+                    Method::Invite if cseq.number == self.invite_cseq => {
+                        if responder == Side::Callee
+                            && code > 100
+                            && self.callee_user_agent.is_none()
+                        {
+                            self.callee_user_agent = h.server.or(h.user_agent).map(text);
+                        }
+                        self.handle_invite_response(ctx.time, code, reason, msg);
+                        self.note_media(ctx.time, responder, media);
+                    }
+                    Method::Invite | Method::Update => self.note_media(ctx.time, responder, media),
+                    Method::Bye if (200..300).contains(&code) => self.state = CallState::Completed,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn handle_invite_response(
+        &mut self,
+        time: PacketTime,
+        code: u16,
+        reason: &[u8],
+        msg: &sip::Message<'_>,
+    ) {
+        match code {
+            100 => {
+                if self.state == CallState::Initiating {
+                    self.state = CallState::Trying;
+                }
+            }
+            101..=199 => {
+                self.ringing_time.get_or_insert(time);
+                if matches!(
+                    self.state,
+                    CallState::Initiating | CallState::Trying | CallState::Ringing
+                ) {
+                    self.state = if sdp_body(msg).is_some() {
+                        CallState::EarlyMedia
+                    } else {
+                        CallState::Ringing
+                    };
+                }
+            }
+            200..=299 => {
+                if self.answer_time.is_none() {
+                    self.answer_time = Some(time);
+                    self.final_code = Some(code);
+                    self.final_reason = Some(text(reason));
+                    self.state = CallState::Answered;
+                }
+            }
+            _ => {
+                // A failure ends the call unless another fork answered it.
+                if self.answer_time.is_none() && self.final_code.is_none() {
+                    self.final_code = Some(code);
+                    self.final_reason = Some(text(reason));
+                    self.end_time.get_or_insert(time);
+                    self.note_q850(msg);
+                    self.state = if code == 487 && self.cancelled {
+                        CallState::Cancelled
+                    } else {
+                        CallState::Failed
+                    };
+                }
+            }
+        }
+    }
+
+    /// Whether the call has ended by signalling (BYE answered or not, a final
+    /// failure, a cancel).
+    pub fn is_ended(&self) -> bool {
+        matches!(
+            self.state,
+            CallState::Terminating
+                | CallState::Completed
+                | CallState::Failed
+                | CallState::Cancelled
+        )
+    }
+
+    /// The outcome class so far (see [`Outcome::classify`]).
+    pub fn outcome(&self) -> Outcome {
+        Outcome::classify(self.final_code, self.cancelled)
+    }
+}

@@ -1,0 +1,244 @@
+//! The call record (CDR): one owned summary per call, the equivalent of the
+//! `acc`/`acc_cdrs` rows Kamailio users keep, with the media of each
+//! direction.
+
+use super::dialog::{Call, LadderEntry, Side};
+use crate::analyze::StreamRecord;
+use crate::time::PacketTime;
+use serde::Serialize;
+
+/// How a call ended, by its final response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// 2xx.
+    Answered,
+    /// 486 Busy Here, 600 Busy Everywhere.
+    Busy,
+    /// 480 Temporarily Unavailable, 408 Request Timeout.
+    NoAnswer,
+    /// Other 3xx and 4xx, 603 Decline.
+    Rejected,
+    /// CANCEL, then 487 (or no final response at all).
+    Cancelled,
+    /// 5xx and the other 6xx.
+    Failed,
+    /// No final response before the end of the capture or the timeout.
+    TimedOut,
+}
+
+impl Outcome {
+    /// Every outcome, in display order.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Answered,
+        Outcome::Busy,
+        Outcome::NoAnswer,
+        Outcome::Rejected,
+        Outcome::Cancelled,
+        Outcome::Failed,
+        Outcome::TimedOut,
+    ];
+
+    /// The class of a final response code (`None`: no final response) for a
+    /// call that was or was not CANCELled.
+    pub fn classify(final_code: Option<u16>, cancelled: bool) -> Outcome {
+        match final_code {
+            Some(200..=299) => Outcome::Answered,
+            Some(486 | 600) => Outcome::Busy,
+            Some(408 | 480) => Outcome::NoAnswer,
+            Some(487) if cancelled => Outcome::Cancelled,
+            Some(300..=499 | 603) => Outcome::Rejected,
+            Some(_) => Outcome::Failed,
+            None if cancelled => Outcome::Cancelled,
+            None => Outcome::TimedOut,
+        }
+    }
+
+    /// Stable label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Busy => "busy",
+            Outcome::NoAnswer => "no_answer",
+            Outcome::Rejected => "rejected",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Failed => "failed",
+            Outcome::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// Direction of a media stream within its call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// From the caller to the callee.
+    CallerToCallee,
+    /// From the callee to the caller.
+    CalleeToCaller,
+}
+
+impl Direction {
+    /// The direction of media sent by `side`.
+    pub fn from_sender(side: Side) -> Direction {
+        match side {
+            Side::Caller => Direction::CallerToCallee,
+            Side::Callee => Direction::CalleeToCaller,
+        }
+    }
+
+    /// Stable label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::CallerToCallee => "caller_to_callee",
+            Direction::CalleeToCaller => "callee_to_caller",
+        }
+    }
+}
+
+/// How the end time of a call was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// A BYE.
+    Bye,
+    /// The final failure response (or the 487 after CANCEL).
+    FinalResponse,
+    /// No BYE: the last media packet of the call (media inactivity).
+    MediaInactivity,
+    /// No BYE and no media: the last SIP message of the call.
+    LastMessage,
+    /// Not ended: no final response was seen.
+    NotEnded,
+}
+
+/// The media of one direction, summarised from its main stream (the one
+/// with the most packets when a direction was seen at several observation
+/// points or in several segments).
+#[derive(Clone, Debug, Serialize)]
+pub struct DirectionSummary {
+    /// Streams in this direction.
+    pub streams: usize,
+    /// Packets of all of them.
+    pub packets: u64,
+    /// Lost packets (sum, may be negative with duplicates).
+    pub lost: i64,
+    /// Loss % of the main stream.
+    pub lost_percent: f64,
+    /// Mean jitter (ms) of the main stream.
+    pub mean_jitter_ms: f64,
+    /// Max jitter (ms) of the main stream.
+    pub max_jitter_ms: f64,
+    /// Codec of the main stream.
+    pub codec: Option<String>,
+    /// MOS of the main stream (narrowband scale), when it could be rated.
+    pub mos: Option<f64>,
+}
+
+/// One call, finished.
+#[derive(Clone, Debug)]
+pub struct CallRecord {
+    /// The call as signalling described it.
+    pub call: Call,
+    /// Outcome class.
+    pub outcome: Outcome,
+    /// End time (see `ended_by`).
+    pub end_time: Option<PacketTime>,
+    /// How the end time was decided.
+    pub ended_by: EndedBy,
+    /// The call's RTP streams, each tagged with its direction.
+    pub streams: Vec<StreamRecord>,
+    /// Caller → callee media.
+    pub caller_to_callee: Option<DirectionSummary>,
+    /// Callee → caller media.
+    pub callee_to_caller: Option<DirectionSummary>,
+    /// First to last RTP packet of the call, seconds.
+    pub media_duration_s: Option<f64>,
+    /// Codecs negotiated, in order of use (re-INVITEs add segments).
+    pub codecs: Vec<String>,
+    /// Short diagnoses (`one_way_audio`, `no_media`, `high_loss`, ...).
+    pub diagnosis: Vec<&'static str>,
+}
+
+impl CallRecord {
+    /// INVITE → 2xx, ms.
+    pub fn setup_ms(&self) -> Option<f64> {
+        self.call
+            .answer_time
+            .map(|a| a.millis_since(self.call.invite_time))
+    }
+
+    /// INVITE → first 18x, ms (post-dial delay).
+    pub fn pdd_ms(&self) -> Option<f64> {
+        self.call
+            .ringing_time
+            .map(|r| r.millis_since(self.call.invite_time))
+    }
+
+    /// First 18x → 2xx, ms.
+    pub fn answer_delay_ms(&self) -> Option<f64> {
+        match (self.call.ringing_time, self.call.answer_time) {
+            (Some(r), Some(a)) => Some(a.millis_since(r)),
+            _ => None,
+        }
+    }
+
+    /// 2xx → end, seconds (0 for unanswered calls? no: `None`).
+    pub fn duration_s(&self) -> Option<f64> {
+        match (self.call.answer_time, self.end_time) {
+            (Some(a), Some(e)) => Some(e.millis_since(a) / 1000.0),
+            _ => None,
+        }
+    }
+
+    /// The ladder of the call.
+    pub fn ladder(&self) -> &[LadderEntry] {
+        &self.call.ladder
+    }
+
+    /// MOS of one direction (narrowband scale), when its media could be rated.
+    pub fn mos(&self, d: Direction) -> Option<f64> {
+        self.direction(d).and_then(|s| s.mos)
+    }
+
+    /// The summary of one direction.
+    pub fn direction(&self, d: Direction) -> Option<&DirectionSummary> {
+        match d {
+            Direction::CallerToCallee => self.caller_to_callee.as_ref(),
+            Direction::CalleeToCaller => self.callee_to_caller.as_ref(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_codes_classify() {
+        use Outcome::*;
+        let cases = [
+            (Some(200), false, Answered),
+            (Some(486), false, Busy),
+            (Some(600), false, Busy),
+            (Some(480), false, NoAnswer),
+            (Some(408), false, NoAnswer),
+            (Some(487), true, Cancelled),
+            (Some(487), false, Rejected),
+            (Some(403), false, Rejected),
+            (Some(302), false, Rejected),
+            (Some(603), false, Rejected),
+            (Some(503), false, Failed),
+            (Some(604), false, Failed),
+            (None, true, Cancelled),
+            (None, false, TimedOut),
+        ];
+        for (code, cancelled, want) in cases {
+            assert_eq!(
+                Outcome::classify(code, cancelled),
+                want,
+                "{code:?} {cancelled}"
+            );
+        }
+    }
+}

@@ -1,0 +1,427 @@
+//! The table of calls of one run: SIP messages in, call records out.
+
+use super::dialog::{Call, MessageContext, Side};
+use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
+use crate::analyze::{StreamCall, StreamRecord};
+use crate::packet::Endpoint;
+use crate::proto::sdp::MediaDescription;
+use crate::proto::sip::{self, Method, StartLine};
+use crate::time::PacketTime;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// Limits of the call table.
+#[derive(Clone, Debug)]
+pub struct CallTableConfig {
+    /// Calls tracked at once (default 100 000); INVITEs for new calls past it
+    /// are refused and counted.
+    pub max_active_calls: usize,
+    /// A call with no SIP message for this long (packet time) is closed
+    /// (default 2 h; BYE-less calls are closed at the end of the run anyway).
+    pub idle_timeout_ns: i64,
+    /// An ended call stays this long to absorb late retransmissions, ACKs and
+    /// a new attempt with credentials after 401/407 before it is closed
+    /// (default 64 s, twice RFC 3261 Timer B: users retype a password slowly).
+    pub linger_ns: i64,
+    /// A stream may start this long before the SDP that announced it was
+    /// seen, or end this long after the call ended, and still belong to it
+    /// (default 5 s).
+    pub media_slack_ns: i64,
+}
+
+impl Default for CallTableConfig {
+    fn default() -> Self {
+        CallTableConfig {
+            max_active_calls: 100_000,
+            idle_timeout_ns: 2 * 3600 * 1_000_000_000,
+            linger_ns: 64 * 1_000_000_000,
+            media_slack_ns: 5 * 1_000_000_000,
+        }
+    }
+}
+
+/// SIP traffic by method and response, calls or not.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SipCounters {
+    /// Requests by method (retransmissions included, as on the wire).
+    pub requests: BTreeMap<String, u64>,
+    /// Responses by `"<code> <CSeq method>"`, e.g. `"200 INVITE"`.
+    pub responses: BTreeMap<String, u64>,
+    /// Messages that did not parse as SIP.
+    pub malformed: u64,
+    /// Messages without a Call-ID.
+    pub without_call_id: u64,
+    /// INVITE-dialog messages for a Call-ID whose INVITE was not seen
+    /// (the capture started mid-call).
+    pub orphan_dialog_messages: u64,
+    /// Retransmissions recognised within calls.
+    pub retransmissions: u64,
+    /// Calls started.
+    pub calls: u64,
+    /// New calls refused because the table was full.
+    pub calls_refused_table_full: u64,
+    /// Calls closed because they were idle past the timeout.
+    pub calls_idle_closed: u64,
+}
+
+/// Every call of a run.
+pub struct CallTable {
+    config: CallTableConfig,
+    active: FastMap<Vec<u8>, Call>,
+    finished: Vec<Call>,
+    requests: FastMap<Method<'static>, u64>,
+    other_requests: BTreeMap<String, u64>,
+    responses: FastMap<(Method<'static>, u16), u64>,
+    counters: SipCounters,
+}
+
+/// A method without its borrowed token, for counting (extension methods are
+/// counted by name separately).
+fn static_method(m: Method<'_>) -> Option<Method<'static>> {
+    Some(match m {
+        Method::Invite => Method::Invite,
+        Method::Ack => Method::Ack,
+        Method::Bye => Method::Bye,
+        Method::Cancel => Method::Cancel,
+        Method::Options => Method::Options,
+        Method::Register => Method::Register,
+        Method::Prack => Method::Prack,
+        Method::Subscribe => Method::Subscribe,
+        Method::Notify => Method::Notify,
+        Method::Publish => Method::Publish,
+        Method::Info => Method::Info,
+        Method::Refer => Method::Refer,
+        Method::Message => Method::Message,
+        Method::Update => Method::Update,
+        Method::Other(_) => return None,
+    })
+}
+
+/// Methods that belong to an INVITE dialog.
+fn is_call_method(m: Method<'_>) -> bool {
+    matches!(
+        m,
+        Method::Invite
+            | Method::Ack
+            | Method::Bye
+            | Method::Cancel
+            | Method::Prack
+            | Method::Update
+            | Method::Info
+    )
+}
+
+impl CallTable {
+    /// An empty table.
+    pub fn new(config: CallTableConfig) -> Self {
+        CallTable {
+            config,
+            active: FastMap::default(),
+            finished: Vec::new(),
+            requests: FastMap::default(),
+            other_requests: BTreeMap::new(),
+            responses: FastMap::default(),
+            counters: SipCounters::default(),
+        }
+    }
+
+    /// Counts a message that did not parse.
+    pub fn note_malformed(&mut self) {
+        self.counters.malformed += 1;
+    }
+
+    /// Takes one SIP message; `media` is what its SDP describes.
+    pub fn handle_message(
+        &mut self,
+        ctx: &MessageContext,
+        msg: &sip::Message<'_>,
+        media: &[MediaDescription],
+    ) {
+        let cseq = msg.headers.cseq.and_then(sip::parse_cseq);
+        let method = match msg.start {
+            StartLine::Request { method, .. } => {
+                match static_method(method) {
+                    Some(m) => *self.requests.entry(m).or_insert(0) += 1,
+                    None => {
+                        *self
+                            .other_requests
+                            .entry(method.as_str().to_owned())
+                            .or_insert(0) += 1
+                    }
+                }
+                Some(method)
+            }
+            StartLine::Response { code, .. } => {
+                if let Some(m) = cseq.and_then(|c| static_method(c.method)) {
+                    *self.responses.entry((m, code)).or_insert(0) += 1;
+                }
+                cseq.map(|c| c.method)
+            }
+        };
+        let Some(call_id) = msg.headers.call_id else {
+            self.counters.without_call_id += 1;
+            return;
+        };
+        if let Some(call) = self.active.get_mut(call_id) {
+            call.handle_message(ctx, msg, media);
+            return;
+        }
+        if !method.is_some_and(is_call_method) {
+            return;
+        }
+        if !Call::is_initial_invite(msg) {
+            self.counters.orphan_dialog_messages += 1;
+            return;
+        }
+        if self.active.len() >= self.config.max_active_calls {
+            self.counters.calls_refused_table_full += 1;
+            return;
+        }
+        self.counters.calls += 1;
+        let mut call = Call::new(ctx, msg, call_id);
+        call.handle_message(ctx, msg, media);
+        self.active.insert(call_id.to_vec(), call);
+    }
+
+    /// Closes calls that ended more than the linger time ago, or have been
+    /// idle past the idle timeout, at `now` (packet time).
+    pub fn handle_timeout(&mut self, now: PacketTime) {
+        let linger = self.config.linger_ns;
+        let idle = self.config.idle_timeout_ns;
+        let since = |t: PacketTime| now.as_nanos().saturating_sub(t.as_nanos());
+        let mut done: Vec<Vec<u8>> = self
+            .active
+            .iter()
+            .filter(|(_, c)| {
+                (c.is_ended() && since(c.last_activity) > linger) || since(c.last_activity) > idle
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        done.sort_unstable();
+        for key in done {
+            if let Some(call) = self.active.remove(&key) {
+                if !call.is_ended() {
+                    self.counters.calls_idle_closed += 1;
+                }
+                self.finished.push(call);
+            }
+        }
+    }
+
+    /// Calls in progress.
+    pub fn active_calls(&self) -> usize {
+        self.active.len()
+    }
+
+    /// Ends the run: every call, with the streams that belong to it, in the
+    /// order of their first INVITE; the streams of no call; the counters.
+    pub fn finish(
+        mut self,
+        streams: Vec<StreamRecord>,
+    ) -> (Vec<CallRecord>, Vec<StreamRecord>, SipCounters) {
+        let mut calls = std::mem::take(&mut self.finished);
+        calls.extend(self.active.drain().map(|(_, c)| c));
+        calls.sort_by(|a, b| {
+            (a.invite_time, a.first_frame, &a.call_id).cmp(&(
+                b.invite_time,
+                b.first_frame,
+                &b.call_id,
+            ))
+        });
+
+        let mut per_call: Vec<Vec<StreamRecord>> = vec![Vec::new(); calls.len()];
+        let mut unattached = Vec::new();
+        let index = MediaIndex::new(&calls);
+        for mut s in streams {
+            match index.find(&calls, &s, self.config.media_slack_ns) {
+                Some((i, direction)) => {
+                    s.call = Some(StreamCall {
+                        call_id: calls[i].call_id.clone(),
+                        direction,
+                    });
+                    per_call[i].push(s);
+                }
+                None => unattached.push(s),
+            }
+        }
+        self.counters.retransmissions = calls.iter().map(|c| u64::from(c.retransmissions)).sum();
+        let records = calls
+            .into_iter()
+            .zip(per_call)
+            .map(|(call, streams)| build_record(call, streams))
+            .collect();
+
+        let mut counters = self.counters;
+        for (m, n) in self.requests {
+            counters.requests.insert(m.as_str().to_owned(), n);
+        }
+        counters.requests.extend(self.other_requests);
+        for ((m, code), n) in self.responses {
+            counters
+                .responses
+                .insert(format!("{code} {}", m.as_str()), n);
+        }
+        (records, unattached, counters)
+    }
+}
+
+/// Media endpoints announced in SDP → the calls (and sides) that announced them.
+struct MediaIndex {
+    by_endpoint: FastMap<Endpoint, Vec<(usize, Side, PacketTime)>>,
+}
+
+impl MediaIndex {
+    fn new(calls: &[Call]) -> Self {
+        let mut by_endpoint: FastMap<Endpoint, Vec<(usize, Side, PacketTime)>> = FastMap::default();
+        for (i, call) in calls.iter().enumerate() {
+            for offer in &call.media {
+                for m in &offer.media {
+                    if let (Some(ip), true) = (m.address, m.port != 0) {
+                        let list = by_endpoint.entry(Endpoint::new(ip, m.port)).or_default();
+                        if !list.iter().any(|(c, s, _)| *c == i && *s == offer.side) {
+                            list.push((i, offer.side, offer.time));
+                        }
+                    }
+                }
+            }
+        }
+        MediaIndex { by_endpoint }
+    }
+
+    /// The call a stream belongs to and its direction: the stream is sent to
+    /// an endpoint a side announced (it flows towards that side), or from one
+    /// (symmetric RTP: it flows from that side). Among calls that reused the
+    /// endpoint, the one whose media window holds the stream's start.
+    fn find(&self, calls: &[Call], s: &StreamRecord, slack_ns: i64) -> Option<(usize, Direction)> {
+        let start = s.report.first_time;
+        let candidates = self
+            .by_endpoint
+            .get(&s.key.dst)
+            .into_iter()
+            .flatten()
+            .map(|&(i, side, t)| (i, Direction::from_sender(side.other()), t))
+            .chain(
+                self.by_endpoint
+                    .get(&s.key.src)
+                    .into_iter()
+                    .flatten()
+                    .map(|&(i, side, t)| (i, Direction::from_sender(side), t)),
+            );
+        candidates
+            .filter(|&(i, _, announced)| {
+                let call = &calls[i];
+                let opens = announced.add_nanos(-slack_ns);
+                let closes = call
+                    .end_time
+                    .unwrap_or(PacketTime::from_nanos(i64::MAX))
+                    .add_nanos(slack_ns);
+                start >= opens.min(call.invite_time) && start <= closes
+            })
+            .max_by_key(|&(i, _, announced)| (announced, calls[i].invite_time))
+            .map(|(i, d, _)| (i, d))
+    }
+}
+
+/// Summarises one direction from its streams.
+fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
+    let main = streams.iter().max_by_key(|s| s.report.packets)?;
+    Some(DirectionSummary {
+        streams: streams.len(),
+        packets: streams.iter().map(|s| s.report.packets).sum(),
+        lost: streams.iter().map(|s| s.report.lost).sum(),
+        lost_percent: main.report.lost_percent,
+        mean_jitter_ms: main.report.mean_jitter_ms,
+        max_jitter_ms: main.report.max_jitter_ms,
+        codec: main.report.codec.map(str::to_owned),
+        mos: None,
+    })
+}
+
+/// Loss above this share of a direction (percent) is called high.
+const HIGH_LOSS_PERCENT: f64 = 3.0;
+/// Interarrival jitter above this (ms, maximum) is called high.
+const HIGH_JITTER_MS: f64 = 50.0;
+
+fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
+    streams.sort_by_key(|s| (s.report.first_time, s.first_frame));
+    let direction = |d: Direction| -> Vec<&StreamRecord> {
+        streams
+            .iter()
+            .filter(|s| s.call.as_ref().is_some_and(|c| c.direction == d))
+            .collect()
+    };
+    let caller_to_callee = summarise(&direction(Direction::CallerToCallee));
+    let callee_to_caller = summarise(&direction(Direction::CalleeToCaller));
+    let first_media = streams.iter().map(|s| s.report.first_time).min();
+    let last_media = streams.iter().map(|s| s.report.last_time).max();
+    let media_duration_s = first_media
+        .zip(last_media)
+        .map(|(f, l)| l.millis_since(f) / 1000.0);
+
+    let (end_time, ended_by) = match call.end_time {
+        Some(t) if call.hangup_by.is_some() => (Some(t), EndedBy::Bye),
+        Some(t) => (Some(t), EndedBy::FinalResponse),
+        None if call.answer_time.is_some() => match last_media {
+            Some(t) => (
+                Some(t.max(call.answer_time.unwrap_or(t))),
+                EndedBy::MediaInactivity,
+            ),
+            None => (Some(call.last_activity), EndedBy::LastMessage),
+        },
+        None => (None, EndedBy::NotEnded),
+    };
+
+    let mut codecs: Vec<String> = Vec::new();
+    for offer in &call.media {
+        if let Some(name) = offer
+            .media
+            .iter()
+            .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0)
+            .and_then(|m| m.payloads.first_codec())
+        {
+            if codecs.last() != Some(&name) {
+                codecs.push(name);
+            }
+        }
+    }
+
+    let mut diagnosis = Vec::new();
+    let outcome = call.outcome();
+    if outcome == super::record::Outcome::Answered {
+        let packets = |d: &Option<DirectionSummary>| d.as_ref().map_or(0, |d| d.packets);
+        match (packets(&caller_to_callee), packets(&callee_to_caller)) {
+            (0, 0) => diagnosis.push("no_media"),
+            (0, _) | (_, 0) => diagnosis.push("one_way_audio"),
+            _ => {}
+        }
+        let worst_loss = [&caller_to_callee, &callee_to_caller]
+            .iter()
+            .filter_map(|d| d.as_ref().map(|d| d.lost_percent))
+            .fold(0.0f64, f64::max);
+        if worst_loss > HIGH_LOSS_PERCENT {
+            diagnosis.push("high_loss");
+        }
+        let worst_jitter = [&caller_to_callee, &callee_to_caller]
+            .iter()
+            .filter_map(|d| d.as_ref().map(|d| d.max_jitter_ms))
+            .fold(0.0f64, f64::max);
+        if worst_jitter > HIGH_JITTER_MS {
+            diagnosis.push("high_jitter");
+        }
+    }
+
+    CallRecord {
+        outcome,
+        end_time,
+        ended_by,
+        streams,
+        caller_to_callee,
+        callee_to_caller,
+        media_duration_s,
+        codecs,
+        diagnosis,
+        call,
+    }
+}
