@@ -12,6 +12,7 @@ pub mod analyze;
 pub mod call;
 pub mod capture;
 pub mod export;
+pub mod extract;
 pub mod media;
 pub mod packet;
 pub mod proto;

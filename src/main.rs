@@ -36,8 +36,40 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Analyse capture files (pcap or pcapng) and print their RTP streams and packet counters.
+    /// Analyse capture files (pcap or pcapng): calls, RTP streams, packet counters.
     Analyze(AnalyzeArgs),
+    /// Write every packet of one call (SIP, RTP, RTCP) from capture files to one pcap.
+    Extract(ExtractArgs),
+}
+
+/// Options that change how packets are decoded and classified.
+#[derive(clap::Args)]
+struct DecodeArgs {
+    /// Only count RTP on endpoints learned from SDP (switch off the heuristic
+    /// that finds RTP in captures without signalling).
+    #[arg(long)]
+    no_rtp_heuristic: bool,
+    /// Extra UDP/TCP ports carrying SIP (5060 and 5080 are always on).
+    #[arg(long = "sip-port", value_name = "PORT")]
+    sip_ports: Vec<u16>,
+    /// Most RTP streams tracked at once; more are refused and counted.
+    #[arg(long, default_value_t = 100_000)]
+    max_streams: usize,
+}
+
+#[derive(clap::Args)]
+struct ExtractArgs {
+    /// Call-ID of the call.
+    #[arg(long, value_name = "CALL-ID")]
+    call_id: String,
+    /// Output pcap file.
+    #[arg(short, long, value_name = "FILE")]
+    output: PathBuf,
+    /// Capture files to search.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    decode: DecodeArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -63,16 +95,8 @@ struct AnalyzeArgs {
     /// Print the SIP message ladder of this call instead of the tables.
     #[arg(long, value_name = "CALL-ID")]
     ladder: Option<String>,
-    /// Only count RTP on endpoints learned from SDP (switch off the heuristic
-    /// that finds RTP in captures without signalling).
-    #[arg(long)]
-    no_rtp_heuristic: bool,
-    /// Extra UDP/TCP ports carrying SIP (5060 and 5080 are always on).
-    #[arg(long = "sip-port", value_name = "PORT")]
-    sip_ports: Vec<u16>,
-    /// Most RTP streams tracked at once; more are refused and counted.
-    #[arg(long, default_value_t = 100_000)]
-    max_streams: usize,
+    #[command(flatten)]
+    decode: DecodeArgs,
     /// Never show a progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -89,6 +113,33 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNREADABLE)
             }
         },
+        Command::Extract(args) => {
+            let config = config_from(&args.decode);
+            match voxprobe::extract::extract_call(&args.files, &config, &args.call_id, &args.output)
+            {
+                Ok(s) => {
+                    eprintln!(
+                        "voxprobe: wrote {} frames of call {} ({} SIP, {} RTP/RTCP) to {}",
+                        s.frames_written,
+                        args.call_id,
+                        s.sip_frames,
+                        s.media_frames,
+                        args.output.display()
+                    );
+                    if s.frames_skipped_link_type > 0 {
+                        eprintln!(
+                            "voxprobe: {} frames of the call were left out: their link type differs from the first frame's",
+                            s.frames_skipped_link_type
+                        );
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("voxprobe: {e}");
+                    ExitCode::from(EXIT_UNREADABLE)
+                }
+            }
+        }
     }
 }
 
@@ -97,7 +148,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
-fn config_from(args: &AnalyzeArgs) -> AnalyzeConfig {
+fn config_from(args: &DecodeArgs) -> AnalyzeConfig {
     let mut config = AnalyzeConfig::default();
     config.streams.heuristic = !args.no_rtp_heuristic;
     config.streams.max_streams = args.max_streams;
@@ -113,7 +164,7 @@ fn config_from(args: &AnalyzeArgs) -> AnalyzeConfig {
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let config = config_from(args);
+    let config = config_from(&args.decode);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut code = 0u8;

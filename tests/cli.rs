@@ -241,3 +241,54 @@ fn call_table_json_calls_and_ladder() {
         .unwrap()
         .contains("no call with Call-ID"));
 }
+
+#[test]
+fn extract_writes_one_call_that_analyses_the_same() {
+    let capture = project_dir().join("captures/sip-call.pcap");
+    let original =
+        voxprobe::analyze::analyze_file(&capture, &Default::default(), &mut |_| {}).unwrap();
+    let call = &original.calls[0];
+    let dir = std::env::temp_dir().join(format!("voxprobe-extract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out_path = dir.join("call.pcap");
+    let out = voxprobe()
+        .args(["extract", "--call-id", &call.call.call_id, "-o"])
+        .arg(&out_path)
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again =
+        voxprobe::analyze::analyze_file(&out_path, &Default::default(), &mut |_| {}).unwrap();
+    assert_eq!(again.calls.len(), 1);
+    let c = &again.calls[0];
+    assert_eq!(c.call.call_id, call.call.call_id);
+    assert_eq!(
+        (c.outcome, c.setup_ms(), c.duration_s()),
+        (call.outcome, call.setup_ms(), call.duration_s())
+    );
+    let packets = |a: &voxprobe::analyze::FileAnalysis| {
+        a.all_streams().map(|s| s.report.packets).sum::<u64>()
+    };
+    assert_eq!(packets(&again), packets(&original));
+    assert_eq!(again.summary.protocols.sip, original.summary.protocols.sip);
+    // Only the call: nothing else in the extracted file.
+    assert_eq!(again.summary.packets.not_for_us, 0);
+
+    let out = voxprobe()
+        .args(["extract", "--call-id", "nope", "-o"])
+        .arg(dir.join("none.pcap"))
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("no call with Call-ID"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -2,4 +2,5 @@
 //! Prometheus later.
 
 pub mod json;
+pub mod pcap;
 pub mod table;
