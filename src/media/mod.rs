@@ -6,6 +6,7 @@
 //! once decoded.
 
 pub mod emodel;
+pub mod jitter_buffer;
 pub mod payload;
 pub mod rtcp;
 pub mod stream;
