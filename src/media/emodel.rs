@@ -213,11 +213,14 @@ impl Params {
     /// The rating on `band`'s scale.
     ///
     /// Narrowband is G.107 §7 throughout. Wideband and fullband take `Ro` =
-    /// 129 / 148 (G.107.1 / G.107.2 §7.2) and `Is` = 0 (G.107.1 §7.3: the
-    /// simultaneous impairments are not modelled on the wideband scale;
-    /// UNVERIFIED for G.107.2), keep the G.107 delay terms unchanged
-    /// (G.107.1 §7.4 computes `Id,WB` with the G.107 formulas; UNVERIFIED
-    /// for G.107.2), and use the loss formula with the same 95 ceiling.
+    /// 129 / 148 (G.107.1 / G.107.2 §7.2) and `Is` = 0 (G.107.1 §7.3, as
+    /// transcribed in public sources: the simultaneous impairments are not
+    /// modelled on the wideband scale; UNVERIFIED for G.107.2), keep the
+    /// G.107 delay terms unchanged, not rescaled (G.107.1 §7.4 computes
+    /// `Id,WB` from the G.107 inputs, as transcribed; UNVERIFIED for
+    /// G.107.2), and use the loss formula with the same 95 ceiling. BurstR
+    /// is applied on every band; with BurstR = 1 the loss term is the
+    /// random-loss form G.107.1 gives.
     pub fn rate(&self, band: Band) -> Rating {
         let nb = Narrowband::compute(self);
         let (ro, is) = match band {
