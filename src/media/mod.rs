@@ -5,6 +5,8 @@
 //! small owned [`MediaPacket`] record, so the packet itself is never needed
 //! once decoded.
 
+pub mod emodel;
+pub mod jitter_buffer;
 pub mod payload;
 pub mod rtcp;
 pub mod stream;
