@@ -9,6 +9,7 @@
 use crate::call::dialog::MessageContext;
 use crate::call::{CallRecord, CallTable, CallTableConfig, Direction, SipCounters};
 use crate::capture::{CaptureError, CaptureFile, Frame, LinkType, ReadStop};
+use crate::media::quality::{rate_stream, QualityConfig};
 use crate::media::rtcp::{RtcpCounters, RtcpReport, RtcpTracker};
 use crate::media::table::Admission;
 use crate::media::table::StreamTableCounters;
@@ -40,6 +41,8 @@ pub struct AnalyzeConfig {
     pub max_rtcp_sources: usize,
     /// Call table limits and timeouts.
     pub calls: CallTableConfig,
+    /// E-model inputs (codec table, default delay).
+    pub quality: QualityConfig,
 }
 
 impl Default for AnalyzeConfig {
@@ -51,6 +54,7 @@ impl Default for AnalyzeConfig {
             gtpv2_port: 2123,
             max_rtcp_sources: 100_000,
             calls: CallTableConfig::default(),
+            quality: QualityConfig::default(),
         }
     }
 }
@@ -189,6 +193,7 @@ pub struct Analyzer {
     next_timeout_check: Option<PacketTime>,
     first_frame_time: Option<PacketTime>,
     unsupported_links: Vec<(u32, u64)>,
+    quality: QualityConfig,
 }
 
 fn serialize_time_opt<S: serde::Serializer>(
@@ -237,6 +242,7 @@ impl Analyzer {
             next_timeout_check: None,
             first_frame_time: None,
             unsupported_links: Vec::new(),
+            quality: config.quality.clone(),
         }
     }
 
@@ -274,6 +280,7 @@ impl Analyzer {
             media,
             unsupported_links,
             first_frame_time,
+            quality,
             ..
         } = self;
         let (finished, stream_counters) = media.streams.finish();
@@ -286,10 +293,16 @@ impl Analyzer {
                     f.key.ssrc,
                     f.report.clock_rate,
                 );
+                let mut report = f.report;
+                let rtt_ms = rtcp
+                    .as_ref()
+                    .and_then(|r| r.rtt.as_ref())
+                    .map(|r| r.mean_ms);
+                rate_stream(&mut report, rtt_ms, &quality);
                 StreamRecord {
                     key: f.key,
                     first_frame: f.first_frame,
-                    report: f.report,
+                    report,
                     rtcp,
                     call: None,
                 }

@@ -40,6 +40,30 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Write every packet of one call (SIP, RTP, RTCP) from capture files to one pcap.
     Extract(ExtractArgs),
+    /// E-model calculator: R and MOS for a codec under loss, burstiness and delay.
+    Mos(MosArgs),
+}
+
+#[derive(clap::Args)]
+struct MosArgs {
+    /// Codec (PCMU, PCMA, G711, G729, G723, G722, AMR, AMR-WB, EVS, opus).
+    #[arg(long, default_value = "G711")]
+    codec: String,
+    /// Packet loss, percent.
+    #[arg(long, default_value_t = 0.0)]
+    loss: f64,
+    /// Burst ratio (1 = random loss, above 1 = bursty).
+    #[arg(long, default_value_t = 1.0)]
+    burst: f64,
+    /// One-way network delay, ms.
+    #[arg(long, default_value_t = 0.0)]
+    delay: f64,
+    /// Jitter buffer depth, ms (adds to the delay).
+    #[arg(long, value_name = "MS")]
+    jitter_buffer: Option<f64>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
 }
 
 /// Options that change how packets are decoded and classified.
@@ -113,6 +137,49 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_UNREADABLE)
             }
         },
+        Command::Mos(args) => {
+            match voxprobe::media::emodel::what_if(
+                &args.codec,
+                args.loss,
+                args.burst,
+                args.delay,
+                args.jitter_buffer,
+            ) {
+                Ok(rating) => {
+                    let text = match args.format {
+                        Format::Table => format!("{rating}\n"),
+                        Format::Json => format!(
+                            "{}\n",
+                            serde_json::json!({
+                                "type": "mos",
+                                "codec": rating.codec.map(|c| c.name),
+                                "band": rating.band.name(),
+                                "r": rating.r,
+                                "r_narrowband": rating.r_narrowband,
+                                "mos": rating.mos,
+                                "quality": voxprobe::media::quality::label(rating.mos),
+                                "ro": rating.ro, "is": rating.is, "id": rating.id,
+                                "idte": rating.idte, "idle": rating.idle, "idd": rating.idd,
+                                "ie_eff": rating.ie_eff, "a": rating.a,
+                                "ie": rating.ie, "bpl": rating.bpl, "ppl": rating.ppl,
+                                "burst_r": rating.burst_r, "ta_ms": rating.ta,
+                            })
+                        ),
+                    };
+                    match io::stdout().write_all(text.as_bytes()) {
+                        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                            eprintln!("voxprobe: writing to standard output: {e}");
+                            ExitCode::from(EXIT_UNREADABLE)
+                        }
+                        _ => ExitCode::SUCCESS,
+                    }
+                }
+                Err(e) => {
+                    eprintln!("voxprobe: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Extract(args) => {
             let config = config_from(&args.decode);
             match voxprobe::extract::extract_call(&args.files, &config, &args.call_id, &args.output)

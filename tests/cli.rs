@@ -292,3 +292,62 @@ fn extract_writes_one_call_that_analyses_the_same() {
         .contains("no call with Call-ID"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn mos_calculator_prints_each_term_and_rejects_unknown_codecs() {
+    let out = voxprobe()
+        .args([
+            "mos", "--codec", "G711", "--loss", "2", "--burst", "1.5", "--delay", "80",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for term in ["Ro", "Is", "Id", "Ie,eff", "R ", "MOS"] {
+        assert!(text.contains(term), "{term} missing:\n{text}");
+    }
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = voxprobe()
+            .arg("mos")
+            .args(args)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let clean = json(&["--codec", "G711"]);
+    // G.107 defaults with no loss and no delay: R = 93.2, MOS 4.41.
+    assert!(
+        (clean["r"].as_f64().unwrap() - 93.2).abs() < 0.05,
+        "{clean}"
+    );
+    assert!(
+        (clean["mos"].as_f64().unwrap() - 4.41).abs() < 0.01,
+        "{clean}"
+    );
+    let lossy = json(&["--codec", "G711", "--loss", "5"]);
+    let bursty = json(&["--codec", "G711", "--loss", "5", "--burst", "2"]);
+    let delayed = json(&[
+        "--codec", "G711", "--loss", "5", "--burst", "2", "--delay", "200",
+    ]);
+    let buffered = json(&[
+        "--codec",
+        "G711",
+        "--loss",
+        "5",
+        "--burst",
+        "2",
+        "--delay",
+        "200",
+        "--jitter-buffer",
+        "100",
+    ]);
+    let mos = |v: &serde_json::Value| v["mos"].as_f64().unwrap();
+    assert!(mos(&clean) > mos(&lossy) && mos(&lossy) > mos(&bursty));
+    assert!(mos(&bursty) > mos(&delayed) && mos(&delayed) > mos(&buffered));
+    let out = voxprobe().args(["mos", "--codec", "XYZ"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("unknown codec"));
+}

@@ -117,6 +117,9 @@ pub enum EndedBy {
 /// points or in several segments).
 #[derive(Clone, Debug, Serialize)]
 pub struct DirectionSummary {
+    /// The stream the figures below come from.
+    #[serde(skip)]
+    pub main_stream: crate::media::StreamKey,
     /// Streams in this direction.
     pub streams: usize,
     /// Packets of all of them.
@@ -131,8 +134,12 @@ pub struct DirectionSummary {
     pub max_jitter_ms: f64,
     /// Codec of the main stream.
     pub codec: Option<String>,
-    /// MOS of the main stream (narrowband scale), when it could be rated.
+    /// MOS of the main stream (adaptive jitter buffer), when it could be rated.
     pub mos: Option<f64>,
+    /// R of the main stream (narrowband scale).
+    pub r: Option<f64>,
+    /// The main stream's 5-second samples.
+    pub intervals: Vec<crate::media::stream::IntervalSample>,
 }
 
 /// One call, finished.
@@ -142,6 +149,8 @@ pub struct CallRecord {
     pub call: Call,
     /// Outcome class.
     pub outcome: Outcome,
+    /// Quality label of the worse direction (see [`crate::media::quality::label`]).
+    pub quality: Option<&'static str>,
     /// End time (see `ended_by`).
     pub end_time: Option<PacketTime>,
     /// How the end time was decided.

@@ -3,6 +3,7 @@
 use super::dialog::{Call, MessageContext, Side};
 use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
 use crate::analyze::{StreamCall, StreamRecord};
+use crate::media::stream::{IntervalSample, HEADLINE_BUFFER};
 use crate::packet::Endpoint;
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
@@ -328,6 +329,7 @@ impl MediaIndex {
 fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
     let main = streams.iter().max_by_key(|s| s.report.packets)?;
     Some(DirectionSummary {
+        main_stream: main.key,
         streams: streams.len(),
         packets: streams.iter().map(|s| s.report.packets).sum(),
         lost: streams.iter().map(|s| s.report.lost).sum(),
@@ -335,9 +337,38 @@ fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
         mean_jitter_ms: main.report.mean_jitter_ms,
         max_jitter_ms: main.report.max_jitter_ms,
         codec: main.report.codec.map(str::to_owned),
-        mos: None,
+        mos: main.report.quality.as_ref().map(|q| q.mos),
+        r: main.report.quality.as_ref().map(|q| q.r),
+        intervals: main.report.intervals.clone(),
     })
 }
+
+/// The stream a direction summary was taken from.
+fn direction_main<'a>(
+    streams: &'a [StreamRecord],
+    d: &DirectionSummary,
+) -> Option<&'a StreamRecord> {
+    streams.iter().find(|s| s.key == d.main_stream)
+}
+
+/// Whether quality fell during the call: some 5-second interval rates at
+/// least [`DEGRADATION_MOS`] below the median interval.
+fn degraded(intervals: &[IntervalSample]) -> bool {
+    let mut mos: Vec<f64> = intervals.iter().filter_map(|i| i.mos).collect();
+    if mos.len() < 3 {
+        return false;
+    }
+    mos.sort_by(f64::total_cmp);
+    let median = mos[mos.len() / 2];
+    median - mos[0] >= DEGRADATION_MOS
+}
+
+/// A drop of this much MOS from the call's median interval is a degradation.
+const DEGRADATION_MOS: f64 = 0.5;
+/// Late discards by the adaptive buffer above this share (percent) mean jitter hurts.
+const HIGH_LATE_PERCENT: f64 = 1.0;
+/// One-way network delay above this (ms, ITU-T G.114) is called high.
+const HIGH_DELAY_MS: f64 = 150.0;
 
 /// Loss above this share of a direction (percent) is called high.
 const HIGH_LOSS_PERCENT: f64 = 3.0;
@@ -407,13 +438,41 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
             .iter()
             .filter_map(|d| d.as_ref().map(|d| d.max_jitter_ms))
             .fold(0.0f64, f64::max);
-        if worst_jitter > HIGH_JITTER_MS {
+        let late_share = [&caller_to_callee, &callee_to_caller]
+            .iter()
+            .filter_map(|d| d.as_ref())
+            .filter_map(|d| direction_main(&streams, d))
+            .map(|s| s.report.jitter_buffers[HEADLINE_BUFFER].late_percent())
+            .fold(0.0f64, f64::max);
+        if worst_jitter > HIGH_JITTER_MS || late_share > HIGH_LATE_PERCENT {
             diagnosis.push("high_jitter");
         }
+        let worst_delay = streams
+            .iter()
+            .filter_map(|s| s.report.quality.as_ref())
+            .filter(|q| q.delay_source == "rtcp")
+            .map(|q| q.network_delay_ms)
+            .fold(0.0f64, f64::max);
+        if worst_delay > HIGH_DELAY_MS {
+            diagnosis.push("high_delay");
+        }
+        if [&caller_to_callee, &callee_to_caller]
+            .iter()
+            .filter_map(|d| d.as_ref())
+            .any(|d| degraded(&d.intervals))
+        {
+            diagnosis.push("degraded_over_time");
+        }
     }
+    let quality = [&caller_to_callee, &callee_to_caller]
+        .iter()
+        .filter_map(|d| d.as_ref().and_then(|d| d.mos))
+        .reduce(f64::min)
+        .map(crate::media::quality::label);
 
     CallRecord {
         outcome,
+        quality,
         end_time,
         ended_by,
         streams,

@@ -5,11 +5,14 @@
 //! added.
 
 use crate::analyze::{StreamRecord, Summary};
-use crate::call::CallRecord;
+use crate::call::{CallRecord, Direction};
+use crate::media::quality::StreamQuality;
 use crate::media::rtcp::RtcpReport;
 use crate::media::stream::LOSS_RUN_BUCKETS;
+use crate::media::stream::{IntervalSample, JITTER_BUFFER_NAMES};
 use crate::time::PacketTime;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -76,6 +79,23 @@ struct StreamLine<'a> {
     call_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     direction: Option<&'static str>,
+    mos: Option<f64>,
+    r_factor: Option<f64>,
+    mos_jb: Option<BTreeMap<&'static str, f64>>,
+    quality: Option<&'a StreamQuality>,
+    jitter_buffers: BTreeMap<&'static str, JitterBufferLine>,
+    intervals: &'a [IntervalSample],
+    intervals_dropped: u64,
+}
+
+/// What one emulated jitter buffer did.
+#[derive(Serialize)]
+struct JitterBufferLine {
+    played: u64,
+    late: u64,
+    late_percent: f64,
+    mean_delay_ms: f64,
+    max_delay_ms: f64,
 }
 
 /// The codec label of a stream: the encoding name, or `RTPType-N` for a
@@ -125,6 +145,31 @@ fn stream_line<'a>(file: &'a Path, s: &'a StreamRecord) -> StreamLine<'a> {
         rtcp: s.rtcp.as_ref(),
         call_id: s.call.as_ref().map(|c| c.call_id.as_str()),
         direction: s.call.as_ref().map(|c| c.direction.as_str()),
+        mos: r.quality.as_ref().map(|q| q.mos),
+        r_factor: r.quality.as_ref().map(|q| q.r),
+        mos_jb: r
+            .quality
+            .as_ref()
+            .map(|q| q.buffers.iter().map(|b| (b.buffer, b.mos)).collect()),
+        quality: r.quality.as_ref(),
+        jitter_buffers: JITTER_BUFFER_NAMES
+            .iter()
+            .zip(&r.jitter_buffers)
+            .map(|(name, jb)| {
+                (
+                    *name,
+                    JitterBufferLine {
+                        played: jb.played,
+                        late: jb.late,
+                        late_percent: jb.late_percent(),
+                        mean_delay_ms: jb.mean_delay_ms,
+                        max_delay_ms: jb.max_delay_ms,
+                    },
+                )
+            })
+            .collect(),
+        intervals: &r.intervals,
+        intervals_dropped: r.intervals_dropped,
     }
 }
 
@@ -204,7 +249,31 @@ struct CallLine<'a> {
     caller_to_callee: Option<&'a crate::call::record::DirectionSummary>,
     callee_to_caller: Option<&'a crate::call::record::DirectionSummary>,
     streams: Vec<serde_json::Value>,
-    intervals: Vec<serde_json::Value>,
+    intervals: Vec<CallInterval<'a>>,
+}
+
+/// One 5-second sample of one direction of a call.
+#[derive(Serialize)]
+struct CallInterval<'a> {
+    direction: &'static str,
+    #[serde(flatten)]
+    sample: &'a IntervalSample,
+}
+
+/// The samples of both directions' main streams, in time order.
+fn call_intervals(r: &CallRecord) -> Vec<CallInterval<'_>> {
+    let mut out: Vec<CallInterval<'_>> = [Direction::CallerToCallee, Direction::CalleeToCaller]
+        .into_iter()
+        .filter_map(|d| r.direction(d).map(|s| (d, s)))
+        .flat_map(|(d, s)| {
+            s.intervals.iter().map(move |sample| CallInterval {
+                direction: d.as_str(),
+                sample,
+            })
+        })
+        .collect();
+    out.sort_by_key(|i| (i.sample.start, i.direction));
+    out
 }
 
 fn time_opt(t: Option<PacketTime>) -> Option<String> {
@@ -257,14 +326,14 @@ pub fn write_call(out: &mut dyn Write, file: &Path, r: &CallRecord) -> io::Resul
         messages: c.messages,
         retransmissions: c.retransmissions,
         reinvites: c.reinvites,
-        mos_caller_to_callee: None,
-        mos_callee_to_caller: None,
-        quality: None,
+        mos_caller_to_callee: r.mos(Direction::CallerToCallee),
+        mos_callee_to_caller: r.mos(Direction::CalleeToCaller),
+        quality: r.quality,
         diagnosis: &r.diagnosis,
         caller_to_callee: r.caller_to_callee.as_ref(),
         callee_to_caller: r.callee_to_caller.as_ref(),
         streams,
-        intervals: Vec::new(),
+        intervals: call_intervals(r),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")

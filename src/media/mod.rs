@@ -8,6 +8,7 @@
 pub mod emodel;
 pub mod jitter_buffer;
 pub mod payload;
+pub mod quality;
 pub mod rtcp;
 pub mod stream;
 pub mod table;

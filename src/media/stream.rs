@@ -21,6 +21,7 @@
 //!   decides duplicates and closes loss runs once a hole can no longer be
 //!   filled by a late packet.
 
+use super::jitter_buffer::{JitterBuffer, JitterBufferStats, Playout};
 use super::payload::{PayloadInfo, PayloadKind};
 use super::MediaPacket;
 use crate::time::PacketTime;
@@ -52,7 +53,38 @@ pub struct StreamStats {
     ssrc_changes: u32,
     timing: WiresharkTiming,
     sequence: SequenceTracker,
+    buffers: [JitterBuffer; JITTER_BUFFERS],
+    interval: IntervalAccumulator,
+    intervals: Vec<IntervalSample>,
+    intervals_dropped: u64,
 }
+
+/// The emulated jitter buffers, in this order: fixed 50 ms, fixed 200 ms,
+/// adaptive. A phone drops a packet that misses its playout time, so each
+/// buffer gives its own loss and its own MOS.
+pub const JITTER_BUFFERS: usize = 3;
+/// Names of the emulated jitter buffers, as in the JSON output.
+pub const JITTER_BUFFER_NAMES: [&str; JITTER_BUFFERS] = ["fixed_50ms", "fixed_200ms", "adaptive"];
+/// Index of the buffer whose figures are the stream's headline MOS.
+pub const HEADLINE_BUFFER: usize = 2;
+
+fn jitter_buffers() -> [JitterBuffer; JITTER_BUFFERS] {
+    [
+        JitterBuffer::fixed(50.0),
+        JitterBuffer::fixed(200.0),
+        JitterBuffer::adaptive(),
+    ]
+}
+
+/// Quality samples are taken over this period of packet time, on a grid
+/// aligned to the epoch so samples of different streams line up.
+pub const INTERVAL_NS: i64 = 5_000_000_000;
+/// Most samples kept per stream (24 h of 5-second samples); later ones are
+/// counted, not kept.
+pub const MAX_INTERVALS: usize = 17_280;
+/// Samples reserved at stream creation, so the first minute and a half
+/// allocates nothing more.
+const INITIAL_INTERVALS: usize = 16;
 
 impl StreamStats {
     /// A stream whose first packet is `pkt`.
@@ -72,21 +104,68 @@ impl StreamStats {
             ssrc_changes: 0,
             timing: WiresharkTiming::new(pkt),
             sequence: SequenceTracker::new(pkt.rtp.sequence),
+            buffers: jitter_buffers(),
+            interval: IntervalAccumulator::new(pkt.time, i64::from(pkt.rtp.sequence) - 1),
+            intervals: Vec::with_capacity(INITIAL_INTERVALS),
+            intervals_dropped: 0,
         };
+        s.play(pkt, payload);
         s.count(pkt, payload);
         s
     }
 
     /// Adds one packet. `payload` is what its payload type means for this stream.
     pub fn handle_packet(&mut self, pkt: &MediaPacket, payload: PayloadInfo) {
+        let interval = interval_index(pkt.time);
+        if interval > self.interval.index {
+            self.close_interval();
+            self.interval = IntervalAccumulator::new(pkt.time, self.sequence.max);
+        }
         self.timing.handle_packet(pkt, payload);
-        self.sequence.handle_sequence(pkt.rtp.sequence);
+        let duplicate = self.sequence.handle_sequence(pkt.rtp.sequence);
+        if !duplicate {
+            self.play(pkt, payload);
+        }
         self.count(pkt, payload);
+    }
+
+    /// Feeds the jitter buffers with a packet that is new media (not a
+    /// duplicate, not a telephone event, with a known clock rate).
+    fn play(&mut self, pkt: &MediaPacket, payload: PayloadInfo) {
+        if !matches!(payload.kind, PayloadKind::Media | PayloadKind::ComfortNoise)
+            || payload.clock_rate == 0
+        {
+            return;
+        }
+        for (i, buffer) in self.buffers.iter_mut().enumerate() {
+            let playout = buffer.handle_packet(
+                pkt.time,
+                pkt.rtp.timestamp,
+                payload.clock_rate,
+                pkt.rtp.marker,
+            );
+            if playout == Playout::Late {
+                self.interval.late[i] += 1;
+            }
+        }
+    }
+
+    fn close_interval(&mut self) {
+        let sample = self.interval.sample(self.sequence.max);
+        if self.intervals.len() < MAX_INTERVALS {
+            self.intervals.push(sample);
+        } else {
+            self.intervals_dropped += 1;
+        }
     }
 
     fn count(&mut self, pkt: &MediaPacket, payload: PayloadInfo) {
         self.last_time = pkt.time;
         self.packets += 1;
+        self.interval.packets += 1;
+        let jitter = self.timing.jitter;
+        self.interval.jitter_sum += jitter;
+        self.interval.jitter_max = self.interval.jitter_max.max(jitter);
         self.payload_bytes += u64::from(pkt.rtp.payload_len);
         let pt = pkt.rtp.payload_type & 0x7f;
         self.payload_types_seen[usize::from(pt >> 6)] |= 1 << (pt & 63);
@@ -152,8 +231,91 @@ impl StreamStats {
             max_loss_run: seq.max_loss_run,
             first_time: self.first_time,
             last_time: self.last_time,
+            jitter_buffers: self.buffers.map(|b| b.stats()),
+            intervals: {
+                let mut all = self.intervals.clone();
+                if all.len() < MAX_INTERVALS && self.interval.packets > 0 {
+                    all.push(self.interval.sample(self.sequence.max));
+                }
+                all
+            },
+            intervals_dropped: self.intervals_dropped,
+            quality: None,
         }
     }
+}
+
+fn interval_index(t: PacketTime) -> i64 {
+    t.as_nanos().div_euclid(INTERVAL_NS)
+}
+
+/// The counts of the interval in progress.
+#[derive(Clone, Copy, Debug)]
+struct IntervalAccumulator {
+    index: i64,
+    /// Highest extended sequence number before the interval began.
+    seq_before: i64,
+    packets: u64,
+    jitter_sum: f64,
+    jitter_max: f64,
+    late: [u64; JITTER_BUFFERS],
+}
+
+impl IntervalAccumulator {
+    fn new(time: PacketTime, seq_before: i64) -> Self {
+        IntervalAccumulator {
+            index: interval_index(time),
+            seq_before,
+            packets: 0,
+            jitter_sum: 0.0,
+            jitter_max: 0.0,
+            late: [0; JITTER_BUFFERS],
+        }
+    }
+
+    fn sample(&self, seq_max: i64) -> IntervalSample {
+        let expected = (seq_max - self.seq_before).max(0) as u64;
+        IntervalSample {
+            start: PacketTime::from_nanos(self.index.saturating_mul(INTERVAL_NS)),
+            packets: self.packets,
+            expected,
+            lost: expected as i64 - self.packets as i64,
+            mean_jitter_ms: if self.packets > 0 {
+                self.jitter_sum / self.packets as f64
+            } else {
+                0.0
+            },
+            max_jitter_ms: self.jitter_max,
+            late: self.late,
+            mos: None,
+            r: None,
+        }
+    }
+}
+
+/// Quality over one 5-second interval of a stream.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct IntervalSample {
+    /// Start of the interval (a multiple of 5 s since the epoch).
+    #[serde(serialize_with = "crate::export::json::serialize_time")]
+    pub start: PacketTime,
+    /// Packets received in it.
+    pub packets: u64,
+    /// Sequence numbers it covered (highest at its end − highest before it).
+    pub expected: u64,
+    /// `expected − packets` (negative with duplicates or late arrivals from the interval before).
+    pub lost: i64,
+    /// Mean RFC 3550 jitter over its packets (ms).
+    pub mean_jitter_ms: f64,
+    /// Largest RFC 3550 jitter in it (ms).
+    pub max_jitter_ms: f64,
+    /// Packets each emulated jitter buffer discarded as late, in the order of
+    /// [`JITTER_BUFFER_NAMES`].
+    pub late: [u64; JITTER_BUFFERS],
+    /// MOS of the interval with the adaptive buffer, when the codec is known.
+    pub mos: Option<f64>,
+    /// R (narrowband scale) of the interval, when the codec is known.
+    pub r: Option<f64>,
 }
 
 /// The owned summary of a stream (without its identity, which the table adds).
@@ -215,6 +377,18 @@ pub struct StreamReport {
     /// Arrival of the last packet.
     #[serde(skip)]
     pub last_time: PacketTime,
+    /// What each emulated jitter buffer did, in the order of [`JITTER_BUFFER_NAMES`].
+    #[serde(skip)]
+    pub jitter_buffers: [JitterBufferStats; JITTER_BUFFERS],
+    /// Quality per 5-second interval.
+    #[serde(skip)]
+    pub intervals: Vec<IntervalSample>,
+    /// Intervals not kept past [`MAX_INTERVALS`].
+    #[serde(skip)]
+    pub intervals_dropped: u64,
+    /// E-model rating, once computed (see [`crate::media::quality`]).
+    #[serde(skip)]
+    pub quality: Option<crate::media::quality::StreamQuality>,
 }
 
 /// Timing state with the semantics of Wireshark 4.0's `rtppacket_analyse`,
@@ -429,7 +603,8 @@ impl SequenceTracker {
         was
     }
 
-    fn handle_sequence(&mut self, seq: u16) {
+    /// Takes one sequence number; returns whether it is a duplicate.
+    fn handle_sequence(&mut self, seq: u16) -> bool {
         // The extended sequence nearest to the highest seen (RFC 3550 A.1
         // without probation: a jump of more than half the space reads as old).
         let step = i64::from(seq.wrapping_sub(self.max as u16) as i16);
@@ -457,9 +632,11 @@ impl SequenceTracker {
             }
             self.max = ext;
             self.set(ext);
+            false
         } else if ext > self.max - SEQ_WINDOW as i64 {
             if self.is_set(ext) {
                 self.duplicates += 1;
+                true
             } else {
                 // A packet older than the first one received, reordered at the
                 // start: the stream began earlier than we thought. Extending it
@@ -468,11 +645,13 @@ impl SequenceTracker {
                 self.base = self.base.min(ext);
                 self.set(ext);
                 self.out_of_order += 1;
+                false
             }
         } else {
             // Older than the window (or before the first packet): late, and
             // too old to tell from a duplicate.
             self.out_of_order += 1;
+            false
         }
     }
 
