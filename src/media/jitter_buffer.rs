@@ -38,9 +38,16 @@
 //!   still gets one packet time of slack; and a talkspurt whose first packet's
 //!   delay is further than that 500 ms from `d̂` is taken as a timestamp
 //!   discontinuity (the re-anchoring of the fixed buffers): `d̂` restarts
-//!   from it. Like the paper's algorithm it adapts only between talkspurts; a
-//!   stream that never sets the marker keeps the delay set at its first
-//!   packet.
+//!   from it. The paper adapts only between talkspurts, so a stream without
+//!   silence suppression (no marker bits: most trunk and many desk-phone
+//!   calls) would keep the delay set at its first packet; phones adapt
+//!   within talkspurts by stretching or compressing audio (WebRTC NetEq,
+//!   PJMEDIA's adaptive buffer). So ours also re-plans `D` once a second of
+//!   media time ([`ADAPTIVE_PERIOD_NS`]), and at once after a late packet
+//!   (an underrun: the phone conceals that packet and plays deeper from the
+//!   next one); and since `d̂` follows a step in delay only over seconds
+//!   (α weighs 500 packets), a re-planned `D` never falls below the largest
+//!   delay of the last second plus the smallest margin.
 //!
 //! RTP timestamps are extended across the 32-bit wrap (and back for a
 //! reordered packet) by the signed distance to the highest timestamp seen.
@@ -63,6 +70,9 @@ pub const ADAPTIVE_VARIATION_FACTOR: f64 = 4.0;
 pub const ADAPTIVE_MIN_MARGIN_MS: f64 = 20.0;
 /// Largest margin of the adaptive buffer over its mean-delay estimate (ms).
 pub const ADAPTIVE_MAX_MARGIN_MS: f64 = 500.0;
+/// Between talkspurts the adaptive buffer re-plans its delay at most this
+/// often (media time), as phones that stretch or compress audio do.
+pub const ADAPTIVE_PERIOD_NS: i64 = 1_000_000_000;
 
 const NANOS_PER_MS: f64 = 1e6;
 
@@ -135,6 +145,10 @@ pub struct JitterBuffer {
     /// Adaptive estimates of the mean relative delay and its variation (ns).
     d_hat: f64,
     v_hat: f64,
+    /// Media time (ns since the origin) of the last adaptive re-planning.
+    adapted_at_ns: i64,
+    /// Largest relative delay since then (ns).
+    window_max_n: i64,
     played: u64,
     late: u64,
     unknown: u64,
@@ -155,6 +169,8 @@ impl JitterBuffer {
             playout_ns: 0,
             d_hat: 0.0,
             v_hat: 0.0,
+            adapted_at_ns: 0,
+            window_max_n: i64::MIN,
             played: 0,
             late: 0,
             unknown: 0,
@@ -240,12 +256,28 @@ impl JitterBuffer {
                     self.v_hat = ADAPTIVE_ALPHA * self.v_hat
                         + (1.0 - ADAPTIVE_ALPHA) * (self.d_hat - nf).abs();
                 }
-                if talkspurt_start {
-                    let margin = (ADAPTIVE_VARIATION_FACTOR * self.v_hat).clamp(
-                        ADAPTIVE_MIN_MARGIN_MS * NANOS_PER_MS,
-                        ADAPTIVE_MAX_MARGIN_MS * NANOS_PER_MS,
-                    );
-                    self.playout_ns = (self.d_hat + margin) as i64;
+                let margin = (ADAPTIVE_VARIATION_FACTOR * self.v_hat).clamp(
+                    ADAPTIVE_MIN_MARGIN_MS * NANOS_PER_MS,
+                    ADAPTIVE_MAX_MARGIN_MS * NANOS_PER_MS,
+                );
+                let min_margin = (ADAPTIVE_MIN_MARGIN_MS * NANOS_PER_MS) as i64;
+                self.window_max_n = self.window_max_n.max(n);
+                // Ramjee's target, but never below what the last second of
+                // packets needed: d̂ follows a delay step only over seconds.
+                let planned = ((self.d_hat + margin) as i64)
+                    .max(self.window_max_n.saturating_add(min_margin));
+                let periodic = media_ns.saturating_sub(self.adapted_at_ns) >= ADAPTIVE_PERIOD_NS;
+                if talkspurt_start || periodic {
+                    self.playout_ns = planned;
+                    self.adapted_at_ns = media_ns;
+                    self.window_max_n = n;
+                } else if n > self.playout_ns {
+                    // An underrun: the phone conceals this packet and stretches
+                    // its audio, so the buffer is deeper from the next one on.
+                    self.late += 1;
+                    self.playout_ns = planned;
+                    self.adapted_at_ns = media_ns;
+                    return Playout::Late;
                 }
             }
         }
@@ -514,5 +546,34 @@ mod tests {
             Playout::OnTime
         );
         assert_eq!(buf.stats().late, 0);
+    }
+
+    #[test]
+    fn adaptive_buffer_adapts_within_a_stream_without_markers() {
+        // 30 s of continuous speech, no marker after the first packet; after
+        // 5 s the path adds a steady 80 ms step plus up to 40 ms of jitter.
+        let mut r = rng(7);
+        let jitter: Vec<f64> = (0..1500).map(|_| r()).collect();
+        let sent = stream(1500, 1000, |i| {
+            if i < 250 {
+                10.0
+            } else {
+                90.0 + 40.0 * jitter[i]
+            }
+        });
+        let [mut short, _, mut adaptive] = three();
+        let short_late = run(&mut short, &sent)
+            .iter()
+            .filter(|p| **p == Playout::Late)
+            .count();
+        let adaptive_late = run(&mut adaptive, &sent)
+            .iter()
+            .filter(|p| **p == Playout::Late)
+            .count();
+        // The 50 ms buffer, anchored before the step, loses most of the rest;
+        // the adaptive one catches up within a second or so.
+        assert!(short_late > 1000, "fixed 50 ms lost {short_late}");
+        assert!(adaptive_late < 75, "adaptive lost {adaptive_late}");
+        assert!(adaptive.stats().mean_delay_ms > 20.0);
     }
 }
