@@ -7,6 +7,7 @@ static ALLOCATOR: alloc_free::CountingAllocator = alloc_free::CountingAllocator;
 
 mod agreement;
 mod alloc_free;
+mod calls_generated;
 mod capture_files;
 mod cli;
 mod decode_captures;
