@@ -850,7 +850,7 @@ pub(super) fn calls(rng: &mut Rng) -> Plan {
         &mut plan,
         rng,
         "no-bye",
-        "answered, 1 s of media both ways, then nothing: no BYE in the capture (about 35 s follow)",
+        "answered, 1 s of media both ways, then nothing: no BYE in the capture (33 s of capture follow)",
         (&dave, &bob),
         t,
         p,
