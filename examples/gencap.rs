@@ -1,11 +1,12 @@
 //! Writes a synthetic capture and its expected results.
 //!
 //! ```text
-//! cargo run --release --example gencap -- --scenario NAME --seed N [--packets N] -o FILE.pcap [--expected FILE.json]
+//! cargo run --release --example gencap -- --scenario NAME --seed N [--packets N | --calls N] -o FILE.pcap [--expected FILE.json]
 //! ```
 //!
 //! Scenarios: `impairments`, `sip-call`, `throughput` (`--packets`, default
-//! 5 000 000). Without `--expected`, the JSON goes next to the pcap as
+//! 5 000 000), `calls`, `calls-bulk` (`--calls`, default 1000; `--packets`
+//! is accepted as the same count). Without `--expected`, the JSON goes next to the pcap as
 //! `FILE.expected.json`. The same scenario and seed always give the same bytes.
 
 use anyhow::{bail, Context, Result};
@@ -15,8 +16,8 @@ use std::path::PathBuf;
 use voxprobe::synth::{generate, Scenario};
 
 const USAGE: &str =
-    "usage: gencap --scenario NAME --seed N [--packets N] -o FILE.pcap [--expected FILE.json]
-scenarios: impairments, sip-call, throughput";
+    "usage: gencap --scenario NAME --seed N [--packets N | --calls N] -o FILE.pcap [--expected FILE.json]
+scenarios: impairments, sip-call, throughput (--packets), calls, calls-bulk (--calls)";
 
 struct Args {
     scenario: Scenario,
@@ -28,7 +29,7 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut scenario = None;
     let mut seed = None;
-    let mut packets = None;
+    let mut size = None;
     let mut out = None;
     let mut expected = None;
     let mut args = std::env::args().skip(1);
@@ -49,11 +50,11 @@ fn parse_args() -> Result<Args> {
                         .with_context(|| format!("--seed {value}: not a number"))?,
                 )
             }
-            "--packets" => {
-                packets = Some(
+            "--packets" | "--calls" => {
+                size = Some(
                     value
                         .parse::<u64>()
-                        .with_context(|| format!("--packets {value}: not a number"))?,
+                        .with_context(|| format!("{flag} {value}: not a number"))?,
                 )
             }
             "-o" | "--output" => out = Some(PathBuf::from(value)),
@@ -62,7 +63,7 @@ fn parse_args() -> Result<Args> {
         }
     }
     let name = scenario.with_context(|| format!("--scenario is required\n{USAGE}"))?;
-    let scenario = Scenario::from_name(&name, packets).with_context(|| {
+    let scenario = Scenario::from_name(&name, size).with_context(|| {
         format!(
             "unknown scenario {name}; choose one of {}",
             Scenario::NAMES.join(", ")
@@ -99,13 +100,14 @@ fn main() -> Result<()> {
     std::fs::write(&args.expected, json)
         .with_context(|| format!("{}: write failed", args.expected.display()))?;
     eprintln!(
-        "{}: {} frames ({} RTP in {} streams, {} RTCP, {} SIP); expected results in {}",
+        "{}: {} frames ({} RTP in {} streams, {} RTCP, {} SIP, {} calls); expected results in {}",
         args.out.display(),
         truth.frames,
         truth.rtp_packets,
         truth.streams.len(),
         truth.rtcp_packets,
         truth.sip_messages,
+        truth.calls.len(),
         args.expected.display()
     );
     Ok(())

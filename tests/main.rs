@@ -8,6 +8,8 @@ static ALLOCATOR: alloc_free::CountingAllocator = alloc_free::CountingAllocator;
 mod agreement;
 mod alloc_free;
 mod calls_captures;
+mod calls_generated;
+mod calls_generated_records;
 mod capture_files;
 mod cli;
 mod decode_captures;

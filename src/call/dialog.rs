@@ -172,7 +172,7 @@ pub struct Call {
     pub final_reason: Option<String>,
     /// Q.850 cause from a Reason header (BYE, CANCEL or final response).
     pub q850_cause: Option<u16>,
-    /// Who sent the BYE.
+    /// Who sent the BYE (or the CANCEL that abandoned the call).
     pub hangup_by: Option<Side>,
     /// A CANCEL was seen.
     pub cancelled: bool,
@@ -475,7 +475,11 @@ impl Call {
                         }
                     }
                     Method::Cancel => {
+                        // Abandoning the call before the answer is hanging up.
                         self.cancelled = true;
+                        if self.answer_time.is_none() {
+                            self.hangup_by.get_or_insert(side);
+                        }
                         self.note_q850(msg);
                     }
                     Method::Bye => {

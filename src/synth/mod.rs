@@ -25,6 +25,7 @@
 //! assert!(pcap.len() < 300_000);
 //! ```
 
+mod calls;
 pub mod pcap_writer;
 pub mod rng;
 pub mod scenario;
@@ -33,4 +34,4 @@ pub mod source;
 pub mod truth;
 
 pub use scenario::{generate, Scenario};
-pub use truth::{ExpectedCapture, ExpectedStream};
+pub use truth::{DirectionCounts, ExpectedCall, ExpectedCapture, ExpectedStream};

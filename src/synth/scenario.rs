@@ -1,14 +1,19 @@
 //! Scenarios: which streams, calls and impairments a capture holds, and the
 //! loop that writes them in arrival order while the truth is accounted.
 
+use super::calls::{self, CallPlan};
 use super::pcap_writer::PcapWriter;
 use super::rng::Rng;
 use super::sip::{self, Dialog, Party, Request, Rtpmap, SenderReport};
 use super::source::{
     DtmfEvent, GilbertElliott, Impairments, Segment, Source, SourceSpec, Talkspurts,
 };
-use super::truth::{ExpectedCapture, StreamIdentity, StreamTruth, JITTER_DEFINITION};
+use super::truth::{
+    ExpectedCapture, StreamIdentity, StreamTruth, CALL_DEFINITIONS, JITTER_DEFINITION,
+    MOS_ORDER_RULE,
+};
 use std::cmp::Reverse;
+use std::collections::BTreeMap;
 use std::collections::BinaryHeap;
 use std::io::{self, Write};
 use std::net::SocketAddrV4;
@@ -16,9 +21,9 @@ use std::net::SocketAddrV4;
 /// 2026-01-01T00:00:00Z in µs: the start of every generated capture.
 pub const BASE_TIME_US: i64 = 1_767_225_600 * 1_000_000;
 /// Packet time of every generated stream.
-const PTIME_US: i64 = 20_000;
+pub(super) const PTIME_US: i64 = 20_000;
 /// G.711 at 8 kHz: timestamp units (and payload bytes) per 20 ms packet.
-const G711_SAMPLES: u32 = 160;
+pub(super) const G711_SAMPLES: u32 = 160;
 /// Tag of the expected-results JSON format.
 pub const EXPECTED_FORMAT: &str = "voxprobe-synth-expected/1";
 /// Default packet count of the `throughput` scenario.
@@ -27,6 +32,8 @@ pub const DEFAULT_THROUGHPUT_PACKETS: u64 = 5_000_000;
 const THROUGHPUT_PACKETS_PER_STREAM: u64 = 2_500;
 /// Most concurrent streams of the `throughput` scenario.
 const THROUGHPUT_MAX_STREAMS: u64 = 2_000;
+/// Default call count of the `calls-bulk` scenario.
+pub const DEFAULT_BULK_CALLS: u64 = 1_000;
 
 /// A named recipe for a capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,20 +52,43 @@ pub enum Scenario {
         /// Packets aimed for (a little less arrives: 0.2 % are lost).
         packets: u64,
     },
+    /// Fifteen SIP calls between five user agents, one outcome or behaviour
+    /// each (answered with either side hanging up, busy, no answer, rejected,
+    /// cancelled, failed, timed out, early media, re-INVITE, no BYE, INVITE
+    /// retransmission) and five answered calls with graded media impairments
+    /// for MOS ordering; truth per call (see [`super::truth::ExpectedCall`]).
+    Calls,
+    /// `calls` overlapping SIP calls with 2-5 s of G.711 both ways, most
+    /// answered, a realistic mix of failures, for benchmarks.
+    CallsBulk {
+        /// Calls in the capture.
+        calls: u64,
+    },
 }
 
 impl Scenario {
     /// Names accepted by [`Scenario::from_name`].
-    pub const NAMES: [&'static str; 3] = ["impairments", "sip-call", "throughput"];
+    pub const NAMES: [&'static str; 5] = [
+        "impairments",
+        "sip-call",
+        "throughput",
+        "calls",
+        "calls-bulk",
+    ];
 
-    /// The scenario called `name`; `packets` sizes `throughput` (default
-    /// [`DEFAULT_THROUGHPUT_PACKETS`]) and is ignored by the others.
-    pub fn from_name(name: &str, packets: Option<u64>) -> Option<Scenario> {
+    /// The scenario called `name`; `size` is the packet count of `throughput`
+    /// (default [`DEFAULT_THROUGHPUT_PACKETS`]) and the call count of
+    /// `calls-bulk` (default [`DEFAULT_BULK_CALLS`]), ignored by the others.
+    pub fn from_name(name: &str, size: Option<u64>) -> Option<Scenario> {
         match name {
             "impairments" => Some(Scenario::Impairments),
             "sip-call" => Some(Scenario::SipCall),
             "throughput" => Some(Scenario::Throughput {
-                packets: packets.unwrap_or(DEFAULT_THROUGHPUT_PACKETS),
+                packets: size.unwrap_or(DEFAULT_THROUGHPUT_PACKETS),
+            }),
+            "calls" => Some(Scenario::Calls),
+            "calls-bulk" => Some(Scenario::CallsBulk {
+                calls: size.unwrap_or(DEFAULT_BULK_CALLS),
             }),
             _ => None,
         }
@@ -70,6 +100,8 @@ impl Scenario {
             Scenario::Impairments => "impairments",
             Scenario::SipCall => "sip-call",
             Scenario::Throughput { .. } => "throughput",
+            Scenario::Calls => "calls",
+            Scenario::CallsBulk { .. } => "calls-bulk",
         }
     }
 
@@ -79,6 +111,8 @@ impl Scenario {
             Scenario::Impairments => impairments(&mut rng),
             Scenario::SipCall => sip_call(&mut rng),
             Scenario::Throughput { packets } => throughput(&mut rng, packets),
+            Scenario::Calls => calls::calls(&mut rng),
+            Scenario::CallsBulk { calls } => calls::calls_bulk(&mut rng, calls),
         }
     }
 }
@@ -90,7 +124,11 @@ impl Scenario {
 /// # Errors
 /// Errors of `out`.
 pub fn generate<W: Write>(scenario: Scenario, seed: u64, out: W) -> io::Result<ExpectedCapture> {
-    let plan = scenario.plan(seed);
+    let mut plan = scenario.plan(seed);
+    let call_plans = std::mem::take(&mut plan.calls);
+    let count_sip = !call_plans.is_empty();
+    let mut sip_requests: BTreeMap<String, u64> = BTreeMap::new();
+    let mut sip_responses: BTreeMap<u16, u64> = BTreeMap::new();
     let mut truths: Vec<StreamTruth> = plan.identities.into_iter().map(StreamTruth::new).collect();
     let mut sources: Vec<Source> = plan
         .sources
@@ -119,6 +157,9 @@ pub fn generate<W: Write>(scenario: Scenario, seed: u64, out: W) -> io::Result<E
                 match &c.kind {
                     ControlKind::Sip(text) => {
                         sip_messages += 1;
+                        if count_sip {
+                            count_sip_message(text, &mut sip_requests, &mut sip_responses);
+                        }
                         w.write_udp(c.time_us, c.src, c.dst, text.as_bytes())?;
                     }
                     ControlKind::Rtcp {
@@ -183,6 +224,13 @@ pub fn generate<W: Write>(scenario: Scenario, seed: u64, out: W) -> io::Result<E
     }
     let frames = w.frames();
     w.finish()?;
+    let calls: Vec<_> = call_plans.iter().map(|c| c.report(&truths)).collect();
+    let mos_order = calls::mos_order(&call_plans, &calls);
+    let (call_definitions, mos_order_rule) = match (calls.is_empty(), mos_order.is_empty()) {
+        (true, _) => (String::new(), String::new()),
+        (false, true) => (CALL_DEFINITIONS.to_owned(), String::new()),
+        (false, false) => (CALL_DEFINITIONS.to_owned(), MOS_ORDER_RULE.to_owned()),
+    };
     Ok(ExpectedCapture {
         format: EXPECTED_FORMAT.to_owned(),
         scenario: scenario.name().to_owned(),
@@ -193,25 +241,49 @@ pub fn generate<W: Write>(scenario: Scenario, seed: u64, out: W) -> io::Result<E
         sip_messages,
         jitter_definition: JITTER_DEFINITION.to_owned(),
         streams: truths.iter().filter_map(StreamTruth::report).collect(),
+        sip_requests,
+        sip_responses,
+        call_definitions,
+        calls,
+        mos_order,
+        mos_order_rule,
     })
 }
 
+/// Counts a SIP message by method or status code (its start line).
+fn count_sip_message(
+    text: &str,
+    requests: &mut BTreeMap<String, u64>,
+    responses: &mut BTreeMap<u16, u64>,
+) {
+    let line = text.split("\r\n").next().unwrap_or_default();
+    if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
+        let code = rest.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
+        *responses.entry(code).or_default() += 1;
+    } else {
+        let method = line.split(' ').next().unwrap_or_default();
+        *requests.entry(method.to_owned()).or_default() += 1;
+    }
+}
+
 /// What a scenario decided before any packet is written.
-struct Plan {
-    sources: Vec<(SourceSpec, Rng)>,
-    identities: Vec<StreamIdentity>,
-    controls: Vec<Control>,
+pub(super) struct Plan {
+    pub(super) sources: Vec<(SourceSpec, Rng)>,
+    pub(super) identities: Vec<StreamIdentity>,
+    pub(super) controls: Vec<Control>,
+    /// Calls whose truth is reported (call scenarios only).
+    pub(super) calls: Vec<CallPlan>,
 }
 
 /// A non-RTP datagram at a fixed time.
-struct Control {
-    time_us: i64,
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
-    kind: ControlKind,
+pub(super) struct Control {
+    pub(super) time_us: i64,
+    pub(super) src: SocketAddrV4,
+    pub(super) dst: SocketAddrV4,
+    pub(super) kind: ControlKind,
 }
 
-enum ControlKind {
+pub(super) enum ControlKind {
     Sip(String),
     /// An SR from `source`, with a report block about the truth `receives`.
     Rtcp {
@@ -222,38 +294,39 @@ enum ControlKind {
 }
 
 /// A random SSRC (never 0, which some tools treat as unset).
-fn ssrc(rng: &mut Rng) -> u32 {
+pub(super) fn ssrc(rng: &mut Rng) -> u32 {
     rng.range(1, u64::from(u32::MAX)) as u32
 }
 
-fn addr(ip: [u8; 4], port: u16) -> SocketAddrV4 {
+pub(super) fn addr(ip: [u8; 4], port: u16) -> SocketAddrV4 {
     SocketAddrV4::new(ip.into(), port)
 }
 
 /// A plain G.711 sender: one SSRC, no events, no silence.
-struct Audio {
-    name: &'static str,
-    impairment: &'static str,
-    src: SocketAddrV4,
-    dst: SocketAddrV4,
-    payload_type: u8,
-    start_us: i64,
-    slots: u64,
-    impairments: Impairments,
+pub(super) struct Audio {
+    pub(super) name: &'static str,
+    pub(super) impairment: &'static str,
+    pub(super) src: SocketAddrV4,
+    pub(super) dst: SocketAddrV4,
+    pub(super) payload_type: u8,
+    pub(super) start_us: i64,
+    pub(super) slots: u64,
+    pub(super) impairments: Impairments,
 }
 
 impl Plan {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Plan {
             sources: Vec::new(),
             identities: Vec::new(),
             controls: Vec::new(),
+            calls: Vec::new(),
         }
     }
 
     /// Adds a sender; returns its source index. `start_seq` overrides the
     /// random first sequence number.
-    fn add_audio(&mut self, rng: &mut Rng, a: Audio, start_seq: Option<u16>) -> usize {
+    pub(super) fn add_audio(&mut self, rng: &mut Rng, a: Audio, start_seq: Option<u16>) -> usize {
         let ssrc = ssrc(rng);
         let start_seq = start_seq.unwrap_or_else(|| rng.below(65_536) as u16);
         let start_timestamp = rng.next_u64() as u32;
@@ -287,6 +360,8 @@ impl Plan {
                 start_timestamp,
                 truth,
             }],
+            lost_slots: Vec::new(),
+            extra_delay_us: Vec::new(),
         };
         self.sources.push((spec, rng.fork(truth as u64)));
         self.sources.len() - 1
@@ -368,7 +443,7 @@ fn impairments(rng: &mut Rng) -> Plan {
     plan
 }
 
-fn hex(rng: &mut Rng, digits: usize) -> String {
+pub(super) fn hex(rng: &mut Rng, digits: usize) -> String {
     let mut s = format!("{:016x}", rng.next_u64());
     s.truncate(digits);
     s

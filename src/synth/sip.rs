@@ -170,6 +170,208 @@ fn finish(m: &mut String, body: Option<&str>) {
     }
 }
 
+/// A SIP user agent of the call scenarios: a phone, softphone or gateway
+/// with its own product string (`User-Agent` in its requests, `Server` in its
+/// responses, RFC 3261 §20.35, §20.41).
+#[derive(Clone, Debug)]
+pub struct UserAgent {
+    /// User part of its AOR and Contact.
+    pub user: String,
+    /// Display name.
+    pub display: String,
+    /// Signalling and media IP (SIP on UDP 5060).
+    pub ip: std::net::Ipv4Addr,
+    /// Product string.
+    pub product: &'static str,
+}
+
+impl UserAgent {
+    /// Its SIP address (`ip:5060`).
+    pub fn sip(&self) -> SocketAddrV4 {
+        SocketAddrV4::new(self.ip, 5060)
+    }
+}
+
+/// One INVITE dialog between two [`UserAgent`]s, for the call scenarios
+/// (richer than [`Dialog`]: `rport`, `Server`, `Allow`/`Supported`, extra
+/// headers such as `Reason`, either side sending requests).
+#[derive(Clone, Debug)]
+pub struct CallLeg {
+    /// Caller.
+    pub caller: UserAgent,
+    /// Callee.
+    pub callee: UserAgent,
+    /// Caller's dialog tag.
+    pub caller_tag: String,
+    /// Callee's dialog tag.
+    pub callee_tag: String,
+    /// Call-ID.
+    pub call_id: String,
+    /// Domain of both AORs.
+    pub domain: &'static str,
+}
+
+/// A request (or the request a response answers) within a [`CallLeg`].
+#[derive(Clone, Copy, Debug)]
+pub struct Txn<'a> {
+    /// Method.
+    pub method: &'a str,
+    /// CSeq number.
+    pub cseq: u32,
+    /// Via branch (without the magic cookie).
+    pub branch: &'a str,
+    /// Whether the caller sends the request.
+    pub from_caller: bool,
+    /// Whether the To header carries the peer's tag.
+    pub to_tag: bool,
+}
+
+impl CallLeg {
+    fn sides(&self, from_caller: bool) -> ((&UserAgent, &str), (&UserAgent, &str)) {
+        let a = (&self.caller, self.caller_tag.as_str());
+        let b = (&self.callee, self.callee_tag.as_str());
+        if from_caller {
+            (a, b)
+        } else {
+            (b, a)
+        }
+    }
+
+    /// The AOR URI of the caller (`from`) or callee.
+    pub fn aor(&self, caller: bool) -> String {
+        let ua = if caller { &self.caller } else { &self.callee };
+        format!("sip:{}@{}", ua.user, self.domain)
+    }
+
+    fn name_addr(&self, ua: &UserAgent) -> String {
+        format!("\"{}\" <sip:{}@{}>", ua.display, ua.user, self.domain)
+    }
+
+    /// The text of request `t`, with `extra` headers (`Name: value`, each
+    /// without CRLF) and an SDP body.
+    pub fn request(&self, t: &Txn<'_>, extra: &[String], body: Option<&str>) -> String {
+        let ((from, from_tag), (to, to_tag)) = self.sides(t.from_caller);
+        let mut m = format!(
+            "{} sip:{}@{} SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK{};rport\r\n\
+             Max-Forwards: 70\r\nFrom: {};tag={from_tag}\r\nTo: {}",
+            t.method,
+            to.user,
+            to.sip(),
+            from.sip(),
+            t.branch,
+            self.name_addr(from),
+            self.name_addr(to),
+        );
+        if t.to_tag {
+            let _ = write!(m, ";tag={to_tag}");
+        }
+        let _ = write!(
+            m,
+            "\r\nCall-ID: {}\r\nCSeq: {} {}\r\n",
+            self.call_id, t.cseq, t.method
+        );
+        let invite = t.method == "INVITE";
+        if invite {
+            let _ = write!(m, "Contact: <sip:{}@{}>\r\n", from.user, from.sip());
+        }
+        for h in extra {
+            let _ = write!(m, "{h}\r\n");
+        }
+        let _ = write!(m, "User-Agent: {}\r\n", from.product);
+        if invite {
+            m.push_str(ALLOW_SUPPORTED);
+        }
+        finish_leg(&mut m, body);
+        m
+    }
+
+    /// The text of a response to request `t`, sent by its recipient.
+    pub fn response(
+        &self,
+        t: &Txn<'_>,
+        code: u16,
+        reason: &str,
+        extra: &[String],
+        body: Option<&str>,
+    ) -> String {
+        let ((from, from_tag), (to, to_tag)) = self.sides(t.from_caller);
+        let mut m = format!(
+            "SIP/2.0 {code} {reason}\r\nVia: SIP/2.0/UDP {};branch=z9hG4bK{};rport={};received={}\r\n\
+             From: {};tag={from_tag}\r\nTo: {}",
+            from.sip(),
+            t.branch,
+            from.sip().port(),
+            from.ip,
+            self.name_addr(from),
+            self.name_addr(to),
+        );
+        if t.to_tag || code > 100 {
+            let _ = write!(m, ";tag={to_tag}");
+        }
+        let _ = write!(
+            m,
+            "\r\nCall-ID: {}\r\nCSeq: {} {}\r\n",
+            self.call_id, t.cseq, t.method
+        );
+        let invite = t.method == "INVITE";
+        if invite && code > 100 && code < 300 {
+            let _ = write!(m, "Contact: <sip:{}@{}>\r\n", to.user, to.sip());
+        }
+        for h in extra {
+            let _ = write!(m, "{h}\r\n");
+        }
+        let _ = write!(m, "Server: {}\r\n", to.product);
+        if invite && (200..300).contains(&code) {
+            m.push_str(ALLOW_SUPPORTED);
+        }
+        finish_leg(&mut m, body);
+        m
+    }
+}
+
+const ALLOW_SUPPORTED: &str =
+    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO\r\nSupported: replaces, timer\r\n";
+
+fn finish_leg(m: &mut String, body: Option<&str>) {
+    match body {
+        Some(b) => {
+            let _ = write!(
+                m,
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{b}",
+                b.len()
+            );
+        }
+        None => m.push_str("Content-Length: 0\r\n\r\n"),
+    }
+}
+
+/// An SDP body (RFC 4566) for one audio stream at `media`, with `o=` session
+/// id and version (a re-INVITE's offer increments the version).
+pub fn sdp_audio(
+    user: &str,
+    session: u64,
+    version: u64,
+    media: SocketAddrV4,
+    payloads: &[Rtpmap],
+) -> String {
+    let ip = media.ip();
+    let pts: Vec<String> = payloads.iter().map(|p| p.pt.to_string()).collect();
+    let mut s = format!(
+        "v=0\r\no={user} {session} {version} IN IP4 {ip}\r\ns=Talk\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP {}\r\n",
+        media.port(),
+        pts.join(" ")
+    );
+    for p in payloads {
+        let _ = write!(s, "a=rtpmap:{} {}\r\n", p.pt, p.encoding);
+        if let Some(f) = p.fmtp {
+            let _ = write!(s, "a=fmtp:{} {f}\r\n", p.pt);
+        }
+    }
+    s.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    s
+}
+
 /// Seconds from 1900 (NTP era 0) to 1970.
 const NTP_UNIX_OFFSET: u64 = 2_208_988_800;
 

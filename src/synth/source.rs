@@ -113,6 +113,12 @@ pub struct SourceSpec {
     pub dtmf: Vec<DtmfEvent>,
     /// SSRC segments by `from_slot`, the first from slot 0.
     pub segments: Vec<Segment>,
+    /// Slots whose packet the network loses, decided by the scenario (sorted;
+    /// applied even in the clean head and tail, on top of `impairments`).
+    pub lost_slots: Vec<u64>,
+    /// Extra delay per slot in µs, decided by the scenario (index = slot;
+    /// slots past the end get none), on top of `impairments`.
+    pub extra_delay_us: Vec<i64>,
 }
 
 /// One copy of a packet waiting for its arrival time.
@@ -331,6 +337,13 @@ impl Source {
                 dup = Some(self.rng.range(100, 2_000) as i64);
             }
         }
+        lost |= self.spec.lost_slots.binary_search(&slot).is_ok();
+        extra += self
+            .spec
+            .extra_delay_us
+            .get(slot as usize)
+            .copied()
+            .unwrap_or(0);
         if lost {
             return;
         }

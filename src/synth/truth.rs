@@ -29,6 +29,7 @@
 //! - jitter, see [`JITTER_DEFINITION`].
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Buckets of the loss-run histogram (same as `media::stream::LOSS_RUN_BUCKETS`).
 pub const LOSS_RUN_BUCKETS: usize = 16;
@@ -66,6 +67,140 @@ pub struct ExpectedCapture {
     pub jitter_definition: String,
     /// One entry per (source, destination, SSRC).
     pub streams: Vec<ExpectedStream>,
+    /// SIP requests in the pcap by method, retransmissions included (call
+    /// scenarios only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sip_requests: BTreeMap<String, u64>,
+    /// SIP responses in the pcap by status code, retransmissions included
+    /// (call scenarios only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sip_responses: BTreeMap<u16, u64>,
+    /// What the call fields mean (call scenarios only), see
+    /// [`CALL_DEFINITIONS`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub call_definitions: String,
+    /// One entry per Call-ID (call scenarios only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<ExpectedCall>,
+    /// Names of the answered calls that carry a media impairment, from the
+    /// best to the worst expected MOS, by [`MOS_ORDER_RULE`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mos_order: Vec<String>,
+    /// How `mos_order` was decided.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mos_order_rule: String,
+}
+
+/// Exactly what the fields of [`ExpectedCall`] are.
+pub const CALL_DEFINITIONS: &str = "Times are packet times of the capture, as RFC 3339 UTC with \
+microseconds and as ns since the epoch (*_ns). invite_time: the first INVITE of the dialog \
+(retransmissions are the same transaction and do not move it); ringing_time: the first 18x to it; \
+answer_time: the 2xx to the initial INVITE (a re-INVITE's 2xx does not count); end_time: the BYE \
+request (not its 200), else the final non-2xx response (the 487 for a cancelled call), null when \
+the capture holds no end. setup_ms = answer - invite, pdd_ms = first 18x - invite, \
+answer_delay_ms = answer - first 18x, duration_s = end - answer, each null when a term is null. \
+final_code/final_reason: the final response to the initial INVITE. q850_cause: the Q.850 cause of \
+a Reason header (RFC 3326, RFC 6432) on the BYE or the final response, else null. hangup_by: who \
+sent the BYE or the CANCEL (caller/callee), else null. outcome from final_code: 2xx answered; \
+486, 600 busy; 480, 408 no_answer; 487 after a CANCEL cancelled; other 3xx/4xx and 603 rejected; \
+5xx and other 6xx failed; no final response timed_out. streams: the RTP streams of the call \
+(same fields as the top-level streams), named CALL:caller-to-callee / CALL:callee-to-caller, with \
+:2 for the media after a re-INVITE. late_50ms/late_200ms: packets per direction that miss a \
+fixed jitter buffer of that depth: per stream, playout = arrival of the stream's first packet + \
+(RTP ts - first ts) / clock + depth, late if arrival > playout; no arrival lies within 1 ms of \
+its playout, so ns/us rounding cannot change the count.";
+
+/// How [`ExpectedCapture::mos_order`] is decided.
+pub const MOS_ORDER_RULE: &str = "Answered calls with a media impairment (all PCMU, 100 packets \
+each way, impairment caller -> callee only), ordered by the impaired direction's effective loss \
+for a fixed 50 ms jitter buffer (lost + late_50ms), ties broken by the longest run of \
+consecutive missing packets (bursty loss is worse: E-model BurstR > 1, ITU-T G.107). With a \
+200 ms buffer the jitter call has no late packet and would rank next to the clean call.";
+
+/// One SIP call of a call scenario: what happened, at exactly which times.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExpectedCall {
+    /// Name within the scenario (`basic`, `busy`, ...).
+    pub name: String,
+    /// What the call exercises, in words.
+    pub behaviour: String,
+    /// Media impairment label (`none`, `loss-1pct`, ...); `none` without media.
+    pub impairment: String,
+    /// Call-ID.
+    pub call_id: String,
+    /// From URI of the initial INVITE.
+    pub from_uri: String,
+    /// To URI of the initial INVITE.
+    pub to_uri: String,
+    /// User part of `from_uri`.
+    pub from_user: String,
+    /// User part of `to_uri`.
+    pub to_user: String,
+    /// Caller's signalling IP.
+    pub caller_ip: String,
+    /// Callee's signalling IP.
+    pub callee_ip: String,
+    /// `User-Agent` of the caller's requests.
+    pub caller_user_agent: Option<String>,
+    /// `Server` of the callee's responses (null if it never answers).
+    pub callee_user_agent: Option<String>,
+    /// First INVITE.
+    pub invite_time: String,
+    /// `invite_time` in ns since the epoch.
+    pub invite_time_ns: i64,
+    /// First 18x.
+    pub ringing_time: Option<String>,
+    /// `ringing_time` in ns.
+    pub ringing_time_ns: Option<i64>,
+    /// 2xx to the initial INVITE.
+    pub answer_time: Option<String>,
+    /// `answer_time` in ns.
+    pub answer_time_ns: Option<i64>,
+    /// BYE, final failure response, or 487 after CANCEL.
+    pub end_time: Option<String>,
+    /// `end_time` in ns.
+    pub end_time_ns: Option<i64>,
+    /// answer − invite, ms.
+    pub setup_ms: Option<f64>,
+    /// first 18x − invite, ms.
+    pub pdd_ms: Option<f64>,
+    /// answer − first 18x, ms.
+    pub answer_delay_ms: Option<f64>,
+    /// end − answer, s.
+    pub duration_s: Option<f64>,
+    /// Final response code to the initial INVITE.
+    pub final_code: Option<u16>,
+    /// Its reason phrase.
+    pub final_reason: Option<String>,
+    /// Q.850 cause from a Reason header.
+    pub q850_cause: Option<u16>,
+    /// `caller` or `callee`.
+    pub hangup_by: Option<String>,
+    /// answered, busy, no_answer, rejected, cancelled, failed, timed_out.
+    pub outcome: String,
+    /// Audio codecs used, in order (`PCMU`, then `PCMA` after a re-INVITE).
+    pub codecs: Vec<String>,
+    /// SIP messages of this Call-ID in the capture, retransmissions included.
+    pub sip_messages: u64,
+    /// INVITE retransmissions (same branch) of the initial transaction.
+    pub invite_retransmissions: u64,
+    /// Direction the impairment applies to, if any.
+    pub impaired_direction: Option<String>,
+    /// Packets late for a fixed 50 ms jitter buffer, per direction.
+    pub late_50ms: Option<DirectionCounts>,
+    /// Packets late for a fixed 200 ms jitter buffer, per direction.
+    pub late_200ms: Option<DirectionCounts>,
+    /// The call's RTP streams.
+    pub streams: Vec<ExpectedStream>,
+}
+
+/// A count per media direction of a call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectionCounts {
+    /// Caller → callee.
+    pub caller_to_callee: u64,
+    /// Callee → caller.
+    pub callee_to_caller: u64,
 }
 
 /// The expected statistics of one stream.
@@ -197,7 +332,14 @@ pub struct StreamTruth {
     max_jitter: f64,
     jitter_sum: f64,
     jitter_count: u64,
+    /// Packets late for each of [`JITTER_BUFFERS_MS`].
+    late: [u64; JITTER_BUFFERS_MS.len()],
+    /// Smallest |arrival − playout| over arrivals and depths, µs.
+    min_playout_margin_us: i64,
 }
+
+/// Fixed jitter-buffer depths for which late packets are counted.
+pub const JITTER_BUFFERS_MS: [i64; 2] = [50, 200];
 
 impl StreamTruth {
     /// A stream with no arrival yet.
@@ -222,7 +364,23 @@ impl StreamTruth {
             max_jitter: 0.0,
             jitter_sum: 0.0,
             jitter_count: 0,
+            late: [0; JITTER_BUFFERS_MS.len()],
+            min_playout_margin_us: i64::MAX,
         }
+    }
+
+    /// Packets that missed a fixed jitter buffer of each depth in
+    /// [`JITTER_BUFFERS_MS`], by the rule of [`CALL_DEFINITIONS`], and the
+    /// smallest distance in µs between an arrival and its playout time.
+    pub fn late_packets(&self) -> ([u64; JITTER_BUFFERS_MS.len()], i64) {
+        (self.late, self.min_playout_margin_us)
+    }
+
+    /// Playout-time margin check: (arrival − playout) for depth 0, µs.
+    fn playout_offset_us(&self, a: &Arrival) -> i64 {
+        let Some(first) = self.first else { return 0 };
+        let ts = i64::from(a.timestamp.wrapping_sub(first.timestamp) as i32);
+        a.time_us - first.time_us - ts * 1_000_000 / i64::from(self.id.clock_rate)
     }
 
     /// The stream's identity.
@@ -321,6 +479,12 @@ impl StreamTruth {
         self.mark_received(a.index);
         if !a.telephone_event {
             self.handle_jitter(a);
+            let offset = self.playout_offset_us(&a);
+            for (late, depth) in self.late.iter_mut().zip(JITTER_BUFFERS_MS) {
+                let margin = offset - depth * 1000;
+                *late += u64::from(margin > 0);
+                self.min_playout_margin_us = self.min_playout_margin_us.min(margin.abs());
+            }
         }
     }
 
