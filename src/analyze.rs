@@ -112,6 +112,23 @@ pub struct StreamRecord {
     pub call: Option<StreamCall>,
 }
 
+/// A set of ports, tested on every packet: one bit per port (8 KiB).
+struct PortSet(Box<[u64; 1024]>);
+
+impl PortSet {
+    fn new(ports: &[u16]) -> Self {
+        let mut bits = Box::new([0u64; 1024]);
+        for &p in ports {
+            bits[usize::from(p >> 6)] |= 1 << (p & 63);
+        }
+        PortSet(bits)
+    }
+
+    fn contains(&self, port: u16) -> bool {
+        self.0[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+}
+
 /// Counters of a run, for the `summary` record.
 #[derive(Clone, Debug, Serialize)]
 pub struct Summary {
@@ -208,9 +225,9 @@ fn serialize_time_opt<S: serde::Serializer>(
 
 /// Classifies transport payloads and feeds the media state.
 struct MediaClassifier {
-    sip_udp_ports: Vec<u16>,
-    sip_tcp_ports: Vec<u16>,
-    diameter_ports: Vec<u16>,
+    sip_udp_ports: PortSet,
+    sip_tcp_ports: PortSet,
+    diameter_ports: PortSet,
     gtpv2_port: u16,
     streams: StreamTable,
     rtcp: RtcpTracker,
@@ -229,9 +246,9 @@ impl Analyzer {
         Analyzer {
             decoder: Decoder::new(config.decoder.clone()),
             media: MediaClassifier {
-                sip_udp_ports: config.sip_udp_ports.clone(),
-                sip_tcp_ports: config.decoder.sip_tcp_ports.clone(),
-                diameter_ports: config.decoder.diameter_tcp_ports.clone(),
+                sip_udp_ports: PortSet::new(&config.sip_udp_ports),
+                sip_tcp_ports: PortSet::new(&config.decoder.sip_tcp_ports),
+                diameter_ports: PortSet::new(&config.decoder.diameter_tcp_ports),
                 gtpv2_port: config.gtpv2_port,
                 streams: StreamTable::new(config.streams.clone()),
                 rtcp: RtcpTracker::new(config.max_rtcp_sources),
@@ -336,14 +353,14 @@ impl MediaClassifier {
         match dg.transport {
             Transport::Udp => self.classify_udp(dg),
             Transport::Tcp => {
-                if self.diameter_ports.contains(&dg.src.port)
-                    || self.diameter_ports.contains(&dg.dst.port)
+                if self.diameter_ports.contains(dg.src.port)
+                    || self.diameter_ports.contains(dg.dst.port)
                 {
                     self.protocols.diameter += 1;
                     Verdict::Ours
                 } else if sip::looks_like_sip(dg.payload)
-                    || self.sip_tcp_ports.contains(&dg.src.port)
-                    || self.sip_tcp_ports.contains(&dg.dst.port)
+                    || self.sip_tcp_ports.contains(dg.src.port)
+                    || self.sip_tcp_ports.contains(dg.dst.port)
                 {
                     self.handle_sip(dg);
                     Verdict::Ours
@@ -355,8 +372,8 @@ impl MediaClassifier {
                 // PPID 46/47: DIAMETER (RFC 6733 §2.1); SIP over SCTP has no
                 // assigned PPID, so it is recognised by content.
                 if matches!(dg.sctp_ppid, 46 | 47)
-                    || self.diameter_ports.contains(&dg.src.port)
-                    || self.diameter_ports.contains(&dg.dst.port)
+                    || self.diameter_ports.contains(dg.src.port)
+                    || self.diameter_ports.contains(dg.dst.port)
                 {
                     self.protocols.diameter += 1;
                     Verdict::Ours
@@ -383,7 +400,7 @@ impl MediaClassifier {
             self.handle_sip(dg);
             return Verdict::Ours;
         }
-        if self.sip_udp_ports.contains(&dg.src.port) || self.sip_udp_ports.contains(&dg.dst.port) {
+        if self.sip_udp_ports.contains(dg.src.port) || self.sip_udp_ports.contains(dg.dst.port) {
             // Keep-alives (CRLF) and other noise on the SIP port.
             return Verdict::NotForUs;
         }

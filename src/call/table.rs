@@ -392,7 +392,9 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
         .map(|(f, l)| l.millis_since(f) / 1000.0);
 
     let (end_time, ended_by) = match call.end_time {
-        Some(t) if call.hangup_by.is_some() && call.final_code.is_none_or(|c| c < 300) => (Some(t), EndedBy::Bye),
+        Some(t) if call.hangup_by.is_some() && call.final_code.is_none_or(|c| c < 300) => {
+            (Some(t), EndedBy::Bye)
+        }
         Some(t) => (Some(t), EndedBy::FinalResponse),
         None if call.answer_time.is_some() => match last_media {
             Some(t) => (

@@ -127,91 +127,49 @@ impl JitterBufferStats {
     }
 }
 
-/// The emulated jitter buffer of one stream. See the module doc for the
-/// schedule; feed packets with [`JitterBuffer::handle_packet`] in arrival
-/// order.
-#[derive(Clone, Copy, Debug)]
-pub struct JitterBuffer {
-    kind: Kind,
-    /// Clock rate of the current schedule; 0 before the first packet.
+/// The relative delay of each packet of a stream, shared by every buffer
+/// emulated on it: RTP timestamps extended across the wrap, converted to
+/// media time, compared with arrival.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RelativeDelay {
+    /// Clock rate of the current origin; 0 before the first packet.
     clock_rate: u32,
+    /// Nanoseconds per RTP timestamp tick at that clock rate.
+    ns_per_tick: f64,
     /// Arrival of the packet the relative delays count from.
     origin_arrival: PacketTime,
     /// Highest timestamp seen and its extended value (relative to the origin).
     highest_ts: u32,
     highest_ext: i64,
-    /// Playout delay D on the relative-delay scale (ns).
-    playout_ns: i64,
-    /// Adaptive estimates of the mean relative delay and its variation (ns).
-    d_hat: f64,
-    v_hat: f64,
-    /// Media time (ns since the origin) of the last adaptive re-planning.
-    adapted_at_ns: i64,
-    /// Largest relative delay since then (ns).
-    window_max_n: i64,
-    played: u64,
-    late: u64,
-    unknown: u64,
-    /// Sum and maximum of the time played packets waited (ns).
-    wait_sum_ns: u64,
-    wait_max_ns: u64,
 }
 
-impl JitterBuffer {
-    /// A buffer of the given kind.
-    pub fn new(kind: Kind) -> Self {
-        JitterBuffer {
-            kind,
-            clock_rate: 0,
-            origin_arrival: PacketTime::ZERO,
-            highest_ts: 0,
-            highest_ext: 0,
-            playout_ns: 0,
-            d_hat: 0.0,
-            v_hat: 0.0,
-            adapted_at_ns: 0,
-            window_max_n: i64::MIN,
-            played: 0,
-            late: 0,
-            unknown: 0,
-            wait_sum_ns: 0,
-            wait_max_ns: 0,
-        }
-    }
+/// One packet as the schedules see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// Relative delay `n` (ns): arrival since the origin minus media time.
+    pub n: i64,
+    /// Media time of the packet since the origin (ns).
+    pub media_ns: i64,
+    /// A new origin: the first packet, or a change of clock rate.
+    pub restart: bool,
+}
 
-    /// A fixed buffer of `delay_ms`.
-    pub fn fixed(delay_ms: f64) -> Self {
-        JitterBuffer::new(Kind::Fixed { delay_ms })
-    }
-
-    /// The adaptive buffer.
-    pub fn adaptive() -> Self {
-        JitterBuffer::new(Kind::Adaptive)
-    }
-
-    /// Its kind.
-    pub fn kind(&self) -> Kind {
-        self.kind
-    }
-
-    /// Schedules one packet: its arrival, RTP timestamp, the clock rate of its
-    /// payload type (0 when unknown) and marker bit. Packets must come in
-    /// arrival order, without duplicates.
-    pub fn handle_packet(
+impl RelativeDelay {
+    /// The relative delay of a packet; `None` when the clock rate is unknown (0).
+    pub fn observe(
         &mut self,
         arrival: PacketTime,
         rtp_timestamp: u32,
         clock_rate: u32,
-        marker: bool,
-    ) -> Playout {
+    ) -> Option<Arrival> {
         if clock_rate == 0 {
-            self.unknown += 1;
-            return Playout::Unknown;
+            return None;
         }
         let restart = self.clock_rate != clock_rate;
         let ext = if restart {
             // First packet, or a new clock: a new origin for relative delays.
             self.clock_rate = clock_rate;
+            self.ns_per_tick = 1e9 / f64::from(clock_rate);
             self.origin_arrival = arrival;
             self.highest_ts = rtp_timestamp;
             self.highest_ext = 0;
@@ -227,14 +185,60 @@ impl JitterBuffer {
             }
             ext
         };
-        let media_ns = i128::from(ext) * 1_000_000_000 / i128::from(clock_rate);
-        let media_ns = i64::try_from(media_ns).unwrap_or(if ext < 0 { i64::MIN } else { i64::MAX });
+        // f64 keeps 53 bits: exact to the nanosecond for 100 days of media.
+        let media_ns = (ext as f64 * self.ns_per_tick) as i64;
         let since_origin = arrival
             .as_nanos()
             .saturating_sub(self.origin_arrival.as_nanos());
-        let n = since_origin.saturating_sub(media_ns);
+        Some(Arrival {
+            n: since_origin.saturating_sub(media_ns),
+            media_ns,
+            restart,
+        })
+    }
+}
 
-        let talkspurt_start = restart || marker;
+/// The playout schedule of one buffer kind: when packets play, which are late.
+#[derive(Clone, Copy, Debug)]
+pub struct Schedule {
+    kind: Kind,
+    /// Playout delay D on the relative-delay scale (ns).
+    playout_ns: i64,
+    /// Adaptive estimates of the mean relative delay and its variation (ns).
+    d_hat: f64,
+    v_hat: f64,
+    /// Media time (ns since the origin) of the last adaptive re-planning.
+    adapted_at_ns: i64,
+    /// Largest relative delay since then (ns).
+    window_max_n: i64,
+    played: u64,
+    late: u64,
+    /// Sum and maximum of the time played packets waited (ns).
+    wait_sum_ns: u64,
+    wait_max_ns: u64,
+}
+
+impl Schedule {
+    /// A schedule of the given kind.
+    pub fn new(kind: Kind) -> Self {
+        Schedule {
+            kind,
+            playout_ns: 0,
+            d_hat: 0.0,
+            v_hat: 0.0,
+            adapted_at_ns: 0,
+            window_max_n: i64::MIN,
+            played: 0,
+            late: 0,
+            wait_sum_ns: 0,
+            wait_max_ns: 0,
+        }
+    }
+
+    /// Schedules one packet.
+    pub fn handle(&mut self, a: Arrival, marker: bool) -> Playout {
+        let n = a.n;
+        let talkspurt_start = a.restart || marker;
         match self.kind {
             Kind::Fixed { delay_ms } => {
                 if talkspurt_start {
@@ -245,7 +249,7 @@ impl JitterBuffer {
                 let nf = n as f64;
                 let discontinuity = talkspurt_start
                     && (nf - self.d_hat).abs() > ADAPTIVE_MAX_MARGIN_MS * NANOS_PER_MS;
-                if restart || discontinuity {
+                if a.restart || discontinuity {
                     // Ramjee's estimator starts from the first delay. A new
                     // origin, or a talkspurt that starts further from d̂ than
                     // the largest margin (a timestamp jump, not network
@@ -266,17 +270,17 @@ impl JitterBuffer {
                 // packets needed: d̂ follows a delay step only over seconds.
                 let planned = ((self.d_hat + margin) as i64)
                     .max(self.window_max_n.saturating_add(min_margin));
-                let periodic = media_ns.saturating_sub(self.adapted_at_ns) >= ADAPTIVE_PERIOD_NS;
+                let periodic = a.media_ns.saturating_sub(self.adapted_at_ns) >= ADAPTIVE_PERIOD_NS;
                 if talkspurt_start || periodic {
                     self.playout_ns = planned;
-                    self.adapted_at_ns = media_ns;
+                    self.adapted_at_ns = a.media_ns;
                     self.window_max_n = n;
                 } else if n > self.playout_ns {
                     // An underrun: the phone conceals this packet and stretches
                     // its audio, so the buffer is deeper from the next one on.
                     self.late += 1;
                     self.playout_ns = planned;
-                    self.adapted_at_ns = media_ns;
+                    self.adapted_at_ns = a.media_ns;
                     return Playout::Late;
                 }
             }
@@ -304,12 +308,11 @@ impl JitterBuffer {
         }
     }
 
-    /// What the buffer has done so far.
-    pub fn stats(&self) -> JitterBufferStats {
+    fn stats(&self, unknown: u64) -> JitterBufferStats {
         JitterBufferStats {
             played: self.played,
             late: self.late,
-            unknown: self.unknown,
+            unknown,
             mean_delay_ms: if self.played == 0 {
                 0.0
             } else {
@@ -317,6 +320,116 @@ impl JitterBuffer {
             },
             max_delay_ms: self.wait_max_ns as f64 / NANOS_PER_MS,
         }
+    }
+}
+
+/// The emulated jitter buffer of one stream. See the module doc for the
+/// schedule; feed packets with [`JitterBuffer::handle_packet`] in arrival
+/// order.
+#[derive(Clone, Copy, Debug)]
+pub struct JitterBuffer {
+    delay: RelativeDelay,
+    schedule: Schedule,
+    unknown: u64,
+}
+
+impl JitterBuffer {
+    /// A buffer of the given kind.
+    pub fn new(kind: Kind) -> Self {
+        JitterBuffer {
+            delay: RelativeDelay::default(),
+            schedule: Schedule::new(kind),
+            unknown: 0,
+        }
+    }
+
+    /// A fixed buffer of `delay_ms`.
+    pub fn fixed(delay_ms: f64) -> Self {
+        JitterBuffer::new(Kind::Fixed { delay_ms })
+    }
+
+    /// The adaptive buffer.
+    pub fn adaptive() -> Self {
+        JitterBuffer::new(Kind::Adaptive)
+    }
+
+    /// The kind of buffer.
+    pub fn kind(&self) -> Kind {
+        self.schedule.kind
+    }
+
+    /// Schedules one packet: its arrival, RTP timestamp, the clock rate of its
+    /// payload type (0 when unknown) and marker bit. Packets must come in
+    /// arrival order, without duplicates.
+    pub fn handle_packet(
+        &mut self,
+        arrival: PacketTime,
+        rtp_timestamp: u32,
+        clock_rate: u32,
+        marker: bool,
+    ) -> Playout {
+        match self.delay.observe(arrival, rtp_timestamp, clock_rate) {
+            Some(a) => self.schedule.handle(a, marker),
+            None => {
+                self.unknown += 1;
+                Playout::Unknown
+            }
+        }
+    }
+
+    /// The current playout delay's margin (see [`Schedule::margin_ms`]).
+    pub fn margin_ms(&self) -> f64 {
+        self.schedule.margin_ms()
+    }
+
+    /// What the buffer has done so far.
+    pub fn stats(&self) -> JitterBufferStats {
+        self.schedule.stats(self.unknown)
+    }
+}
+
+/// Several buffers emulated on one stream, sharing the timestamp arithmetic:
+/// what the per-stream statistics keep.
+#[derive(Clone, Copy, Debug)]
+pub struct JitterBuffers<const N: usize> {
+    delay: RelativeDelay,
+    schedules: [Schedule; N],
+    unknown: u64,
+}
+
+impl<const N: usize> JitterBuffers<N> {
+    /// Buffers of these kinds.
+    pub fn new(kinds: [Kind; N]) -> Self {
+        JitterBuffers {
+            delay: RelativeDelay::default(),
+            schedules: kinds.map(Schedule::new),
+            unknown: 0,
+        }
+    }
+
+    /// Schedules one packet in every buffer; `late[i]` is set for each buffer
+    /// that discarded it. Returns false when the clock rate is unknown.
+    pub fn handle_packet(
+        &mut self,
+        arrival: PacketTime,
+        rtp_timestamp: u32,
+        clock_rate: u32,
+        marker: bool,
+        late: &mut [bool; N],
+    ) -> bool {
+        let Some(a) = self.delay.observe(arrival, rtp_timestamp, clock_rate) else {
+            self.unknown += 1;
+            return false;
+        };
+        for (schedule, late) in self.schedules.iter_mut().zip(late.iter_mut()) {
+            *late = schedule.handle(a, marker) == Playout::Late;
+        }
+        true
+    }
+
+    /// What each buffer has done so far.
+    pub fn stats(&self) -> [JitterBufferStats; N] {
+        self.schedules.map(|s| s.stats(self.unknown))
     }
 }
 

@@ -21,7 +21,7 @@
 //!   decides duplicates and closes loss runs once a hole can no longer be
 //!   filled by a late packet.
 
-use super::jitter_buffer::{JitterBuffer, JitterBufferStats, Playout};
+use super::jitter_buffer::{JitterBufferStats, JitterBuffers, Kind, FIXED_LONG_MS, FIXED_SHORT_MS};
 use super::payload::{PayloadInfo, PayloadKind};
 use super::MediaPacket;
 use crate::time::PacketTime;
@@ -53,7 +53,7 @@ pub struct StreamStats {
     ssrc_changes: u32,
     timing: WiresharkTiming,
     sequence: SequenceTracker,
-    buffers: [JitterBuffer; JITTER_BUFFERS],
+    buffers: JitterBuffers<JITTER_BUFFERS>,
     interval: IntervalAccumulator,
     intervals: Vec<IntervalSample>,
     intervals_dropped: u64,
@@ -68,12 +68,16 @@ pub const JITTER_BUFFER_NAMES: [&str; JITTER_BUFFERS] = ["fixed_50ms", "fixed_20
 /// Index of the buffer whose figures are the stream's headline MOS.
 pub const HEADLINE_BUFFER: usize = 2;
 
-fn jitter_buffers() -> [JitterBuffer; JITTER_BUFFERS] {
-    [
-        JitterBuffer::fixed(50.0),
-        JitterBuffer::fixed(200.0),
-        JitterBuffer::adaptive(),
-    ]
+fn jitter_buffers() -> JitterBuffers<JITTER_BUFFERS> {
+    JitterBuffers::new([
+        Kind::Fixed {
+            delay_ms: FIXED_SHORT_MS,
+        },
+        Kind::Fixed {
+            delay_ms: FIXED_LONG_MS,
+        },
+        Kind::Adaptive,
+    ])
 }
 
 /// Quality samples are taken over this period of packet time, on a grid
@@ -116,8 +120,7 @@ impl StreamStats {
 
     /// Adds one packet. `payload` is what its payload type means for this stream.
     pub fn handle_packet(&mut self, pkt: &MediaPacket, payload: PayloadInfo) {
-        let interval = interval_index(pkt.time);
-        if interval > self.interval.index {
+        if pkt.time >= self.interval.end {
             self.close_interval();
             self.interval = IntervalAccumulator::new(pkt.time, self.sequence.max);
         }
@@ -137,16 +140,16 @@ impl StreamStats {
         {
             return;
         }
-        for (i, buffer) in self.buffers.iter_mut().enumerate() {
-            let playout = buffer.handle_packet(
-                pkt.time,
-                pkt.rtp.timestamp,
-                payload.clock_rate,
-                pkt.rtp.marker,
-            );
-            if playout == Playout::Late {
-                self.interval.late[i] += 1;
-            }
+        let mut late = [false; JITTER_BUFFERS];
+        self.buffers.handle_packet(
+            pkt.time,
+            pkt.rtp.timestamp,
+            payload.clock_rate,
+            pkt.rtp.marker,
+            &mut late,
+        );
+        for (count, late) in self.interval.late.iter_mut().zip(late) {
+            *count += u64::from(late);
         }
     }
 
@@ -231,7 +234,7 @@ impl StreamStats {
             max_loss_run: seq.max_loss_run,
             first_time: self.first_time,
             last_time: self.last_time,
-            jitter_buffers: self.buffers.map(|b| b.stats()),
+            jitter_buffers: self.buffers.stats(),
             intervals: {
                 let mut all = self.intervals.clone();
                 if all.len() < MAX_INTERVALS && self.interval.packets > 0 {
@@ -253,6 +256,8 @@ fn interval_index(t: PacketTime) -> i64 {
 #[derive(Clone, Copy, Debug)]
 struct IntervalAccumulator {
     index: i64,
+    /// Start of the next interval: one comparison per packet, no division.
+    end: PacketTime,
     /// Highest extended sequence number before the interval began.
     seq_before: i64,
     packets: u64,
@@ -263,8 +268,10 @@ struct IntervalAccumulator {
 
 impl IntervalAccumulator {
     fn new(time: PacketTime, seq_before: i64) -> Self {
+        let index = interval_index(time);
         IntervalAccumulator {
-            index: interval_index(time),
+            index,
+            end: PacketTime::from_nanos(index.saturating_add(1).saturating_mul(INTERVAL_NS)),
             seq_before,
             packets: 0,
             jitter_sum: 0.0,

@@ -86,6 +86,7 @@ pub struct StreamTableCounters {
 }
 
 struct Entry {
+    key: StreamKey,
     stats: StreamStats,
     first_frame: u64,
     /// The endpoint whose SDP defines payload types for this stream, if any.
@@ -124,7 +125,12 @@ pub enum Admission {
 /// All streams of one observation run.
 pub struct StreamTable {
     config: StreamTableConfig,
-    streams: FastMap<StreamKey, Entry>,
+    /// Stream identity → slot in `entries`. The map holds only small values,
+    /// so the lookup every packet makes touches a compact table; the
+    /// statistics (about a kilobyte each) live in the slab.
+    streams: FastMap<StreamKey, u32>,
+    entries: Vec<Option<Entry>>,
+    free_slots: Vec<u32>,
     probation: FastMap<FlowKey, MediaPacket>,
     flow_ssrc: FastMap<FlowKey, u32>,
     learned: FastMap<Endpoint, PayloadMap>,
@@ -138,6 +144,8 @@ impl StreamTable {
         StreamTable {
             config,
             streams: FastMap::default(),
+            entries: Vec::new(),
+            free_slots: Vec::new(),
             probation: FastMap::default(),
             flow_ssrc: FastMap::default(),
             learned: FastMap::default(),
@@ -195,7 +203,12 @@ impl StreamTable {
             dst: pkt.dst,
             ssrc: pkt.rtp.ssrc,
         };
-        if let Some(entry) = self.streams.get_mut(&key) {
+        if let Some(entry) = self
+            .streams
+            .get(&key)
+            .and_then(|&slot| self.entries.get_mut(slot as usize))
+            .and_then(Option::as_mut)
+        {
             if entry.last_payload_type != pkt.rtp.payload_type {
                 let sdp = entry.sdp_endpoint;
                 let info = match sdp.and_then(|e| self.learned.get(&e)) {
@@ -273,16 +286,25 @@ impl StreamTable {
             dst: flow.dst,
             ssrc: pkt.rtp.ssrc,
         };
-        self.streams.insert(
+        let entry = Entry {
             key,
-            Entry {
-                stats,
-                first_frame: pkt.frame,
-                sdp_endpoint,
-                last_payload_type: pkt.rtp.payload_type,
-                last_payload: info,
-            },
-        );
+            stats,
+            first_frame: pkt.frame,
+            sdp_endpoint,
+            last_payload_type: pkt.rtp.payload_type,
+            last_payload: info,
+        };
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.entries[slot as usize] = Some(entry);
+                slot
+            }
+            None => {
+                self.entries.push(Some(entry));
+                (self.entries.len() - 1) as u32
+            }
+        };
+        self.streams.insert(key, slot);
         Admission::Counted
     }
 
@@ -291,27 +313,32 @@ impl StreamTable {
     pub fn handle_timeout(&mut self, now: PacketTime) {
         let timeout = self.config.idle_timeout_ns;
         let idle = |t: PacketTime| now.as_nanos().saturating_sub(t.as_nanos()) > timeout;
-        let mut done: Vec<StreamKey> = self
-            .streams
+        let mut done: Vec<(StreamKey, u32)> = self
+            .entries
             .iter()
-            .filter(|(_, e)| idle(e.stats.last_time()))
-            .map(|(k, _)| *k)
+            .enumerate()
+            .filter_map(|(slot, e)| e.as_ref().map(|e| (e, slot)))
+            .filter(|(e, _)| idle(e.stats.last_time()))
+            .map(|(e, slot)| (e.key, slot as u32))
             .collect();
         done.sort_unstable();
-        for key in done {
-            if let Some(entry) = self.streams.remove(&key) {
-                self.counters.streams_idle_finished += 1;
-                self.flow_ssrc.remove(&FlowKey {
-                    observation: key.observation,
-                    src: key.src,
-                    dst: key.dst,
-                });
-                self.finished.push(FinishedStream {
-                    key,
-                    first_frame: entry.first_frame,
-                    report: entry.stats.report(),
-                });
-            }
+        for (key, slot) in done {
+            self.streams.remove(&key);
+            let Some(entry) = self.entries.get_mut(slot as usize).and_then(Option::take) else {
+                continue;
+            };
+            self.free_slots.push(slot);
+            self.counters.streams_idle_finished += 1;
+            self.flow_ssrc.remove(&FlowKey {
+                observation: key.observation,
+                src: key.src,
+                dst: key.dst,
+            });
+            self.finished.push(FinishedStream {
+                key,
+                first_frame: entry.first_frame,
+                report: entry.stats.report(),
+            });
         }
         let before = self.probation.len();
         self.probation.retain(|_, p| !idle(p.time));
@@ -333,8 +360,8 @@ impl StreamTable {
     pub fn finish(mut self) -> (Vec<FinishedStream>, StreamTableCounters) {
         self.counters.heuristic_rejected += self.probation.len() as u64;
         let mut all = std::mem::take(&mut self.finished);
-        all.extend(self.streams.drain().map(|(key, e)| FinishedStream {
-            key,
+        all.extend(self.entries.drain(..).flatten().map(|e| FinishedStream {
+            key: e.key,
             first_frame: e.first_frame,
             report: e.stats.report(),
         }));

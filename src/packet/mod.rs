@@ -66,7 +66,7 @@ impl fmt::Display for Observation {
 }
 
 /// An IP address and port.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Endpoint {
     /// Address.
     pub ip: IpAddr,
@@ -78,6 +78,21 @@ impl Endpoint {
     /// The endpoint `ip:port`.
     pub fn new(ip: IpAddr, port: u16) -> Self {
         Endpoint { ip, port }
+    }
+}
+
+/// Hashes an endpoint as one or two machine words (the derived hash feeds the
+/// address byte by byte with a length prefix): endpoints are hashed on every
+/// packet, in the stream table's key.
+impl std::hash::Hash for Endpoint {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        match self.ip {
+            IpAddr::V4(a) => state.write_u64((u64::from(a.to_bits()) << 16) | u64::from(self.port)),
+            IpAddr::V6(a) => {
+                state.write_u128(a.to_bits());
+                state.write_u16(self.port);
+            }
+        }
     }
 }
 
