@@ -10,6 +10,8 @@
 //! - `sip/response_480`: `sip-rtp/sip-register-invite-failures-aaa.pcap`
 //!   frame 621, a 480 with a Q.850 Reason.
 //!
+//! `sip/parse_only_*` time `parse` alone.
+//!
 //! Throughput is in elements = messages. Run with `cargo bench --bench sip_parse`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -170,9 +172,14 @@ fn bench(c: &mut Criterion) {
         assert!(digest(msg) > 0, "{name} does not parse");
         g.bench_function(name, |b| b.iter(|| digest(black_box(msg))));
     }
-    g.bench_function("parse_only_invite_volte", |b| {
-        b.iter(|| sip::parse(black_box(VOLTE_INVITE)).map(|m| m.header_count))
-    });
+    for (name, msg) in [
+        ("parse_only_invite_volte", VOLTE_INVITE),
+        ("parse_only_invite_small", DTMF_INVITE),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| sip::parse(black_box(msg)).map(|m| m.header_count))
+        });
+    }
     g.finish();
 }
 

@@ -2040,4 +2040,62 @@ v=0\r\n";
             }
         }
     }
+
+    /// Deterministic mutations (xorshift) of the capture messages: byte
+    /// flips, CR/LF/SP/HT/colon/quote/comma insertions, cuts. Whatever
+    /// comes out, parse and the helpers stay inside the input and the
+    /// iterator agrees with the scanner (the fuzz target `sip` goes further).
+    #[test]
+    fn mutated_capture_messages_never_escape_the_input() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let specials = b"\r\n \t:\",;<>[]@=\\";
+        for msg in [
+            DTMF_INVITE,
+            DTMF_OK,
+            IPV6_INVITE,
+            VOLTE_INVITE,
+            TORTURE,
+            AAA_480,
+            VOLTE_CANCEL,
+        ] {
+            for _ in 0..300 {
+                let mut m = msg.to_vec();
+                for _ in 0..1 + rnd() % 8 {
+                    let at = (rnd() as usize) % m.len().max(1);
+                    let b = specials[(rnd() as usize) % specials.len()];
+                    match rnd() % 3 {
+                        0 => m.insert(at, b),
+                        1 => m[at] = b,
+                        _ => m.truncate(at.max(1)),
+                    }
+                }
+                let input = &m[..];
+                let Ok(p) = parse(input) else { continue };
+                assert!(inside(input, p.header_block) && inside(input, p.body));
+                let mut n = 0;
+                for (name, value) in p.fields() {
+                    assert!(inside(input, name) && inside(input, value));
+                    if let Some(a) = parse_name_addr(value) {
+                        assert!(inside(input, a.uri.raw) && inside(input, a.uri.host));
+                        assert!(inside(input, a.uri.params()));
+                    }
+                    if let Some(v) = parse_via(value) {
+                        assert!(inside(input, v.host) && inside(input, v.transport));
+                    }
+                    if let Some(r) = parse_reason(value, None) {
+                        assert!(inside(input, r.protocol));
+                    }
+                    assert!(list_items(value).all(|i| inside(input, i)));
+                    n += 1;
+                }
+                assert_eq!(n, usize::from(p.header_count));
+            }
+        }
+    }
 }
