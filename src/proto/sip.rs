@@ -489,17 +489,17 @@ fn step(buf: &[u8], pos: usize) -> Step<'_> {
         // A continuation with no field before it.
         return Step::Malformed { next };
     }
-    let Some(colon) = line.iter().position(|&b| b == b':') else {
+    // The name is a token (one table lookup per byte), then optional
+    // whitespace (RFC 3261 §7.3.1 allows it before the colon), then `:`.
+    let n = line.iter().take_while(|&&b| is_token_char(b)).count();
+    let (name, after) = line.split_at(n);
+    let after = trim_start(after);
+    let (true, Some(value)) = (n > 0, after.strip_prefix(b":")) else {
         return Step::Malformed { next };
     };
-    // RFC 3261 §7.3.1 allows whitespace between the name and the colon.
-    let name = trim(line.get(..colon).unwrap_or_default());
-    if name.is_empty() || !name.iter().all(|&b| is_token_char(b)) {
-        return Step::Malformed { next };
-    }
     Step::Field {
         name,
-        value: trim(line.get(colon + 1..).unwrap_or_default()),
+        value: trim(value),
         next,
     }
 }
@@ -566,6 +566,7 @@ fn find_lf(b: &[u8]) -> Option<usize> {
         .map(|p| offset + p)
 }
 
+#[inline]
 fn strip_cr(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
@@ -808,6 +809,7 @@ fn is_lws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\r' | b'\n')
 }
 
+#[inline]
 fn trim(b: &[u8]) -> &[u8] {
     let start = b.iter().position(|&c| !is_lws(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|&c| !is_lws(c)).map_or(start, |e| e + 1);
@@ -1326,6 +1328,7 @@ fn take_token(s: &[u8]) -> Option<(&[u8], &[u8])> {
     (n > 0).then(|| s.split_at(n))
 }
 
+#[inline]
 fn trim_start(b: &[u8]) -> &[u8] {
     let start = b.iter().position(|&c| !is_lws(c)).unwrap_or(b.len());
     b.get(start..).unwrap_or_default()
