@@ -825,6 +825,17 @@ fn parse_decimal(b: &[u8]) -> Option<u32> {
     Some(b.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
 }
 
+/// A decimal `u32` (up to 10 digits, no overflow).
+fn parse_u32(b: &[u8]) -> Option<u32> {
+    let b = trim(b);
+    if b.is_empty() || b.len() > 10 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    b.iter().try_fold(0u32, |n, d| {
+        n.checked_mul(10)?.checked_add(u32::from(d - b'0'))
+    })
+}
+
 /// A header value with folded lines joined by single spaces, as text
 /// (lossy UTF-8). Allocates: for records, not per packet.
 pub fn unfold(value: &[u8]) -> String {
@@ -845,7 +856,8 @@ pub struct CSeq<'a> {
 pub fn parse_cseq(value: &[u8]) -> Option<CSeq<'_>> {
     let value = trim(value);
     let split = value.iter().position(|&c| is_lws(c))?;
-    let number = parse_decimal(value.get(..split)?)?;
+    // RFC 3261 §8.1.1.5: below 2^31; some phones use all 32 bits.
+    let number = parse_u32(value.get(..split)?)?;
     let method = trim(value.get(split..)?);
     (!method.is_empty() && method.iter().all(|&b| is_token_char(b))).then(|| CSeq {
         number,
@@ -1974,6 +1986,17 @@ v=0\r\n";
         let n = parse_name_addr(b"sip:a@b;tag=x").unwrap();
         assert_eq!((n.uri.raw, n.tag), (&b"sip:a@b"[..], Some(&b"x"[..])));
         assert_eq!(parse_name_addr(b"\"unclosed <sip:a@b>"), None);
+    }
+
+    #[test]
+    fn cseq_numbers_use_all_32_bits() {
+        // `odd/sip-in-erspan-gre.pcapng` frame 21 (an OmniPCX INVITE): a
+        // 10-digit CSeq.
+        let c = parse_cseq(b"1709929692 INVITE").unwrap();
+        assert_eq!((c.number, c.method), (1_709_929_692, Method::Invite));
+        assert_eq!(parse_cseq(b"4294967295 BYE").unwrap().number, u32::MAX);
+        assert_eq!(parse_cseq(b"4294967296 BYE"), None);
+        assert_eq!(parse_cseq(b"12 IN VITE"), None);
     }
 
     #[test]
