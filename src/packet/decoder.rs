@@ -4,7 +4,10 @@
 //! caller's callback as a borrowed [`Datagram`], and counts the frame in one
 //! [`FrameClass`]. It owns all reassembly state: the IP [`Defragmenter`], the
 //! [`TcpReassembler`] for signalling ports, the [`SctpReassembler`], and a
-//! small table of TCP flows on other ports learned as SIP. All of it is bounded
+//! small table of TCP flows on other ports learned as SIP (a first segment
+//! that starts like SIP) or as SIP over WebSocket (a first segment that is an
+//! HTTP `GET` with `Upgrade: websocket` and the `sip` subprotocol, RFC 7118,
+//! on any port). All of it is bounded
 //! by [`DecoderConfig`] and ages out in [`Decoder::handle_timeout`] on packet
 //! time.
 //!
@@ -33,6 +36,7 @@ use super::{Datagram, DecodeCounters, Endpoint, FrameClass, ReassemblyCounters, 
 use crate::capture::{Frame, LinkType};
 use crate::proto::bytes::be_u16;
 use crate::proto::sip::looks_like_sip;
+use crate::proto::websocket;
 use crate::time::PacketTime;
 use etherparse::err::tcp::HeaderSliceError as TcpSliceError;
 use etherparse::TcpHeaderSlice;
@@ -55,7 +59,8 @@ pub struct DecoderConfig {
     /// SCTP reassembly limits.
     pub sctp: SctpConfig,
     /// TCP flows on other ports remembered as SIP because a segment started
-    /// like SIP (default 4096); past it the least recently seen is evicted.
+    /// like SIP or was a WebSocket upgrade for SIP (default 4096); past it the
+    /// least recently seen is evicted.
     pub max_learned_sip_flows: usize,
 }
 
@@ -174,9 +179,10 @@ pub struct Decoder {
     defrag: Defragmenter,
     tcp: TcpReassembler,
     sctp: SctpReassembler,
-    /// TCP flows on non-signalling ports that started like SIP, with the
-    /// packet time they were last seen. Looked up only when non-empty.
-    sip_flows: HashMap<FlowKey, PacketTime, foldhash::fast::RandomState>,
+    /// TCP flows on non-signalling ports that started like SIP (or upgraded
+    /// to WebSocket for SIP), with the packet time they were last seen and
+    /// their framing. Looked up only when non-empty.
+    sip_flows: HashMap<FlowKey, (PacketTime, Framing), foldhash::fast::RandomState>,
 }
 
 impl Decoder {
@@ -235,7 +241,7 @@ impl Decoder {
         self.sctp.handle_timeout(now);
         let idle = self.config.tcp.idle_timeout_ns;
         self.sip_flows
-            .retain(|_, seen| now.as_nanos().saturating_sub(seen.as_nanos()) <= idle);
+            .retain(|_, (seen, _)| now.as_nanos().saturating_sub(seen.as_nanos()) <= idle);
     }
 
     /// Frame class counters.
@@ -461,7 +467,8 @@ impl Decoder {
     }
 
     /// How a TCP flow is framed, if it is a signalling flow: by port, or
-    /// because it was seen starting like SIP (then remembered).
+    /// because it was seen starting like SIP or with a WebSocket upgrade for
+    /// SIP (then remembered).
     fn tcp_framing(
         &mut self,
         now: PacketTime,
@@ -478,32 +485,36 @@ impl Decoder {
         }
         let key = flow_key(src, dst);
         if !self.sip_flows.is_empty() {
-            if let Some(seen) = self.sip_flows.get_mut(&key) {
+            if let Some((seen, framing)) = self.sip_flows.get_mut(&key) {
                 *seen = now;
-                return Some(Framing::Sip);
+                return Some(*framing);
             }
         }
-        if !looks_like_sip(data) {
+        let framing = if looks_like_sip(data) {
+            Framing::Sip
+        } else if websocket::is_sip_upgrade_request(data) {
+            Framing::WebSocket
+        } else {
             return None;
-        }
+        };
         let max = self.config.max_learned_sip_flows;
         if max == 0 {
-            return Some(Framing::Sip);
+            return Some(framing);
         }
         if self.sip_flows.len() >= max {
             let oldest = self
                 .sip_flows
                 .iter()
-                .min_by_key(|(_, t)| **t)
+                .min_by_key(|(_, (t, _))| *t)
                 .map(|(k, _)| *k);
             if let Some(k) = oldest {
                 self.sip_flows.remove(&k);
                 self.reassembly.sip_tcp_flows_evicted += 1;
             }
         }
-        self.sip_flows.insert(key, now);
+        self.sip_flows.insert(key, (now, framing));
         self.reassembly.sip_tcp_flows_learned += 1;
-        Some(Framing::Sip)
+        Some(framing)
     }
 
     /// SCTP: the whole packet goes to the SCTP reassembler, every user
@@ -1278,6 +1289,32 @@ mod tests {
         assert_eq!(d.reassembly_counters().sip_tcp_flows_evicted, 1);
         d.handle_timeout(PacketTime::from_parts(1_000_000, 0));
         assert!(d.sip_flows.is_empty());
+    }
+
+    /// Made up (RFC 7118 §4): a WebSocket upgrade for SIP on port 8080 is
+    /// learned as a WebSocket flow; one without the `sip` subprotocol is not.
+    #[test]
+    fn websocket_upgrade_for_sip_is_learned_on_any_port() {
+        let mut d = decoder();
+        let get = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+        let f = eth(0x0800, &ipv4(6, 1, 0, &tcp(43380, 8080, 1, get)));
+        assert_eq!(
+            run(&mut d, LinkType::Ethernet, &f, 1, Verdict::Ours).0,
+            FrameClass::Decoded
+        );
+        assert_eq!(
+            d.sip_flows.values().next().map(|v| v.1),
+            Some(Framing::WebSocket)
+        );
+        assert_eq!(d.tcp_counters().websocket_handshakes, 1);
+        let chat = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+        let f = eth(0x0800, &ipv4(6, 1, 0, &tcp(43381, 8080, 1, chat)));
+        assert_eq!(
+            run(&mut d, LinkType::Ethernet, &f, 2, Verdict::Ours).0,
+            FrameClass::NotForUs
+        );
+        assert_eq!(d.sip_flows.len(), 1);
+        invariant(&d);
     }
 
     /// Made up (RFC 9260 §3.3.1): SCTP common header + a DATA chunk with only

@@ -1,11 +1,25 @@
-//! TCP stream reassembly for signalling ports (SIP, DIAMETER).
+//! TCP stream reassembly for signalling ports (SIP, DIAMETER, SIP over
+//! WebSocket).
 //!
 //! [`TcpReassembler`] owns one entry per TCP connection (both directions of an
 //! endpoint pair). Each direction tracks the next expected sequence number,
 //! holds out-of-order segments (bounded in count and bytes), and feeds its
 //! in-order bytes to a framer that cuts complete PDUs ([`Framing::Sip`],
-//! [`Framing::Diameter`]) and hands each to the caller's `on_pdu`. Several
-//! PDUs in one segment and one PDU over several segments both work.
+//! [`Framing::Diameter`], [`Framing::WebSocket`]) and hands each to the
+//! caller's `on_pdu`. Several PDUs in one segment and one PDU over several
+//! segments both work.
+//!
+//! WebSocket (RFC 6455, SIP over it by RFC 7118): each direction first passes
+//! over its HTTP handshake message (the `GET` with `Upgrade: websocket`, the
+//! `101 Switching Protocols`), then reads frames. A complete text or binary
+//! message is one PDU, unmasked and with its fragments joined in a buffer
+//! owned by the direction (bounded by [`TcpConfig::max_buffered_bytes`],
+//! reused, allocated only for masked or fragmented messages, so never on the
+//! plain SIP path). Control frames are skipped; compressed
+//! (permessage-deflate) messages are counted and dropped, not inflated; a
+//! frame larger than the cap is skipped byte-exactly so framing stays in
+//! step. After a gap the framer hunts for a frame whose payload starts like
+//! SIP.
 //!
 //! The contract, Suricata-style:
 //! - An incomplete PDU is not an error: its bytes wait in the direction's
@@ -34,6 +48,7 @@
 //! connections.
 
 use super::Endpoint;
+use crate::proto::websocket;
 use crate::time::PacketTime;
 use serde::Serialize;
 use std::collections::hash_map::Entry;
@@ -48,6 +63,9 @@ pub enum Framing {
     Sip,
     /// DIAMETER: 20-byte header whose 24-bit length covers the message.
     Diameter,
+    /// WebSocket (RFC 6455): an HTTP upgrade handshake, then frames; each
+    /// text or binary message is a PDU (SIP over WebSocket, RFC 7118).
+    WebSocket,
 }
 
 /// TCP flags the reassembler cares about.
@@ -75,7 +93,8 @@ pub struct TcpConfig {
     pub max_buffered_bytes: usize,
     /// Out-of-order segments held per direction; one more declares a gap.
     pub max_out_of_order_segments: usize,
-    /// SIP headers longer than this without an empty line are malformed.
+    /// SIP headers longer than this without an empty line are malformed;
+    /// so are the HTTP headers of a WebSocket handshake.
     pub max_sip_header_bytes: usize,
     /// A hole before buffered out-of-order data that stays unfilled this long
     /// (packet time) is a gap. TCP's first retransmission comes after an RTO
@@ -147,6 +166,24 @@ pub struct TcpCounters {
     /// Bytes of incomplete PDUs and out-of-order data dropped when a
     /// connection closed, restarted or timed out.
     pub dropped_bytes_at_close: u64,
+    /// WebSocket: HTTP handshake messages passed over (upgrade requests and
+    /// their responses).
+    pub websocket_handshakes: u64,
+    /// WebSocket: complete text and binary messages delivered.
+    pub websocket_messages: u64,
+    /// WebSocket: control frames (close, ping, pong) skipped.
+    pub websocket_control_frames: u64,
+    /// WebSocket: compressed (RSV1, permessage-deflate) messages dropped.
+    pub websocket_compressed_messages: u64,
+    /// WebSocket: frames or messages larger than `max_buffered_bytes` dropped.
+    pub websocket_oversized: u64,
+    /// WebSocket: frames breaking RFC 6455 (bad length, fragmented or long
+    /// control frame, reserved opcode or bits, a continuation without a
+    /// start, a new message inside a fragmented one).
+    pub websocket_bad_frames: u64,
+    /// WebSocket: bytes where a handshake message was expected that were
+    /// neither HTTP nor a frame.
+    pub websocket_bad_handshakes: u64,
 }
 
 /// Key of a connection: the two endpoints, lower first.
@@ -577,6 +614,8 @@ enum Malformed {
     SipBadContentLength,
     SipNotStartLine,
     DiameterBadHeader,
+    WebSocketBadFrame,
+    WebSocketBadHandshake,
 }
 
 /// What the framer found at a PDU start.
@@ -590,6 +629,8 @@ enum Cut {
     Incomplete,
     /// Not a valid PDU start.
     Malformed(Malformed),
+    /// Bytes consumed, and any PDU in them already delivered (WebSocket).
+    Used(usize),
 }
 
 /// Result of a resync search.
@@ -616,6 +657,34 @@ struct Framer {
     /// SIP: length of the current message once its headers are parsed, so a
     /// large body arriving in small segments does not reparse them.
     known_len: Option<usize>,
+    /// WebSocket state (empty and unallocated for the other framings).
+    ws: WsState,
+}
+
+/// Where a WebSocket direction is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum WsPhase {
+    /// Expecting an HTTP handshake message.
+    #[default]
+    Handshake,
+    /// Reading frames.
+    Frames,
+}
+
+/// The WebSocket part of a framer.
+#[derive(Debug, Default)]
+struct WsState {
+    phase: WsPhase,
+    /// Unmasked payload of the message being assembled (masked frames and
+    /// fragmented messages only).
+    message: Vec<u8>,
+    /// A fragmented message is being assembled in `message`.
+    in_message: bool,
+    /// The fragmented message in progress is being dropped (compressed or
+    /// too large): skip its continuations.
+    dropping: bool,
+    /// Payload bytes of an oversized frame still to skip.
+    skip: u64,
 }
 
 /// Bytes needed to decide whether a DIAMETER header is plausible: version,
@@ -636,6 +705,7 @@ impl Framer {
             line_start: true,
             header_scanned: 0,
             known_len: None,
+            ws: WsState::default(),
         }
     }
 
@@ -650,6 +720,8 @@ impl Framer {
         self.hunting = true;
         self.line_start = true;
         self.reset_pdu();
+        self.ws.drop_message();
+        self.ws.skip = 0;
     }
 
     /// Cuts every complete PDU from `data`, which starts where the previous
@@ -683,6 +755,7 @@ impl Framer {
             let cut = match self.framing {
                 Framing::Sip => self.cut_sip(rest, cfg),
                 Framing::Diameter => cut_diameter(rest, cfg),
+                Framing::WebSocket => self.ws.cut(rest, cfg, counters, on_pdu),
             };
             match cut {
                 Cut::Pdu(len) => {
@@ -698,6 +771,7 @@ impl Framer {
                     counters.sip_keepalives += 1;
                     pos += len;
                 }
+                Cut::Used(len) => pos += len.max(1),
                 Cut::Incomplete => return pos,
                 Cut::Malformed(why) => {
                     match why {
@@ -705,14 +779,17 @@ impl Framer {
                         Malformed::SipBadContentLength => counters.sip_bad_content_length += 1,
                         Malformed::SipNotStartLine => counters.sip_not_a_start_line += 1,
                         Malformed::DiameterBadHeader => counters.diameter_bad_header += 1,
+                        Malformed::WebSocketBadFrame => counters.websocket_bad_frames += 1,
+                        Malformed::WebSocketBadHandshake => counters.websocket_bad_handshakes += 1,
                     }
                     counters.resyncs += 1;
                     self.hunting = true;
                     self.reset_pdu();
                     // The bad start itself is not a PDU start: SIP skips to
-                    // the next line, DIAMETER to the next byte.
+                    // the next line, DIAMETER and WebSocket to the next byte.
                     self.line_start = false;
-                    if self.framing == Framing::Diameter {
+                    self.ws.drop_message();
+                    if self.framing != Framing::Sip {
                         counters.skipped_bytes += 1;
                         pos += 1;
                     }
@@ -727,6 +804,7 @@ impl Framer {
         match self.framing {
             Framing::Sip => self.hunt_sip(data),
             Framing::Diameter => hunt_diameter(data, cfg.max_buffered_bytes),
+            Framing::WebSocket => self.ws.hunt(data, cfg.max_buffered_bytes),
         }
     }
 
@@ -821,6 +899,218 @@ impl Framer {
         }
         self.header_scanned = data.len();
         None
+    }
+}
+
+/// Payload bytes unmasked to judge whether a frame found while hunting
+/// carries SIP (`SUBSCRIBE ` is the longest method with its space).
+const WS_SIP_PROBE_LEN: usize = 16;
+
+impl WsState {
+    /// Forgets a message being assembled.
+    fn drop_message(&mut self) {
+        self.message.clear();
+        self.in_message = false;
+        self.dropping = false;
+    }
+
+    /// One handshake message or frame at the start of `data`.
+    fn cut(
+        &mut self,
+        data: &[u8],
+        cfg: &TcpConfig,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) -> Cut {
+        if self.skip > 0 {
+            let n = usize::try_from(self.skip)
+                .unwrap_or(usize::MAX)
+                .min(data.len());
+            self.skip -= n as u64;
+            return Cut::Used(n);
+        }
+        if self.phase == WsPhase::Handshake {
+            return self.cut_handshake(data, cfg, counters);
+        }
+        let h = match websocket::FrameHeader::parse(data) {
+            Ok(h) => h,
+            Err(websocket::Error::Incomplete { .. }) => return Cut::Incomplete,
+            Err(_) => return Cut::Malformed(Malformed::WebSocketBadFrame),
+        };
+        let cap = cfg.max_buffered_bytes;
+        let Some(total) = h.frame_len().filter(|&t| t <= cap) else {
+            // Too large to hold: skip it exactly, keeping the framing.
+            counters.websocket_oversized += 1;
+            counters.skipped_bytes += h.payload_len.saturating_add(h.header_len as u64);
+            if !h.opcode.is_control() {
+                self.drop_message();
+                self.dropping = !h.fin;
+            }
+            self.skip = h.payload_len;
+            return Cut::Used(h.header_len);
+        };
+        let Some(payload) = data.get(h.header_len..total) else {
+            return Cut::Incomplete;
+        };
+        use websocket::Opcode;
+        match h.opcode {
+            _ if h.opcode.is_control() => {
+                counters.websocket_control_frames += 1;
+            }
+            Opcode::Unknown(_) => counters.websocket_bad_frames += 1,
+            _ if h.rsv23 != 0 => {
+                counters.websocket_bad_frames += 1;
+                self.drop_message();
+                self.dropping = !h.fin;
+            }
+            Opcode::Text | Opcode::Binary => {
+                if self.in_message || self.dropping {
+                    // RFC 6455 §5.4: no new message inside a fragmented one.
+                    counters.websocket_bad_frames += 1;
+                    self.drop_message();
+                }
+                if h.rsv1 {
+                    // permessage-deflate (RFC 7692): not inflated here.
+                    counters.websocket_compressed_messages += 1;
+                    self.dropping = !h.fin;
+                } else if h.fin {
+                    self.deliver(payload, h.mask, counters, on_pdu);
+                } else {
+                    self.in_message = true;
+                    self.append(payload, h.mask);
+                }
+            }
+            Opcode::Continuation => {
+                if self.dropping {
+                    self.dropping = !h.fin;
+                } else if !self.in_message {
+                    counters.websocket_bad_frames += 1;
+                } else if self.message.len().saturating_add(payload.len()) > cap {
+                    counters.websocket_oversized += 1;
+                    counters.skipped_bytes += self.message.len() as u64;
+                    self.drop_message();
+                    self.dropping = !h.fin;
+                } else {
+                    self.append(payload, h.mask);
+                    if h.fin {
+                        counters.pdus += 1;
+                        counters.websocket_messages += 1;
+                        on_pdu(&self.message);
+                        self.drop_message();
+                        self.release();
+                    }
+                }
+            }
+            Opcode::Close | Opcode::Ping | Opcode::Pong => {
+                counters.websocket_control_frames += 1;
+            }
+        }
+        Cut::Used(total)
+    }
+
+    /// An HTTP handshake message at the start of `data`: passed over; a
+    /// request or a `101` response switches to frames.
+    fn cut_handshake(&mut self, data: &[u8], cfg: &TcpConfig, counters: &mut TcpCounters) -> Cut {
+        if !websocket::starts_http(data) {
+            if b"GET ".starts_with(data) || b"HTTP/1.".starts_with(data) {
+                return Cut::Incomplete;
+            }
+            return Cut::Malformed(Malformed::WebSocketBadHandshake);
+        }
+        let Some(len) = websocket::http_header_len(data) else {
+            if data.len() > cfg.max_sip_header_bytes {
+                return Cut::Malformed(Malformed::WebSocketBadHandshake);
+            }
+            return Cut::Incomplete;
+        };
+        counters.websocket_handshakes += 1;
+        let refused = websocket::http_status(data).is_some_and(|c| c != 101);
+        if !refused {
+            self.phase = WsPhase::Frames;
+        }
+        Cut::Used(len)
+    }
+
+    /// Delivers a complete one-frame message, unmasking a copy if needed.
+    fn deliver(
+        &mut self,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) {
+        counters.pdus += 1;
+        counters.websocket_messages += 1;
+        match mask {
+            None => on_pdu(payload),
+            Some(_) => {
+                self.message.clear();
+                self.append(payload, mask);
+                on_pdu(&self.message);
+                self.message.clear();
+                self.release();
+            }
+        }
+    }
+
+    /// Appends a frame's payload, unmasked.
+    fn append(&mut self, payload: &[u8], mask: Option<[u8; 4]>) {
+        let start = self.message.len();
+        self.message.extend_from_slice(payload);
+        if let (Some(key), Some(new)) = (mask, self.message.get_mut(start..)) {
+            websocket::unmask(new, key, 0);
+        }
+    }
+
+    /// Frees a large message buffer once empty (see
+    /// [`MAX_IDLE_BUFFER_CAPACITY`]).
+    fn release(&mut self) {
+        if self.message.is_empty() && self.message.capacity() > MAX_IDLE_BUFFER_CAPACITY {
+            self.message = Vec::new();
+        }
+    }
+
+    /// Searches for an HTTP handshake message, or a final text/binary frame
+    /// whose payload starts like SIP.
+    fn hunt(&mut self, data: &[u8], cap: usize) -> Hunt {
+        if websocket::starts_http(data) {
+            self.phase = WsPhase::Handshake;
+            return Hunt::Found(0);
+        }
+        if b"GET ".starts_with(data) || b"HTTP/1.".starts_with(data) {
+            return Hunt::NotYet(0);
+        }
+        for (i, &b) in data.iter().enumerate() {
+            if b != 0x81 && b != 0x82 {
+                continue;
+            }
+            let rest = data.get(i..).unwrap_or_default();
+            let h = match websocket::FrameHeader::parse(rest) {
+                Ok(h) => h,
+                Err(websocket::Error::Incomplete { .. }) => return Hunt::NotYet(i),
+                Err(_) => continue,
+            };
+            if h.rsv1 || h.frame_len().is_none_or(|t| t > cap) {
+                continue;
+            }
+            let want = usize::try_from(h.payload_len)
+                .unwrap_or(usize::MAX)
+                .min(WS_SIP_PROBE_LEN);
+            let Some(head) = rest.get(h.header_len..h.header_len + want) else {
+                return Hunt::NotYet(i);
+            };
+            let mut probe = [0u8; WS_SIP_PROBE_LEN];
+            let probe = probe.get_mut(..want).unwrap_or_default();
+            probe.copy_from_slice(head);
+            if let Some(key) = h.mask {
+                websocket::unmask(probe, key, 0);
+            }
+            if crate::proto::sip::looks_like_sip(probe) {
+                self.phase = WsPhase::Frames;
+                return Hunt::Found(i);
+            }
+        }
+        Hunt::NotYet(data.len())
     }
 }
 
@@ -1556,5 +1846,185 @@ mod tests {
         rig.seg(7_000_001, OK);
         assert_eq!(rig.pdus, vec![OK.to_vec()]);
         assert_eq!(rig.r.counters().directions_restarted, 1);
+    }
+
+    /// Made up, shaped like `sip-tcp/sip-websocket-and-udp.pcap` (RFC 7118):
+    /// the client's upgrade request and the server's 101.
+    const WS_GET: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+    const WS_101: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nSec-WebSocket-Protocol: sip\r\n\r\n";
+    /// The masking key of the INVITE frame of that capture (frame 10).
+    const KEY: [u8; 4] = [0x35, 0xba, 0x59, 0x9f];
+
+    /// One WebSocket frame: `first` is FIN/RSV/opcode, masked with `KEY` when
+    /// `masked`.
+    fn ws_frame(first: u8, masked: bool, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![first];
+        let m = if masked { 0x80 } else { 0 };
+        match payload.len() {
+            n if n < 126 => f.push(m | n as u8),
+            n if n < 65536 => {
+                f.push(m | 126);
+                f.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                f.push(m | 127);
+                f.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        let mut body = payload.to_vec();
+        if masked {
+            f.extend_from_slice(&KEY);
+            websocket::unmask(&mut body, KEY, 0);
+        }
+        f.extend_from_slice(&body);
+        f
+    }
+
+    #[test]
+    fn websocket_handshake_then_masked_and_plain_messages() {
+        let mut rig = Rig::new(Framing::WebSocket);
+        rig.seg_at(t(0), 0, 99, SYN, b"");
+        rig.seg_at(t(0), 1, 499, SYN, b"");
+        let up = [WS_GET, &ws_frame(0x81, true, OPTIONS)].concat();
+        // In 5-byte pieces: every header and payload split somewhere.
+        for (k, piece) in up.chunks(5).enumerate() {
+            rig.seg(100 + 5 * k as u32, piece);
+        }
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec()]);
+        let down = [
+            WS_101,
+            &ws_frame(0x81, false, OK)[..],
+            &ws_frame(0x82, false, OK),
+        ]
+        .concat();
+        rig.seg_at(t(0), 1, 500, TcpFlags::default(), &down);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec(), OK.to_vec(), OK.to_vec()]);
+        let c = rig.r.counters();
+        assert_eq!(
+            (c.websocket_handshakes, c.websocket_messages, c.pdus),
+            (2, 3, 3)
+        );
+        assert_eq!(
+            (c.skipped_bytes, c.resyncs, c.websocket_bad_frames),
+            (0, 0, 0)
+        );
+        // The masked message was unmasked in the direction's buffer, which
+        // is kept (empty) for the next one.
+        let ws = &rig.half().framer.ws;
+        assert!(ws.message.is_empty() && ws.message.capacity() >= OPTIONS.len());
+    }
+
+    #[test]
+    fn websocket_fragments_joined_around_control_frames() {
+        let mut rig = Rig::new(Framing::WebSocket);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        let (a, b) = OPTIONS.split_at(20);
+        let (b, c) = b.split_at(10);
+        let stream = [
+            WS_GET,
+            &ws_frame(0x01, true, a),             // text, not final
+            &ws_frame(0x89, true, b"ping"),       // a ping between fragments
+            &ws_frame(0x00, true, b),             // continuation
+            &ws_frame(0x80, true, c),             // final continuation
+            &ws_frame(0x88, true, &[0x03, 0xe8]), // close
+        ]
+        .concat();
+        rig.seg(1, &stream);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec()]);
+        let c = rig.r.counters();
+        assert_eq!((c.websocket_messages, c.websocket_control_frames), (1, 2));
+        assert!(rig.half().buf.is_empty() && rig.half().framer.ws.message.is_empty());
+    }
+
+    #[test]
+    fn websocket_compressed_bad_and_oversized_frames_are_counted() {
+        let cfg = TcpConfig {
+            max_buffered_bytes: 200,
+            ..TcpConfig::default()
+        };
+        let mut rig = Rig::with(Framing::WebSocket, cfg);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        let big = vec![b'x'; 300];
+        let stream = [
+            WS_GET,
+            &ws_frame(0xc1, true, b"deflated"), // RSV1: permessage-deflate
+            &ws_frame(0x80, true, b"stray"),    // continuation without a start
+            &ws_frame(0x81, true, &big),        // larger than the cap: skipped
+            &ws_frame(0x81, true, OK),
+        ]
+        .concat();
+        // The oversized frame arrives over several segments.
+        for (k, piece) in stream.chunks(64).enumerate() {
+            rig.seg(1 + 64 * k as u32, piece);
+        }
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        let c = rig.r.counters();
+        assert_eq!(c.websocket_compressed_messages, 1);
+        assert_eq!(c.websocket_bad_frames, 1);
+        assert_eq!(c.websocket_oversized, 1);
+        assert_eq!(c.skipped_bytes, 308); // 8-byte header + 300
+                                          // A fragmented message growing past the cap is dropped too.
+        let mut rig = Rig::with(
+            Framing::WebSocket,
+            TcpConfig {
+                max_buffered_bytes: 200,
+                ..TcpConfig::default()
+            },
+        );
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        let stream = [
+            WS_GET,
+            &ws_frame(0x01, true, &big[..150]),
+            &ws_frame(0x00, true, &big[..150]),
+            &ws_frame(0x80, true, b"end"),
+            &ws_frame(0x81, true, OK),
+        ]
+        .concat();
+        rig.seg(1, &stream);
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().websocket_oversized, 1);
+    }
+
+    #[test]
+    fn websocket_pickup_mid_frame_hunts_for_a_sip_frame() {
+        let mut rig = Rig::new(Framing::WebSocket);
+        let first = ws_frame(0x81, true, OPTIONS);
+        // Made up: the payload of an unrelated binary frame holds 0x81 bytes
+        // that do not start a SIP frame.
+        let noise = ws_frame(0x82, false, &[0x81, 0x05, 1, 2, 3, 4, 5]);
+        let stream = [&first[10..], &noise[..], &ws_frame(0x81, true, OK)].concat();
+        rig.seg(5000, &stream);
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(
+            rig.r.counters().skipped_bytes,
+            (first.len() - 10 + noise.len()) as u64
+        );
+        // Bytes that are neither HTTP nor a frame where the handshake should
+        // be: counted, then the hunt.
+        let mut rig = Rig::new(Framing::WebSocket);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        rig.seg(1, &[b"junk\r\n", &ws_frame(0x81, false, OK)[..]].concat());
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().websocket_bad_handshakes, 1);
+    }
+
+    #[test]
+    fn websocket_refused_upgrade_stays_http() {
+        let mut rig = Rig::new(Framing::WebSocket);
+        rig.seg_at(t(0), 1, 0, SYN, b"");
+        let refused = b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+        rig.seg_at(t(0), 1, 1, TcpFlags::default(), refused);
+        rig.seg_at(
+            t(0),
+            1,
+            1 + refused.len() as u32,
+            TcpFlags::default(),
+            WS_101,
+        );
+        let frame = ws_frame(0x81, false, OK);
+        let seq = 1 + (refused.len() + WS_101.len()) as u32;
+        rig.seg_at(t(0), 1, seq, TcpFlags::default(), &frame);
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+        assert_eq!(rig.r.counters().websocket_handshakes, 2);
     }
 }
