@@ -84,12 +84,6 @@ const NOT_SIP_MEDIA: &[(&str, &str, &str)] = &[(
     "announced by MGCP (frames 2945-2946 carry SDP without SIP), not by a SIP call",
 )];
 
-/// Captures whose SIP we do not fully see yet, and why.
-const NOT_YET: &[(&str, &str)] = &[(
-    "sip-tcp/sip-websocket-and-udp.pcap",
-    "11 of its messages travel over WebSocket, not decoded yet",
-)];
-
 #[test]
 fn calls_and_sip_counts_match_tshark() {
     let Some(shared) = shared_captures("calls against tshark") else {
@@ -109,10 +103,6 @@ fn calls_and_sip_counts_match_tshark() {
                 "{name}: {} calls, tshark has {want_calls} Call-IDs with INVITE",
                 a.calls.len()
             ));
-        }
-        if let Some((_, why)) = NOT_YET.iter().find(|(n, _)| *n == name) {
-            eprintln!("{name}: SIP counts not compared: {why}");
-            continue;
         }
         let (requests, responses) = tshark_sip_table(&gt);
         if a.summary.sip.requests != requests {

@@ -88,6 +88,8 @@ pub struct MediaOffer {
     pub time: PacketTime,
     /// Which side announced it (it receives RTP there).
     pub side: Side,
+    /// An answer (SDP in a response, ACK or PRACK) rather than an offer.
+    pub is_answer: bool,
     /// The media descriptions (each with its RTP endpoint and payload types).
     pub media: Vec<MediaDescription>,
 }
@@ -397,13 +399,20 @@ impl Call {
         });
     }
 
-    fn note_media(&mut self, time: PacketTime, side: Side, media: &[MediaDescription]) {
+    fn note_media(
+        &mut self,
+        time: PacketTime,
+        side: Side,
+        is_answer: bool,
+        media: &[MediaDescription],
+    ) {
         if media.is_empty() || self.media.len() >= MAX_MEDIA_OFFERS {
             return;
         }
         self.media.push(MediaOffer {
             time,
             side,
+            is_answer,
             media: media.to_vec(),
         });
     }
@@ -445,7 +454,7 @@ impl Call {
                 match method {
                     Method::Invite if to_tag.is_some() => {
                         self.reinvites += 1;
-                        self.note_media(ctx.time, side, media);
+                        self.note_media(ctx.time, side, false, media);
                     }
                     Method::Invite => {
                         let number = cseq.map_or(self.invite_cseq, |c| c.number);
@@ -462,14 +471,14 @@ impl Call {
                         }
                         // The first INVITE, or its copy at another hop.
                         if number == self.invite_cseq {
-                            self.note_media(ctx.time, Side::Caller, media);
+                            self.note_media(ctx.time, Side::Caller, false, media);
                         }
                     }
                     Method::Update | Method::Ack | Method::Prack => {
                         if method == Method::Update && !media.is_empty() {
                             self.reinvites += 1;
                         }
-                        self.note_media(ctx.time, side, media);
+                        self.note_media(ctx.time, side, method != Method::Update, media);
                         if method == Method::Ack && self.state == CallState::Answered {
                             self.state = CallState::Confirmed;
                         }
@@ -517,9 +526,11 @@ impl Call {
                             self.callee_user_agent = h.server.or(h.user_agent).map(text);
                         }
                         self.handle_invite_response(ctx.time, code, reason, msg);
-                        self.note_media(ctx.time, responder, media);
+                        self.note_media(ctx.time, responder, true, media);
                     }
-                    Method::Invite | Method::Update => self.note_media(ctx.time, responder, media),
+                    Method::Invite | Method::Update => {
+                        self.note_media(ctx.time, responder, true, media)
+                    }
                     Method::Bye if (200..300).contains(&code) => self.state = CallState::Completed,
                     _ => {}
                 }

@@ -1,9 +1,10 @@
 //! The table of calls of one run: SIP messages in, call records out.
 
-use super::dialog::{Call, MessageContext, Side};
+use super::dialog::{Call, MediaOffer, MessageContext, Side};
 use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
 use crate::analyze::{StreamCall, StreamRecord};
 use crate::media::stream::{IntervalSample, HEADLINE_BUFFER};
+use crate::media::PayloadKind;
 use crate::packet::Endpoint;
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
@@ -343,6 +344,17 @@ fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
     })
 }
 
+/// The first payload type of an m-line that is a codec (not telephone-event
+/// or comfort noise), by name.
+fn preferred_codec(m: &MediaDescription) -> Option<String> {
+    m.payload_types.iter().find_map(|&pt| {
+        let info = m.payloads.resolve(pt);
+        (info.kind == PayloadKind::Media)
+            .then_some(info.name?)
+            .map(str::to_owned)
+    })
+}
+
 /// The stream a direction summary was taken from.
 fn direction_main<'a>(
     streams: &'a [StreamRecord],
@@ -406,13 +418,22 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
         None => (None, EndedBy::NotEnded),
     };
 
+    // Codecs in order of use: the first audio codec of each answer (an
+    // answer's first payload type is the one chosen), or of the offer when
+    // the call was never answered.
     let mut codecs: Vec<String> = Vec::new();
-    for offer in &call.media {
+    let answers: Vec<&MediaOffer> = call.media.iter().filter(|o| o.is_answer).collect();
+    let sources = if answers.is_empty() {
+        call.media.iter().take(1).collect()
+    } else {
+        answers
+    };
+    for offer in sources {
         if let Some(name) = offer
             .media
             .iter()
             .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0)
-            .and_then(|m| m.payloads.first_codec())
+            .and_then(preferred_codec)
         {
             if codecs.last() != Some(&name) {
                 codecs.push(name);

@@ -143,16 +143,6 @@ impl PayloadMap {
             .unwrap_or_else(|| PayloadInfo::from_static(pt))
     }
 
-    /// The name of the first media codec learned (in `a=rtpmap` order),
-    /// skipping telephone-event and comfort noise.
-    pub fn first_codec(&self) -> Option<String> {
-        self.entries
-            .iter()
-            .find(|(_, info)| info.kind == PayloadKind::Media)
-            .and_then(|(_, info)| info.name)
-            .map(str::to_owned)
-    }
-
     /// Whether any entry was learned.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
