@@ -79,6 +79,23 @@ struct DecodeArgs {
     /// Most RTP streams tracked at once; more are refused and counted.
     #[arg(long, default_value_t = 100_000)]
     max_streams: usize,
+    /// Override a codec's E-model values (ITU-T G.113 by default), e.g.
+    /// `--codec-impairment G729=11,19`: NAME=IE,BPL. Repeatable.
+    #[arg(long = "codec-impairment", value_name = "NAME=IE,BPL", value_parser = parse_impairment)]
+    codec_impairments: Vec<(String, f64, f64)>,
+    /// One-way network delay assumed for MOS when RTCP gives no round trip, ms.
+    #[arg(long, default_value_t = 40.0, value_name = "MS")]
+    default_delay: f64,
+}
+
+/// `G729=11,19` → ("G729", 11.0, 19.0).
+fn parse_impairment(s: &str) -> Result<(String, f64, f64), String> {
+    let err = || format!("expected NAME=IE,BPL (e.g. G729=11,19), got {s:?}");
+    let (name, values) = s.split_once('=').ok_or_else(err)?;
+    let (ie, bpl) = values.split_once(',').ok_or_else(err)?;
+    let ie: f64 = ie.trim().parse().map_err(|_| err())?;
+    let bpl: f64 = bpl.trim().parse().map_err(|_| err())?;
+    Ok((name.trim().to_owned(), ie, bpl))
 }
 
 #[derive(clap::Args)]
@@ -181,7 +198,13 @@ fn main() -> ExitCode {
             }
         }
         Command::Extract(args) => {
-            let config = config_from(&args.decode);
+            let config = match config_from(&args.decode) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("voxprobe: {e:#}");
+                    return ExitCode::from(2);
+                }
+            };
             match voxprobe::extract::extract_call(&args.files, &config, &args.call_id, &args.output)
             {
                 Ok(s) => {
@@ -215,8 +238,22 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
         .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
 }
 
-fn config_from(args: &DecodeArgs) -> AnalyzeConfig {
+fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
     let mut config = AnalyzeConfig::default();
+    if !args.codec_impairments.is_empty() {
+        let overrides: Vec<(&str, f64, f64)> = args
+            .codec_impairments
+            .iter()
+            .map(|(n, ie, bpl)| (n.as_str(), *ie, *bpl))
+            .collect();
+        config.quality.codecs = voxprobe::media::emodel::CodecTable::with_overrides(&overrides)
+            .map_err(|e| anyhow::anyhow!("--codec-impairment: {e}"))?;
+    }
+    anyhow::ensure!(
+        args.default_delay.is_finite() && args.default_delay >= 0.0,
+        "--default-delay must be a non-negative number of milliseconds"
+    );
+    config.quality.default_one_way_delay_ms = args.default_delay;
     config.streams.heuristic = !args.no_rtp_heuristic;
     config.streams.max_streams = args.max_streams;
     for &p in &args.sip_ports {
@@ -227,11 +264,17 @@ fn config_from(args: &DecodeArgs) -> AnalyzeConfig {
             config.decoder.sip_tcp_ports.push(p);
         }
     }
-    config
+    Ok(config)
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let config = config_from(&args.decode);
+    let config = match config_from(&args.decode) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("voxprobe: {e:#}");
+            return Ok(2);
+        }
+    };
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut code = 0u8;

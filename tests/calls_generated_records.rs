@@ -247,3 +247,56 @@ fn calls_bulk_outcomes_are_counted_exactly() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn fixed_buffers_discard_exactly_the_generated_late_packets() {
+    // The `jitter` call's caller -> callee stream has delay spikes of 97 and
+    // 141 ms: a fixed 50 ms buffer discards the packets the generator counted,
+    // a 200 ms buffer none; the call is diagnosed with high jitter.
+    let truth = load_calls_truth();
+    let path = project_dir().join("captures").join("calls.pcap");
+    let a = analyze_file(&path, &AnalyzeConfig::default(), &mut |_| {}).unwrap();
+    let mut checked = 0;
+    for want in truth.calls.iter().filter(|c| c.late_50ms.is_some()) {
+        let got = a
+            .calls
+            .iter()
+            .find(|c| c.call.call_id == want.call_id)
+            .unwrap();
+        for (dir, w50, w200) in [
+            (
+                Direction::CallerToCallee,
+                want.late_50ms.as_ref().unwrap().caller_to_callee,
+                want.late_200ms.as_ref().unwrap().caller_to_callee,
+            ),
+            (
+                Direction::CalleeToCaller,
+                want.late_50ms.as_ref().unwrap().callee_to_caller,
+                want.late_200ms.as_ref().unwrap().callee_to_caller,
+            ),
+        ] {
+            let Some(d) = got.direction(dir) else {
+                continue;
+            };
+            let main = got.streams.iter().find(|s| s.key == d.main_stream).unwrap();
+            let jb = &main.report.jitter_buffers;
+            assert_eq!(
+                (jb[0].late, jb[1].late),
+                (w50, w200),
+                "{}: {dir:?}",
+                want.name
+            );
+            checked += 1;
+        }
+        if want.name == "jitter" {
+            assert!(
+                got.diagnosis.contains(&"high_jitter"),
+                "{:?}",
+                got.diagnosis
+            );
+        }
+    }
+    assert!(checked > 0);
+    let jitter = truth.calls.iter().find(|c| c.name == "jitter").unwrap();
+    assert!(jitter.late_50ms.as_ref().unwrap().caller_to_callee > 0);
+}

@@ -138,6 +138,10 @@ pub struct DirectionSummary {
     pub mos: Option<f64>,
     /// R of the main stream (narrowband scale).
     pub r: Option<f64>,
+    /// Lowest MOS of its 5-second intervals.
+    pub mos_interval_min: Option<f64>,
+    /// Mean MOS of its 5-second intervals.
+    pub mos_interval_mean: Option<f64>,
     /// The main stream's 5-second samples.
     pub intervals: Vec<crate::media::stream::IntervalSample>,
 }

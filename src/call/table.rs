@@ -329,6 +329,7 @@ impl MediaIndex {
 /// Summarises one direction from its streams.
 fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
     let main = streams.iter().max_by_key(|s| s.report.packets)?;
+    let interval_mos: Vec<f64> = main.report.intervals.iter().filter_map(|i| i.mos).collect();
     Some(DirectionSummary {
         main_stream: main.key,
         streams: streams.len(),
@@ -340,6 +341,9 @@ fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
         codec: main.report.codec.map(str::to_owned),
         mos: main.report.quality.as_ref().map(|q| q.mos),
         r: main.report.quality.as_ref().map(|q| q.r),
+        mos_interval_min: interval_mos.iter().copied().reduce(f64::min),
+        mos_interval_mean: (!interval_mos.is_empty())
+            .then(|| interval_mos.iter().sum::<f64>() / interval_mos.len() as f64),
         intervals: main.report.intervals.clone(),
     })
 }
