@@ -228,7 +228,7 @@ fn calls_bulk_is_deterministic_and_mostly_answered() {
 /// tshark, or a visible skip.
 fn tshark(args: &[&str], what: &str) -> Option<String> {
     let Ok(version) = Command::new("tshark").arg("--version").output() else {
-        eprintln!("SKIP {what}: tshark is not installed");
+        crate::support::skip(&format!("{what}: tshark is not installed"));
         return None;
     };
     assert!(version.status.success());

@@ -7,6 +7,14 @@ pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Prints a skip message that stays visible under `cargo test`'s output
+/// capture (which only intercepts the `print!` macros): written straight to
+/// the process's standard error.
+pub fn skip(message: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {message}");
+}
+
 /// `../shared/captures` beside the project, if present. When absent, prints a
 /// visible skip message naming `what` and returns `None`.
 pub fn shared_captures(what: &str) -> Option<PathBuf> {
@@ -14,9 +22,9 @@ pub fn shared_captures(what: &str) -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIP {what}: ../shared/captures is absent (fresh clone without the shared captures)"
-        );
+        skip(&format!(
+            "{what}: ../shared/captures is absent (fresh clone without the shared captures)"
+        ));
         None
     }
 }
