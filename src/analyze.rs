@@ -11,8 +11,8 @@ use crate::call::{CallRecord, CallTable, CallTableConfig, Direction, SipCounters
 use crate::capture::{CaptureError, CaptureFile, Frame, LinkType, ReadStop};
 use crate::media::quality::{rate_stream, QualityConfig};
 use crate::media::rtcp::{RtcpCounters, RtcpReport, RtcpTracker};
-use crate::media::table::Admission;
 use crate::media::table::StreamTableCounters;
+use crate::media::table::{heuristic_eligible, Admission, MAX_BATCH};
 use crate::media::{MediaPacket, StreamKey, StreamReport, StreamTable, StreamTableConfig};
 use crate::packet::sctp::SctpCounters;
 use crate::packet::tcp::TcpCounters;
@@ -235,6 +235,8 @@ struct MediaClassifier {
     /// Media endpoints known to carry SRTP/SRTCP.
     encrypted: HashSet<Endpoint, foldhash::fast::RandomState>,
     calls: CallTable,
+    /// RTP packets waiting to be counted (see `StreamTable::handle_batch`).
+    batch: Vec<MediaPacket>,
 }
 
 /// Most media endpoints remembered as encrypted.
@@ -255,6 +257,7 @@ impl Analyzer {
                 protocols: ProtocolCounters::default(),
                 encrypted: HashSet::default(),
                 calls: CallTable::new(config.calls.clone()),
+                batch: Vec::with_capacity(MAX_BATCH),
             },
             next_timeout_check: None,
             first_frame_time: None,
@@ -282,6 +285,7 @@ impl Analyzer {
             Some(due) if now < due => {}
             Some(_) => {
                 self.decoder.handle_timeout(now);
+                self.media.flush_media();
                 self.media.streams.handle_timeout(now);
                 self.media.calls.handle_timeout(now);
                 self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS));
@@ -300,6 +304,8 @@ impl Analyzer {
             quality,
             ..
         } = self;
+        let mut media = media;
+        media.flush_media();
         let (finished, stream_counters) = media.streams.finish();
         let streams = finished
             .into_iter()
@@ -482,6 +488,16 @@ impl MediaClassifier {
             observation: dg.observation,
             rtp: repr,
         };
+        if self.streams.heuristic_enabled() && heuristic_eligible(&pkt.src, &pkt.dst) {
+            // Whatever the table decides, a packet on these ports is ours
+            // (counted, or held in probation): it can wait for its batch.
+            self.batch.push(pkt);
+            if self.batch.len() >= MAX_BATCH {
+                self.flush_media();
+            }
+            return Verdict::Ours;
+        }
+        self.flush_media();
         match self.streams.handle_packet(&pkt) {
             Admission::Counted => {
                 self.protocols.rtp += 1;
@@ -493,6 +509,16 @@ impl MediaClassifier {
             }
             Admission::Probation | Admission::Refused => Verdict::Ours,
             Admission::NotRtp => Verdict::NotForUs,
+        }
+    }
+
+    /// Counts the batched media packets in their streams. Called before
+    /// anything else touches the stream table, so every stream sees its
+    /// packets in arrival order.
+    fn flush_media(&mut self) {
+        if !self.batch.is_empty() {
+            self.protocols.rtp += self.streams.handle_batch(&self.batch);
+            self.batch.clear();
         }
     }
 
@@ -544,6 +570,9 @@ impl MediaClassifier {
             transport: dg.transport,
         };
         self.calls.handle_message(&ctx, &msg, &media);
+        if !media.is_empty() {
+            self.flush_media();
+        }
         for m in media {
             if let (Some(ip), true) = (m.address, m.port != 0) {
                 let endpoint = Endpoint::new(ip, m.port);

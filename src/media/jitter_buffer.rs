@@ -427,6 +427,15 @@ impl<const N: usize> JitterBuffers<N> {
         true
     }
 
+    /// Reads the state every packet updates (see `StreamStats::touch`).
+    pub fn touch(&self) -> u64 {
+        self.schedules
+            .iter()
+            .fold(self.delay.highest_ext as u64, |acc, s| {
+                acc.wrapping_add(s.playout_ns as u64)
+            })
+    }
+
     /// What each buffer has done so far.
     pub fn stats(&self) -> [JitterBufferStats; N] {
         self.schedules.map(|s| s.stats(self.unknown))

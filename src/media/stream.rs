@@ -181,6 +181,19 @@ impl StreamStats {
         }
     }
 
+    /// Reads one value from each part of the state a packet updates, so that a
+    /// batch can bring many streams into cache at once (see
+    /// `StreamTable::handle_batch`). Returns a value only to keep the reads.
+    pub fn touch(&self) -> u64 {
+        (self.packets)
+            .wrapping_add(self.timing.total)
+            .wrapping_add(self.sequence.max as u64)
+            .wrapping_add(self.sequence.window[(self.sequence.max as usize / 64) % WINDOW_WORDS])
+            .wrapping_add(self.buffers.touch())
+            .wrapping_add(self.interval.packets)
+            .wrapping_add(self.last_time.as_nanos() as u64)
+    }
+
     /// Records that the flow switched to this stream's SSRC from another one.
     pub fn note_ssrc_change(&mut self) {
         self.ssrc_changes += 1;
