@@ -6,27 +6,14 @@
 //! the difference is still exactly that.
 
 use crate::support::shared_captures;
+use crate::support::tshark::{agrees, parse_rtp_streams_row, RtpStreamRow};
 use std::path::Path;
 use voxprobe::analyze::{analyze_file, AnalyzeConfig, FileAnalysis, StreamRecord};
 
-/// One row of tshark's `rtp,streams` table.
-#[derive(Debug, Clone)]
-struct TsharkStream {
-    src: String,
-    dst: String,
-    ssrc: u32,
-    payload: String,
-    packets: u64,
-    lost: i64,
-    max_delta_ms: f64,
-    mean_jitter_ms: f64,
-    max_jitter_ms: f64,
-}
-
 /// Parses the rows of the `rtp,streams` section: the heuristic one when the
 /// ground truth has it (it is a superset), else the SDP-driven default.
-fn tshark_streams(groundtruth: &str) -> Vec<TsharkStream> {
-    let section = |title: &str| -> Option<Vec<TsharkStream>> {
+fn tshark_streams(groundtruth: &str) -> Vec<RtpStreamRow> {
+    let section = |title: &str| -> Option<Vec<RtpStreamRow>> {
         let start = groundtruth.find(title)?;
         let body = &groundtruth[start..];
         let mut rows = Vec::new();
@@ -34,43 +21,13 @@ fn tshark_streams(groundtruth: &str) -> Vec<TsharkStream> {
             if line.trim().is_empty() || line.starts_with("##") {
                 break;
             }
-            rows.push(parse_row(line)?);
+            rows.push(parse_rtp_streams_row(line)?);
         }
         Some(rows)
     };
     section("## rtp,streams (with -o rtp.heuristic_rtp:TRUE)")
         .or_else(|| section("## rtp,streams (default, SDP-driven)"))
         .unwrap_or_default()
-}
-
-fn parse_row(line: &str) -> Option<TsharkStream> {
-    let mut t: Vec<&str> = line.split_whitespace().collect();
-    if t.last() == Some(&"X") {
-        t.pop();
-    }
-    let n = t.len();
-    if n < 16 {
-        return None;
-    }
-    let num = |s: &str| s.parse::<f64>().ok();
-    let ip_port = |ip: &str, port: &str| {
-        if ip.contains(':') {
-            format!("[{ip}]:{port}")
-        } else {
-            format!("{ip}:{port}")
-        }
-    };
-    Some(TsharkStream {
-        src: ip_port(t[2], t[3]),
-        dst: ip_port(t[4], t[5]),
-        ssrc: u32::from_str_radix(t[6].trim_start_matches("0x"), 16).ok()?,
-        payload: t[7..n - 9].join(" "),
-        packets: t[n - 9].parse().ok()?,
-        lost: t[n - 8].parse().ok()?,
-        max_delta_ms: num(t[n - 4])?,
-        mean_jitter_ms: num(t[n - 2])?,
-        max_jitter_ms: num(t[n - 1])?,
-    })
 }
 
 /// Streams where we differ from tshark on purpose, other than the
@@ -98,11 +55,7 @@ const KNOWN_DIFFERENCES: &[(&str, u32, &str, Option<u64>, &str)] = &[
     ),
 ];
 
-fn close(ours: f64, theirs: f64) -> bool {
-    (ours - theirs).abs() <= 0.01 || (ours - theirs).abs() <= theirs.abs() * 0.01
-}
-
-fn compare(file: &str, ours: &FileAnalysis, theirs: &[TsharkStream]) -> Vec<String> {
+fn compare(file: &str, ours: &FileAnalysis, theirs: &[RtpStreamRow]) -> Vec<String> {
     let mut problems = Vec::new();
     for t in theirs {
         let matching: Vec<&StreamRecord> = ours
@@ -189,19 +142,19 @@ fn compare(file: &str, ours: &FileAnalysis, theirs: &[TsharkStream]) -> Vec<Stri
         );
         check(
             "max delta (ms)",
-            close(r.max_delta_ms, t.max_delta_ms),
+            agrees(r.max_delta_ms, t.max_delta_ms),
             format!("{:.3}", r.max_delta_ms),
             format!("{:.3}", t.max_delta_ms),
         );
         check(
             "mean jitter (ms)",
-            close(r.mean_jitter_ms, t.mean_jitter_ms),
+            agrees(r.mean_jitter_ms, t.mean_jitter_ms),
             format!("{:.3}", r.mean_jitter_ms),
             format!("{:.3}", t.mean_jitter_ms),
         );
         check(
             "max jitter (ms)",
-            close(r.max_jitter_ms, t.max_jitter_ms),
+            agrees(r.max_jitter_ms, t.max_jitter_ms),
             format!("{:.3}", r.max_jitter_ms),
             format!("{:.3}", t.max_jitter_ms),
         );
@@ -209,7 +162,7 @@ fn compare(file: &str, ours: &FileAnalysis, theirs: &[TsharkStream]) -> Vec<Stri
     problems
 }
 
-fn rtp_bearing_captures(shared: &Path) -> Vec<(String, Vec<TsharkStream>)> {
+fn rtp_bearing_captures(shared: &Path) -> Vec<(String, Vec<RtpStreamRow>)> {
     let mut out = Vec::new();
     let gt = shared.join("groundtruth");
     let mut categories: Vec<_> = std::fs::read_dir(&gt).unwrap().flatten().collect();
@@ -240,12 +193,12 @@ fn rtp_bearing_captures(shared: &Path) -> Vec<(String, Vec<TsharkStream>)> {
 #[test]
 fn parses_tshark_rows_with_spaces_in_payload() {
     let row = "    76.878653     96.829533 192.168.105.172  4376 192.168.105.110  4376 0x5711BF84 g711A, telephone-event   666     0 (0.0%)          29.930          30.001          30.068           0.002           1.522          15.767 ";
-    let t = parse_row(row).unwrap();
+    let t = parse_rtp_streams_row(row).unwrap();
     assert_eq!(t.payload, "g711A, telephone-event");
     assert_eq!((t.packets, t.lost, t.ssrc), (666, 0, 0x5711_BF84));
     assert_eq!(t.max_jitter_ms, 15.767);
     let neg = "     5.002070      8.091897     10.4.128.21 31226   192.168.101.2 50056 0x4B1F94F8           AMR-WB    54   -27 (-100.0%)           0.028          58.299         176.250           0.004           1.800           4.072 X";
-    let t = parse_row(neg).unwrap();
+    let t = parse_rtp_streams_row(neg).unwrap();
     assert_eq!((t.packets, t.lost), (54, -27));
     assert_eq!(t.mean_jitter_ms, 1.8);
 }

@@ -9,9 +9,9 @@
 //! the call module: see `tests/calls_generated_records.rs.txt`.
 
 use crate::support::project_dir;
+use crate::support::tshark::{self, agrees};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use voxprobe::synth::{generate, ExpectedCall, ExpectedCapture, Scenario};
 
 /// The committed call capture and its seed, as `captures/README.md` says.
@@ -225,25 +225,9 @@ fn calls_bulk_is_deterministic_and_mostly_answered() {
     assert_eq!(streams, 2 * answered);
 }
 
-/// tshark, or a visible skip.
+/// tshark on the committed calls capture, or a visible skip.
 fn tshark(args: &[&str], what: &str) -> Option<String> {
-    let Ok(version) = Command::new("tshark").arg("--version").output() else {
-        crate::support::skip(&format!("{what}: tshark is not installed"));
-        return None;
-    };
-    assert!(version.status.success());
-    let out = Command::new("tshark")
-        .args(args)
-        .arg("-r")
-        .arg(capture_path())
-        .output()
-        .expect("run tshark");
-    assert!(
-        out.status.success(),
-        "{what}: tshark failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    tshark::run(args, &capture_path(), what)
 }
 
 /// `-z sip,stat`: (messages, resent, status code → count, method → count).
@@ -389,53 +373,6 @@ fn tshark_places_every_call_event_where_the_truth_says() {
     }
 }
 
-/// One row of `tshark -q -z rtp,streams` (the payload column may hold spaces).
-#[derive(Debug)]
-struct TsharkStream {
-    src: String,
-    dst: String,
-    ssrc: u32,
-    packets: u64,
-    lost: i64,
-    max_delta_ms: f64,
-    mean_jitter_ms: f64,
-    max_jitter_ms: f64,
-}
-
-fn parse_rtp_streams(out: &str) -> Vec<TsharkStream> {
-    let mut rows = Vec::new();
-    for line in out.lines() {
-        let mut t: Vec<&str> = line.split_whitespace().collect();
-        if t.len() < 16 || !t[6].starts_with("0x") {
-            continue;
-        }
-        if t.last() == Some(&"X") {
-            t.pop();
-        }
-        let n = t.len();
-        let f = |s: &str| {
-            s.parse::<f64>()
-                .unwrap_or_else(|_| panic!("tshark number {s:?} in {line:?}"))
-        };
-        rows.push(TsharkStream {
-            src: format!("{}:{}", t[2], t[3]),
-            dst: format!("{}:{}", t[4], t[5]),
-            ssrc: u32::from_str_radix(&t[6][2..], 16).expect("SSRC"),
-            packets: t[n - 9].parse().expect("Pkts"),
-            lost: t[n - 8].parse().expect("Lost"),
-            max_delta_ms: f(t[n - 4]),
-            mean_jitter_ms: f(t[n - 2]),
-            max_jitter_ms: f(t[n - 1]),
-        });
-    }
-    rows
-}
-
-/// Jitter agreement as in `generated.rs`: 1 % of the expected value + 0.01 ms.
-fn jitter_close(actual: f64, expected: f64) -> bool {
-    (actual - expected).abs() <= expected.abs() * 0.01 + 0.01
-}
-
 #[test]
 fn tshark_rtp_streams_match_every_calls_streams() {
     let Some(out) = tshark(
@@ -452,7 +389,7 @@ fn tshark_rtp_streams_match_every_calls_streams() {
         return;
     };
     let e = load_expected();
-    let rows = parse_rtp_streams(&out);
+    let rows = tshark::parse_rtp_streams(&out);
     assert_eq!(rows.len(), e.streams.len(), "tshark rows {rows:?}");
     let per_call: usize = e.calls.iter().map(|c| c.streams.len()).sum();
     assert_eq!(per_call, e.streams.len(), "every stream belongs to a call");
@@ -472,13 +409,13 @@ fn tshark_rtp_streams_match_every_calls_streams() {
                 want.max_delta_ms
             );
             assert!(
-                jitter_close(row.mean_jitter_ms, want.mean_jitter_ms),
+                agrees(row.mean_jitter_ms, want.mean_jitter_ms),
                 "{ctx}: mean jitter {} vs {}",
                 row.mean_jitter_ms,
                 want.mean_jitter_ms
             );
             assert!(
-                jitter_close(row.max_jitter_ms, want.max_jitter_ms),
+                agrees(row.max_jitter_ms, want.max_jitter_ms),
                 "{ctx}: max jitter {} vs {}",
                 row.max_jitter_ms,
                 want.max_jitter_ms

@@ -12,9 +12,9 @@
 //! reference).
 
 use crate::support::project_dir;
+use crate::support::tshark::{self, agrees};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use voxprobe::analyze::{analyze_file, AnalyzeConfig};
 use voxprobe::synth::{generate, ExpectedCapture, ExpectedStream, Scenario};
 
@@ -42,11 +42,6 @@ fn load_expected(stem: &str) -> ExpectedCapture {
     let path = expected_path(stem);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Jitter agreement: 1 % of the expected value plus 0.01 ms.
-fn jitter_close(actual: f64, expected: f64) -> bool {
-    (actual - expected).abs() <= expected.abs() * 0.01 + 0.01
 }
 
 #[test]
@@ -248,13 +243,13 @@ fn analyser_reports_exactly_the_generated_truth() {
             );
             if want.wireshark_jitter_comparable {
                 assert!(
-                    jitter_close(r.mean_jitter_ms, want.mean_jitter_ms),
+                    agrees(r.mean_jitter_ms, want.mean_jitter_ms),
                     "{ctx}: mean jitter {} vs {}",
                     r.mean_jitter_ms,
                     want.mean_jitter_ms
                 );
                 assert!(
-                    jitter_close(r.max_jitter_ms, want.max_jitter_ms),
+                    agrees(r.max_jitter_ms, want.max_jitter_ms),
                     "{ctx}: max jitter {} vs {}",
                     r.max_jitter_ms,
                     want.max_jitter_ms
@@ -264,77 +259,18 @@ fn analyser_reports_exactly_the_generated_truth() {
     }
 }
 
-/// One row of `tshark -q -z rtp,streams`.
-#[derive(Debug)]
-struct TsharkStream {
-    src: String,
-    dst: String,
-    ssrc: u32,
-    packets: u64,
-    lost: i64,
-    max_delta_ms: f64,
-    mean_jitter_ms: f64,
-    max_jitter_ms: f64,
-}
-
-/// Parses the rows (the payload column may hold spaces: "g711A, telephone-event").
-fn parse_tshark_streams(out: &str) -> Vec<TsharkStream> {
-    let mut rows = Vec::new();
-    for line in out.lines() {
-        let mut t: Vec<&str> = line.split_whitespace().collect();
-        if t.len() < 16 || !t[6].starts_with("0x") {
-            continue;
-        }
-        if t.last() == Some(&"X") {
-            t.pop();
-        }
-        let n = t.len();
-        let f = |s: &str| {
-            s.parse::<f64>()
-                .unwrap_or_else(|_| panic!("tshark number {s:?} in {line:?}"))
-        };
-        rows.push(TsharkStream {
-            src: format!("{}:{}", t[2], t[3]),
-            dst: format!("{}:{}", t[4], t[5]),
-            ssrc: u32::from_str_radix(&t[6][2..], 16).expect("SSRC"),
-            packets: t[n - 9].parse().expect("Pkts"),
-            lost: t[n - 8].parse().expect("Lost"),
-            max_delta_ms: f(t[n - 4]),
-            mean_jitter_ms: f(t[n - 2]),
-            max_jitter_ms: f(t[n - 1]),
-        });
-    }
-    rows
-}
-
 #[test]
 fn tshark_agrees_with_the_generated_truth() {
-    let Ok(version) = Command::new("tshark").arg("--version").output() else {
-        crate::support::skip("tshark_agrees_with_the_generated_truth: tshark is not installed");
-        return;
-    };
-    assert!(version.status.success());
     for (stem, _, _) in COMMITTED {
         let expected = load_expected(stem);
-        let out = Command::new("tshark")
-            .args([
-                "-n",
-                "-q",
-                "-z",
-                "rtp,streams",
-                "-o",
-                "rtp.heuristic_rtp:TRUE",
-                "-r",
-            ])
-            .arg(capture_path(stem))
-            .output()
-            .expect("run tshark");
-        assert!(
-            out.status.success(),
-            "{stem}: tshark failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let rows = parse_tshark_streams(&String::from_utf8_lossy(&out.stdout));
+        let Some(out) = tshark::run(
+            tshark::RTP_STREAMS,
+            &capture_path(stem),
+            "tshark_agrees_with_the_generated_truth",
+        ) else {
+            return;
+        };
+        let rows = tshark::parse_rtp_streams(&out);
         assert_eq!(
             rows.len(),
             expected.streams.len(),
@@ -359,13 +295,13 @@ fn tshark_agrees_with_the_generated_truth() {
             );
             if want.wireshark_jitter_comparable {
                 assert!(
-                    jitter_close(row.mean_jitter_ms, want.mean_jitter_ms),
+                    agrees(row.mean_jitter_ms, want.mean_jitter_ms),
                     "{ctx}: mean jitter {} vs {}",
                     row.mean_jitter_ms,
                     want.mean_jitter_ms
                 );
                 assert!(
-                    jitter_close(row.max_jitter_ms, want.max_jitter_ms),
+                    agrees(row.max_jitter_ms, want.max_jitter_ms),
                     "{ctx}: max jitter {} vs {}",
                     row.max_jitter_ms,
                     want.max_jitter_ms

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+pub mod tshark;
+
 /// The project's root directory.
 pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
