@@ -86,6 +86,10 @@ struct DecodeArgs {
     /// One-way network delay assumed for MOS when RTCP gives no round trip, ms.
     #[arg(long, default_value_t = 40.0, value_name = "MS")]
     default_delay: f64,
+    /// A call with no SIP message for this long (packet time) is closed; a
+    /// call without BYE otherwise ends at its last media packet.
+    #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
+    call_idle_timeout: u32,
 }
 
 /// `G729=11,19` → ("G729", 11.0, 19.0).
@@ -254,6 +258,7 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
         "--default-delay must be a non-negative number of milliseconds"
     );
     config.quality.default_one_way_delay_ms = args.default_delay;
+    config.calls.idle_timeout_ns = i64::from(args.call_idle_timeout) * 1_000_000_000;
     config.streams.heuristic = !args.no_rtp_heuristic;
     config.streams.max_streams = args.max_streams;
     for &p in &args.sip_ports {

@@ -511,3 +511,54 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
         call,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::Transport;
+
+    fn ctx(ms: i64, from: [u8; 4], to: [u8; 4]) -> MessageContext {
+        MessageContext {
+            time: PacketTime::from_nanos(ms * 1_000_000),
+            frame: ms as u64,
+            src: Endpoint::new(from.into(), 5060),
+            dst: Endpoint::new(to.into(), 5060),
+            transport: Transport::Udp,
+        }
+    }
+
+    /// Made up: an INVITE of Call-ID `id`.
+    fn invite(id: &str) -> Vec<u8> {
+        format!(
+            "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK{id}\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: {id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn idle_calls_close_after_the_timeout_and_the_table_is_bounded() {
+        let mut t = CallTable::new(CallTableConfig {
+            max_active_calls: 2,
+            idle_timeout_ns: 10 * 1_000_000_000,
+            ..Default::default()
+        });
+        for (i, id) in ["a", "b", "c"].iter().enumerate() {
+            let bytes = invite(id);
+            let msg = sip::parse(&bytes).unwrap();
+            t.handle_message(&ctx(i as i64, [10, 0, 0, 1], [10, 0, 0, 2]), &msg, &[]);
+        }
+        assert_eq!(t.active_calls(), 2);
+        t.handle_timeout(PacketTime::from_nanos(5 * 1_000_000_000));
+        assert_eq!(t.active_calls(), 2, "not idle yet");
+        t.handle_timeout(PacketTime::from_nanos(11 * 1_000_000_000));
+        assert_eq!(t.active_calls(), 0);
+        let (records, _, counters) = t.finish(Vec::new());
+        assert_eq!(records.len(), 2);
+        assert_eq!(counters.calls_refused_table_full, 1);
+        assert_eq!(counters.calls_idle_closed, 2);
+        assert!(records
+            .iter()
+            .all(|r| r.outcome == crate::call::Outcome::TimedOut));
+        assert_eq!(counters.requests.get("INVITE"), Some(&3));
+    }
+}
