@@ -45,29 +45,7 @@ fn call<'a>(e: &'a ExpectedCapture, name: &str) -> &'a ExpectedCall {
 
 #[test]
 fn committed_calls_capture_regenerates_byte_for_byte() {
-    let mut pcap = Vec::new();
-    let truth = generate(Scenario::Calls, SEED, &mut pcap).expect("writing to memory");
-    let committed = std::fs::read(capture_path()).expect("committed capture");
-    assert!(
-        committed.len() < MAX_CAPTURE_BYTES,
-        "{STEM}.pcap is {} bytes",
-        committed.len()
-    );
-    assert!(
-        pcap == committed,
-        "{STEM}.pcap differs from what seed {SEED} generates now ({} vs {} bytes); \
-         if the generator changed on purpose, regenerate as captures/README.md says",
-        pcap.len(),
-        committed.len()
-    );
-    let mut json = serde_json::to_string_pretty(&truth).expect("serialise");
-    json.push('\n');
-    let committed_json = std::fs::read_to_string(expected_path()).expect("committed JSON");
-    assert!(
-        json == committed_json,
-        "{STEM}.expected.json differs from what seed {SEED} gives now"
-    );
-    assert!(committed_json.len() < MAX_CAPTURE_BYTES);
+    crate::generated::assert_regenerates(STEM, Scenario::Calls, SEED, MAX_CAPTURE_BYTES);
 }
 
 #[test]

@@ -44,36 +44,43 @@ fn load_expected(stem: &str) -> ExpectedCapture {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Regenerates a committed capture from its scenario and seed and checks it,
+/// and its expected JSON, byte for byte; both stay under `max_bytes`.
+pub(crate) fn assert_regenerates(stem: &str, scenario: Scenario, seed: u64, max_bytes: usize) {
+    let mut pcap = Vec::new();
+    let truth = generate(scenario, seed, &mut pcap).expect("writing to memory");
+    let committed = std::fs::read(capture_path(stem)).expect("committed capture");
+    assert!(
+        committed.len() < max_bytes,
+        "{stem}.pcap is {} bytes",
+        committed.len()
+    );
+    assert!(
+        pcap == committed,
+        "{stem}.pcap differs from what seed {seed} generates now ({} vs {} bytes); \
+         if the generator changed on purpose, regenerate as captures/README.md says",
+        pcap.len(),
+        committed.len()
+    );
+    let mut json = serde_json::to_string_pretty(&truth).expect("serialise");
+    json.push('\n');
+    let committed_json = std::fs::read_to_string(expected_path(stem)).expect("committed JSON");
+    assert!(
+        json == committed_json,
+        "{stem}.expected.json differs from what seed {seed} gives now"
+    );
+    assert!(committed_json.len() < max_bytes);
+    assert_eq!(
+        (truth.scenario.as_str(), truth.seed),
+        (scenario.name(), seed)
+    );
+}
+
 #[test]
 fn committed_captures_regenerate_byte_for_byte() {
     for (stem, scenario, seed) in COMMITTED {
         let scenario = Scenario::from_name(scenario, None).expect("known scenario");
-        let mut pcap = Vec::new();
-        let truth = generate(scenario, seed, &mut pcap).expect("writing to memory");
-        let committed = std::fs::read(capture_path(stem)).expect("committed capture");
-        assert!(
-            committed.len() < MAX_CAPTURE_BYTES,
-            "{stem}.pcap is {} bytes",
-            committed.len()
-        );
-        assert!(
-            pcap == committed,
-            "{stem}.pcap differs from what seed {seed} generates now ({} vs {} bytes); \
-             if the generator changed on purpose, regenerate as captures/README.md says",
-            pcap.len(),
-            committed.len()
-        );
-        let mut json = serde_json::to_string_pretty(&truth).expect("serialise");
-        json.push('\n');
-        let committed_json = std::fs::read_to_string(expected_path(stem)).expect("committed JSON");
-        assert!(
-            json == committed_json,
-            "{stem}.expected.json differs from what seed {seed} gives now"
-        );
-        assert_eq!(
-            (truth.scenario.as_str(), truth.seed),
-            (scenario.name(), seed)
-        );
+        assert_regenerates(stem, scenario, seed, MAX_CAPTURE_BYTES);
     }
 }
 
