@@ -169,3 +169,88 @@ mod tests {
         assert_eq!(label(1.5), "unacceptable");
     }
 }
+
+#[cfg(test)]
+mod jitter_tests {
+    use super::*;
+    use crate::media::{MediaPacket, PayloadInfo, StreamStats};
+    use crate::packet::{Endpoint, Observation};
+    use crate::proto::rtp::Repr;
+    use crate::time::PacketTime;
+
+    /// A 30 s PCMU stream whose packets suffer a random delay of up to
+    /// `jitter_ms` (made up, seeded; arrival order follows the delays).
+    fn rated(jitter_ms: f64) -> StreamQuality {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let ep = Endpoint::new([192, 0, 2, 1].into(), 4000);
+        let mut arrivals: Vec<(i64, u16)> = (0..1500u16)
+            .map(|i| {
+                let sent_ns = i64::from(i) * 20_000_000;
+                (sent_ns + (rnd() * jitter_ms * 1e6) as i64, i)
+            })
+            .collect();
+        arrivals.sort();
+        let pkt = |(at, seq): (i64, u16)| MediaPacket {
+            time: PacketTime::from_nanos(1_700_000_000_000_000_000 + at),
+            frame: 0,
+            src: ep,
+            dst: ep,
+            observation: Observation::Plain,
+            rtp: Repr {
+                marker: seq == 0,
+                payload_type: 0,
+                sequence: seq,
+                timestamp: u32::from(seq) * 160,
+                ssrc: 1,
+                payload_len: 160,
+                padding_len: 0,
+            },
+        };
+        let pcmu = PayloadInfo::from_static(0);
+        let mut stats = StreamStats::new(&pkt(arrivals[0]), pcmu);
+        for a in &arrivals[1..] {
+            stats.handle_packet(&pkt(*a), pcmu);
+        }
+        let mut report = stats.report();
+        rate_stream(&mut report, None, &QualityConfig::default());
+        report.quality.expect("PCMU is rated")
+    }
+
+    #[test]
+    fn mos_falls_monotonically_with_jitter() {
+        let levels = [0.0, 30.0, 60.0, 120.0, 240.0];
+        let q: Vec<StreamQuality> = levels.iter().map(|&j| rated(j)).collect();
+        for (w, l) in q.windows(2).zip(levels.windows(2)) {
+            // Every buffer rates more jitter no better, the 50 ms one strictly
+            // worse once jitter exceeds it, and the headline (adaptive) too.
+            for b in 0..JITTER_BUFFERS {
+                assert!(
+                    w[1].buffers[b].mos <= w[0].buffers[b].mos + 1e-9,
+                    "{l:?} buffer {b}: {q:#?}"
+                );
+            }
+            assert!(
+                w[1].mos < w[0].mos,
+                "adaptive MOS at {l:?}: {} then {}",
+                w[0].mos,
+                w[1].mos
+            );
+        }
+        assert!(q[0].mos > 4.3, "clean G.711 with PLC: {}", q[0].mos);
+        // A fixed buffer pays for jitter in loss or, when its first packet
+        // came late and anchored it deep, in delay: either way less MOS.
+        for b in 0..2 {
+            assert!(
+                q[4].buffers[b].mos < q[0].buffers[b].mos,
+                "buffer {b}: {:#?}",
+                q[4].buffers
+            );
+        }
+    }
+}
