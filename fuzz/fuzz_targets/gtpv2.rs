@@ -12,8 +12,17 @@ fn touch(ie: &ie::Ie<'_>) {
     let v = ie.value;
     let _ = (ie.ie_type.name(), ie.ie_type.is_grouped(), ie.instance);
     let _ = (ie::tbcd(v), ie::dotted_name(v), ie::Cause::parse(v));
-    let _ = (ie::octet(v), ie::ebi(v), ie::ip_address(v), ie::charging_id(v));
-    let _ = (ie::Ambr::parse(v), ie::Paa::parse(v), ie::BearerQos::parse(v));
+    let _ = (
+        ie::octet(v),
+        ie::ebi(v),
+        ie::ip_address(v),
+        ie::charging_id(v),
+    );
+    let _ = (
+        ie::Ambr::parse(v),
+        ie::Paa::parse(v),
+        ie::BearerQos::parse(v),
+    );
     let _ = (ie::FlowQos::parse(v), ie::Plmn::parse(v), ie::Uli::parse(v));
     if let Ok(f) = ie::Fteid::parse(v, ie.instance) {
         let _ = f.interface_name();
@@ -31,7 +40,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(consumed <= data.len());
         assert_eq!(msg.body().len() + msg.header_len(), msg.total_len());
         let _ = (msg.version(), msg.piggybacking(), msg.message_type().name());
-        let _ = (msg.message_type().kind(), msg.teid(), msg.sequence(), msg.spare());
+        let _ = (
+            msg.message_type().kind(),
+            msg.teid(),
+            msg.sequence(),
+            msg.spare(),
+        );
         let mut visited = 0;
         let _ = ie::walk(msg.body(), &mut |depth, ie| {
             assert!(depth <= ie::MAX_GROUPED_DEPTH);
