@@ -446,7 +446,9 @@ pub const MAX_ANOMALIES: usize = 8;
 /// A problem with one IE; the message is kept.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Anomaly {
-    /// Type of the IE (or of the group) where the problem was found.
+    /// Type of the IE where the problem was found; for a broken member list,
+    /// the group's type; 0 when the message's own IE list broke (a lying
+    /// length, too many IEs).
     pub ie_type: u8,
     /// What was wrong (its `reason()` is the label).
     #[serde(serialize_with = "serialize_reason")]
@@ -513,7 +515,7 @@ pub struct MessageSummary {
     pub fteids: Vec<Fteid>,
     /// Bearer contexts.
     pub bearers: Vec<BearerContext>,
-    /// IEs visited, grouped members included.
+    /// IEs read: top-level ones and bearer context members.
     pub ie_count: usize,
     /// IE problems, at most [`MAX_ANOMALIES`].
     pub anomalies: Vec<Anomaly>,
@@ -550,8 +552,8 @@ fn push_fteid(list: &mut Vec<Fteid>, ie: &Ie<'_>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Summarises one message: header fields, the IEs listed in the module doc,
-/// bearer contexts. Never fails: a bad IE or a broken IE list becomes an
+/// Summarises one message: header fields, the top-level IEs kept in
+/// [`MessageSummary`], bearer contexts (IE 93) and their members. Never fails: a bad IE or a broken IE list becomes an
 /// [`Anomaly`] and the rest is kept.
 pub fn summarize(msg: &Packet<&[u8]>) -> MessageSummary {
     let t = msg.message_type();
@@ -578,42 +580,60 @@ pub fn summarize(msg: &Packet<&[u8]>) -> MessageSummary {
         anomalies: Vec::new(),
         anomalies_dropped: 0,
     };
-    // depth-0 IEs fill the summary; a bearer context's members go to the
-    // last bearer pushed (walk visits members right after their group).
-    let mut errors: Vec<(u8, Error)> = Vec::new();
-    let mut in_bearer = false;
-    let mut visited = 0;
-    let walked = ie::walk(msg.body(), &mut |depth, ie| {
-        visited += 1;
-        let code = u8::from(ie.ie_type);
-        let r = if depth == 0 {
-            in_bearer = false;
-            top_level(&mut s, ie, &mut in_bearer)
-        } else if depth == 1 && in_bearer {
-            match s.bearers.last_mut() {
-                Some(b) => bearer_member(b, ie),
-                None => Ok(()),
+    // Top-level IEs fill the summary, a bearer context's members its entry.
+    // A broken member list costs only the rest of that group: the outer
+    // length still says where the next top-level IE starts. Deeper groups
+    // (a bearer inside a PDN Connection) are not read here.
+    let mut budget = ie::MAX_IES_PER_MESSAGE;
+    'top: for item in msg.ies() {
+        let top = match item {
+            Ok((_, ie)) => ie,
+            Err(e) => {
+                s.anomaly(0, e);
+                break;
             }
-        } else {
-            Ok(())
         };
-        if let Err(e) = r {
-            if errors.len() <= MAX_ANOMALIES {
-                errors.push((code, e));
+        if budget == 0 {
+            s.anomaly(0, Error::TooManyIes);
+            break;
+        }
+        budget -= 1;
+        s.ie_count += 1;
+        let code = u8::from(top.ie_type);
+        if let Err(e) = top_level(&mut s, &top) {
+            s.anomaly(code, e);
+            continue;
+        }
+        if top.ie_type != IeType::BearerContext {
+            continue;
+        }
+        for member in ie::Ies::new(top.value) {
+            let member = match member {
+                Ok((_, m)) => m,
+                Err(e) => {
+                    s.anomaly(code, e);
+                    break;
+                }
+            };
+            if budget == 0 {
+                s.anomaly(0, Error::TooManyIes);
+                break 'top;
+            }
+            budget -= 1;
+            s.ie_count += 1;
+            let r = match s.bearers.last_mut() {
+                Some(b) => bearer_member(b, &member),
+                None => Ok(()),
+            };
+            if let Err(e) = r {
+                s.anomaly(u8::from(member.ie_type), e);
             }
         }
-    });
-    s.ie_count = visited;
-    if let Err(e) = walked {
-        errors.push((0, e));
-    }
-    for (code, e) in errors {
-        s.anomaly(code, e);
     }
     s
 }
 
-fn top_level(s: &mut MessageSummary, ie: &Ie<'_>, in_bearer: &mut bool) -> Result<(), Error> {
+fn top_level(s: &mut MessageSummary, ie: &Ie<'_>) -> Result<(), Error> {
     let v = ie.value;
     match ie.ie_type {
         IeType::Imsi => keep(&mut s.imsi, ie::tbcd(v)),
@@ -640,7 +660,6 @@ fn top_level(s: &mut MessageSummary, ie: &Ie<'_>, in_bearer: &mut bool) -> Resul
                 instance: ie.instance,
                 ..BearerContext::default()
             });
-            *in_bearer = true;
             Ok(())
         }
         _ => Ok(()),
@@ -731,6 +750,8 @@ pub struct Gtpv2Tracker {
     pending: HashMap<Key, Pending>,
     max_pending: usize,
     timeout_nanos: i64,
+    /// No pending request expires before this (packet time).
+    next_expiry: Option<PacketTime>,
     counters: Gtpv2Counters,
 }
 
@@ -748,6 +769,7 @@ impl Gtpv2Tracker {
             pending: HashMap::new(),
             max_pending,
             timeout_nanos,
+            next_expiry: None,
             counters: Gtpv2Counters::default(),
         }
     }
@@ -827,6 +849,8 @@ impl Gtpv2Tracker {
                     self.counters.table_full += 1;
                     return None;
                 }
+                let expiry = now.add_nanos(self.timeout_nanos);
+                self.next_expiry = Some(self.next_expiry.map_or(expiry, |e| e.min(expiry)));
                 self.pending.insert(
                     key,
                     Pending {
@@ -863,13 +887,22 @@ impl Gtpv2Tracker {
     }
 
     /// Ages out requests older than the timeout at `now` (counted in
-    /// `timed_out_requests`).
+    /// `timed_out_requests`). Cheap until the oldest request expires; then
+    /// one pass over the pending requests.
     pub fn handle_timeout(&mut self, now: PacketTime) {
+        if self.next_expiry.is_none_or(|e| now < e) {
+            return;
+        }
         let timeout = self.timeout_nanos;
         let before = self.pending.len();
         self.pending
             .retain(|_, p| now.as_nanos().saturating_sub(p.time.as_nanos()) < timeout);
         self.counters.timed_out_requests += (before - self.pending.len()) as u64;
+        self.next_expiry = self
+            .pending
+            .values()
+            .map(|p| p.time.add_nanos(timeout))
+            .min();
     }
 }
 
@@ -1034,6 +1067,47 @@ mod tests {
                 }
             ]
         );
+    }
+
+    fn message(message_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut b = vec![0x48, message_type, 0, 0, 0, 0, 0, 0, 0, 0, 9, 0];
+        b.extend_from_slice(body);
+        let len = u16::try_from(b.len() - 4).unwrap().to_be_bytes();
+        b[2..4].copy_from_slice(&len);
+        b
+    }
+
+    #[test]
+    fn broken_bearer_context_keeps_later_ies() {
+        // Made up: Bearer Context {EBI 5, then a member claiming 9 octets},
+        // then APN "ims" at top level.
+        let body: &[u8] = &[
+            93, 0, 9, 0, 73, 0, 1, 0, 5, 80, 0, 9, 0, 71, 0, 4, 0, 3, b'i', b'm', b's',
+        ];
+        let s = summarize(&Packet::new_checked(&message(95, body)[..]).unwrap());
+        assert_eq!(s.bearers.len(), 1);
+        assert_eq!(s.bearers[0].ebi, Some(5));
+        assert_eq!(s.apn.as_deref(), Some("ims"));
+        assert_eq!(
+            s.anomalies,
+            vec![Anomaly {
+                ie_type: 93,
+                error: Error::BadIeLength
+            }]
+        );
+        assert_eq!(s.ie_count, 3);
+    }
+
+    #[test]
+    fn too_many_bearers_and_ies_are_bounded() {
+        // Made up: 20 empty bearer contexts, then 300 Recovery IEs.
+        let mut body = [93u8, 0, 0, 0].repeat(20);
+        body.extend_from_slice(&[3u8, 0, 1, 0, 1].repeat(300));
+        let s = summarize(&Packet::new_checked(&message(95, &body)[..]).unwrap());
+        assert_eq!(s.bearers.len(), MAX_BEARERS);
+        assert_eq!(s.ie_count, ie::MAX_IES_PER_MESSAGE);
+        assert_eq!(s.anomalies.len(), 5);
+        assert_eq!(s.anomalies[4].error, Error::TooManyIes);
     }
 
     fn ep(last: u8, port: u16) -> Endpoint {
