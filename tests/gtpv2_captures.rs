@@ -4,7 +4,7 @@
 //! `groundtruth/<capture>.txt`), every response pairs with its request with
 //! tshark's response time, and specific values come out as tshark shows them.
 
-use crate::support::shared_captures;
+use crate::support::{shared_captures, tshark};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -292,5 +292,65 @@ fn minimal_create_delete_session_decodes_fully() {
     assert!(r.messages[3].transaction.is_some());
     for m in &r.messages {
         assert!(m.summary.anomalies.is_empty());
+    }
+}
+
+#[test]
+fn response_latencies_agree_with_tshark() {
+    // tshark's gtpv2.response_time on each response frame, against the
+    // latency of the transaction that response completed.
+    let Some(dir) = shared_captures("gtpv2 response latencies") else {
+        return;
+    };
+    for name in CAPTURES {
+        let path = dir.join(name);
+        let Some(out) = tshark::run(
+            &[
+                "-Y",
+                "gtpv2.response_time",
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+                "-e",
+                "gtpv2.response_time",
+            ],
+            &path,
+            "gtpv2 response latencies",
+        ) else {
+            return;
+        };
+        let theirs: BTreeMap<u64, f64> = out
+            .lines()
+            .filter_map(|l| {
+                let (frame, secs) = l.split_once('\t')?;
+                Some((
+                    frame.trim().parse().ok()?,
+                    secs.trim().parse::<f64>().ok()? * 1e3,
+                ))
+            })
+            .collect();
+        let mut ours: BTreeMap<u64, f64> = BTreeMap::new();
+        for m in run(&path).messages {
+            let Some(t) = m.transaction else { continue };
+            // tshark 4.0 does not pair Release Access Bearers (170/171):
+            // those are checked in message_types_match_tshark_and_every_response_pairs.
+            if t.response_type == 171 && !theirs.contains_key(&m.frame) {
+                continue;
+            }
+            ours.insert(m.frame, t.latency_ms);
+        }
+        assert_eq!(
+            ours.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{name}: response frames"
+        );
+        for (frame, ms) in &ours {
+            let t = theirs[frame];
+            assert!(
+                tshark::agrees(*ms, t),
+                "{name} frame {frame}: {ms} ms vs tshark {t} ms"
+            );
+        }
     }
 }

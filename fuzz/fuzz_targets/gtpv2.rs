@@ -17,6 +17,8 @@ fn touch(ie: &ie::Ie<'_>) {
         ie::ebi(v),
         ie::ip_address(v),
         ie::charging_id(v),
+        ie::pdn_type(v),
+        ie::selection_mode(v),
     );
     let _ = (
         ie::Ambr::parse(v),

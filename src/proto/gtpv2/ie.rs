@@ -495,6 +495,26 @@ pub fn octet(value: &[u8]) -> Result<u8, Error> {
     byte(value, 0)
 }
 
+/// PDN Type (IE 99): the low 3 bits of the first octet.
+///
+/// # Errors
+///
+/// [`Error::BadIeValue`] on an empty value.
+pub fn pdn_type(value: &[u8]) -> Result<PdnType, Error> {
+    byte(value, 0).map(PdnType::from)
+}
+
+/// Selection Mode (IE 128): the low 2 bits (0: MS or network provided APN,
+/// subscription verified; 1: MS provided, not verified; 2: network
+/// provided, not verified).
+///
+/// # Errors
+///
+/// [`Error::BadIeValue`] on an empty value.
+pub fn selection_mode(value: &[u8]) -> Result<u8, Error> {
+    Ok(byte(value, 0)? & 0x03)
+}
+
 /// Charging ID (IE 94): 4 octets.
 ///
 /// # Errors

@@ -507,6 +507,10 @@ pub struct MessageSummary {
     pub uli: Option<Uli>,
     /// Recovery restart counter.
     pub recovery: Option<u8>,
+    /// APN aggregate maximum bit rate.
+    pub ambr: Option<ie::Ambr>,
+    /// PDN type (IE 99; the PAA's when IE 99 is absent).
+    pub pdn_type: Option<ie::PdnType>,
     /// UE IPv4 address from the PAA.
     pub ue_ipv4: Option<Ipv4Addr>,
     /// UE IPv6 prefix and length from the PAA.
@@ -572,6 +576,8 @@ pub fn summarize(msg: &Packet<&[u8]>) -> MessageSummary {
         serving_network: None,
         uli: None,
         recovery: None,
+        ambr: None,
+        pdn_type: None,
         ue_ipv4: None,
         ue_ipv6: None,
         fteids: Vec::new(),
@@ -645,8 +651,11 @@ fn top_level(s: &mut MessageSummary, ie: &Ie<'_>) -> Result<(), Error> {
         IeType::RatType => keep(&mut s.rat_type, ie::octet(v).map(RatType)),
         IeType::ServingNetwork => keep(&mut s.serving_network, Plmn::parse(v)),
         IeType::Uli => keep(&mut s.uli, Uli::parse(v)),
+        IeType::Ambr => keep(&mut s.ambr, ie::Ambr::parse(v)),
+        IeType::PdnType => keep(&mut s.pdn_type, ie::pdn_type(v)),
         IeType::Paa => {
             let p = Paa::parse(v)?;
+            s.pdn_type = s.pdn_type.or(Some(p.pdn_type));
             s.ue_ipv4 = p.ipv4;
             s.ue_ipv6 = p.ipv6;
             Ok(())
@@ -963,6 +972,8 @@ mod tests {
         assert_eq!(s.rat_type.map(RatType::name), Some("EUTRAN"));
         assert_eq!(s.serving_network.unwrap().to_string(), "987-654");
         assert_eq!(s.ue_ipv4, Some(Ipv4Addr::new(33, 23, 23, 1)));
+        assert_eq!(s.pdn_type, Some(ie::PdnType::Ipv4));
+        assert_eq!(s.ambr.map(|a| a.uplink_kbps), Some(9999));
         assert_eq!(s.fteids.len(), 1);
         assert_eq!(s.fteids[0].interface_name(), "S5/S8 SGW GTP-C");
         assert_eq!(s.bearers.len(), 1);
