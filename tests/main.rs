@@ -14,5 +14,6 @@ mod capture_files;
 mod cli;
 mod decode_captures;
 mod generated;
+mod gtpv2_captures;
 mod rtcp_captures;
 mod sip_counts;
