@@ -20,6 +20,7 @@ use crate::packet::{
     Datagram, DecodeCounters, Decoder, DecoderConfig, Endpoint, Layer, ReassemblyCounters,
     Transport, Verdict,
 };
+use crate::proto::gtpv2::{Gtpv2Counters, Gtpv2Tracker};
 use crate::proto::{rtcp, rtp, sdp, sip};
 use crate::time::PacketTime;
 use serde::Serialize;
@@ -155,6 +156,8 @@ pub struct Summary {
     pub streams: StreamTableCounters,
     /// RTCP counters.
     pub rtcp: RtcpCounters,
+    /// GTPv2-C messages by type, transactions, malformed.
+    pub gtpv2: Gtpv2Counters,
     /// Link types seen that the decoder does not support, with frame counts.
     pub unsupported_link_types: Vec<(u32, u64)>,
     /// Where reading stopped early, if it did.
@@ -235,6 +238,8 @@ struct MediaClassifier {
     /// Media endpoints known to carry SRTP/SRTCP.
     encrypted: HashSet<Endpoint, foldhash::fast::RandomState>,
     calls: CallTable,
+    /// GTPv2-C transactions (requests paired with responses).
+    gtpv2: Gtpv2Tracker,
     /// RTP packets waiting to be counted (see `StreamTable::handle_batch`).
     batch: Vec<MediaPacket>,
 }
@@ -257,6 +262,7 @@ impl Analyzer {
                 protocols: ProtocolCounters::default(),
                 encrypted: HashSet::default(),
                 calls: CallTable::new(config.calls.clone()),
+                gtpv2: Gtpv2Tracker::default(),
                 batch: Vec::with_capacity(MAX_BATCH),
             },
             next_timeout_check: None,
@@ -288,6 +294,7 @@ impl Analyzer {
                 self.media.flush_media();
                 self.media.streams.handle_timeout(now);
                 self.media.calls.handle_timeout(now);
+                self.media.gtpv2.handle_timeout(now);
                 self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS));
             }
             None => self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS)),
@@ -347,6 +354,7 @@ impl Analyzer {
                 sip,
                 streams: stream_counters,
                 rtcp: media.rtcp.counters().clone(),
+                gtpv2: media.gtpv2.counters().clone(),
                 unsupported_link_types: unsupported_links,
                 stopped: stop.map(StoppedAt::from),
             },
@@ -396,9 +404,15 @@ impl MediaClassifier {
     fn classify_udp(&mut self, dg: &Datagram<'_>) -> Verdict {
         let payload = dg.payload;
         if dg.src.port == self.gtpv2_port || dg.dst.port == self.gtpv2_port {
-            // GTPv2-C: version 2 in the top three bits.
+            // GTPv2-C: version 2 in the top three bits (GTPv1-C shares the port).
             if payload.first().is_some_and(|b| b >> 5 == 2) {
-                self.protocols.gtpv2 += 1;
+                let decoded =
+                    self.gtpv2
+                        .handle_datagram(dg.time, dg.src, dg.dst, payload, &mut |_, _| {});
+                if decoded == 0 {
+                    return Verdict::Malformed(Layer::GtpC);
+                }
+                self.protocols.gtpv2 += decoded as u64;
                 return Verdict::Ours;
             }
         }

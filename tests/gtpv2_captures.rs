@@ -354,3 +354,27 @@ fn response_latencies_agree_with_tshark() {
         }
     }
 }
+
+#[test]
+fn the_analyser_counts_and_pairs_gtpv2_like_tshark() {
+    let Some(dir) = shared_captures("gtpv2 through the analyser") else {
+        return;
+    };
+    for name in CAPTURES {
+        let truth =
+            std::fs::read_to_string(dir.join("groundtruth").join(format!("{name}.txt"))).unwrap();
+        let want: u64 = expected_counts(&truth).values().sum();
+        let a = voxprobe::analyze::analyze_file(&dir.join(name), &Default::default(), &mut |_| {})
+            .unwrap();
+        let g = &a.summary.gtpv2;
+        assert_eq!(a.summary.protocols.gtpv2, want, "{name}");
+        assert_eq!(g.messages.values().sum::<u64>(), want, "{name}");
+        assert_eq!(
+            (g.unmatched_responses, g.timed_out_requests),
+            (0, 0),
+            "{name}"
+        );
+        assert!(g.malformed.is_empty(), "{name}: {:?}", g.malformed);
+        assert_eq!(a.summary.packets.malformed_total(), 0, "{name}");
+    }
+}

@@ -41,11 +41,15 @@ pub enum Layer {
     Rtp,
     /// RTCP packet.
     Rtcp,
+    /// GTPv2-C message.
+    GtpC,
+    /// DIAMETER message.
+    Diameter,
 }
 
 impl Layer {
     /// Every layer, in order (for tables).
-    pub const ALL: [Layer; 15] = [
+    pub const ALL: [Layer; 17] = [
         Layer::Capture,
         Layer::Link,
         Layer::Vlan,
@@ -61,6 +65,8 @@ impl Layer {
         Layer::GtpU,
         Layer::Rtp,
         Layer::Rtcp,
+        Layer::GtpC,
+        Layer::Diameter,
     ];
 
     /// Stable lower-case label.
@@ -81,6 +87,8 @@ impl Layer {
             Layer::GtpU => "gtpu",
             Layer::Rtp => "rtp",
             Layer::Rtcp => "rtcp",
+            Layer::GtpC => "gtpc",
+            Layer::Diameter => "diameter",
         }
     }
 
