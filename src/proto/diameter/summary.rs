@@ -1,0 +1,499 @@
+//! An owned summary of one DIAMETER message: the fields the probe reports
+//! and correlates on (session, peers, result, UE address, subscriber ids,
+//! the Rx media description and the Gx charging rules).
+//!
+//! Built by one [`super::avp::walk`] over the message, so the work is
+//! bounded by [`super::avp::MAX_AVPS`] and [`super::avp::MAX_GROUP_DEPTH`].
+//! Allocating per signalling message is fine (a few per second per UE);
+//! every list is capped ([`MAX_LIST_LEN`]) so a hostile message cannot grow
+//! one without bound. An AVP that fails to decode (bad length, wrong size
+//! for its type, not UTF-8) is recorded in [`Message::anomalies`] and the
+//! rest of the message is kept.
+
+use super::avp::{walk, Avp, AvpKey};
+use super::dictionary::{self, avp as code};
+use super::{Error, Header, Packet};
+use serde::Serialize;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// Entries per list (subscription ids, specific actions, media components,
+/// flow descriptions, rules) at most; more are dropped and counted as
+/// anomalies. Real messages carry a handful.
+pub const MAX_LIST_LEN: usize = 32;
+/// Anomalies kept per message at most (all are counted in `anomaly_count`).
+pub const MAX_ANOMALIES: usize = 8;
+
+/// Why one AVP of a kept message was skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Anomaly {
+    /// The AVP walk stopped (see [`Error`]).
+    Walk(#[serde(serialize_with = "ser_reason")] Error),
+    /// A known AVP with data of the wrong size or encoding.
+    BadValue {
+        /// Vendor, 0 for IETF.
+        vendor: u32,
+        /// AVP code.
+        code: u32,
+    },
+    /// A list reached [`MAX_LIST_LEN`].
+    ListFull,
+}
+
+impl Anomaly {
+    /// Stable label for counters.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Anomaly::Walk(e) => e.reason(),
+            Anomaly::BadValue { .. } => "bad_value",
+            Anomaly::ListFull => "list_full",
+        }
+    }
+}
+
+fn ser_reason<S: serde::Serializer>(e: &Error, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(e.reason())
+}
+
+/// Subscription-Id-Type (RFC 4006 §8.47).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum SubscriptionIdType {
+    /// 0, END_USER_E164: an MSISDN.
+    E164,
+    /// 1, END_USER_IMSI.
+    Imsi,
+    /// 2, END_USER_SIP_URI.
+    SipUri,
+    /// 3, END_USER_NAI.
+    Nai,
+    /// 4, END_USER_PRIVATE.
+    Private,
+    /// Any other value.
+    Unknown(u32),
+}
+
+impl From<u32> for SubscriptionIdType {
+    fn from(v: u32) -> Self {
+        match v {
+            0 => SubscriptionIdType::E164,
+            1 => SubscriptionIdType::Imsi,
+            2 => SubscriptionIdType::SipUri,
+            3 => SubscriptionIdType::Nai,
+            4 => SubscriptionIdType::Private,
+            n => SubscriptionIdType::Unknown(n),
+        }
+    }
+}
+
+/// One Subscription-Id (RFC 4006 §8.46).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubscriptionId {
+    /// Subscription-Id-Type, when present.
+    pub kind: Option<SubscriptionIdType>,
+    /// Subscription-Id-Data, when present.
+    pub data: Option<String>,
+}
+
+/// One Media-Component-Description (TS 29.214 §5.3).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MediaComponent {
+    /// Media-Component-Number.
+    pub number: Option<u32>,
+    /// Media-Type (0 audio, 1 video, 2 data, 3 application, 4 control, 5
+    /// text, 6 message, 0xFFFFFFFF other).
+    pub media_type: Option<u32>,
+    /// Flow-Descriptions of all its Media-Sub-Components, in order.
+    pub flow_descriptions: Vec<String>,
+    /// Max-Requested-Bandwidth-UL (bit/s).
+    pub max_requested_bandwidth_ul: Option<u32>,
+    /// Max-Requested-Bandwidth-DL (bit/s).
+    pub max_requested_bandwidth_dl: Option<u32>,
+    /// RR-Bandwidth (bit/s).
+    pub rr_bandwidth: Option<u32>,
+    /// RS-Bandwidth (bit/s).
+    pub rs_bandwidth: Option<u32>,
+}
+
+/// One rule of a Charging-Rule-Install (TS 29.212 §5.3): a
+/// Charging-Rule-Definition, or a predefined rule activated by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ChargingRule {
+    /// Charging-Rule-Name (or Charging-Rule-Base-Name), lossy UTF-8.
+    pub name: Option<String>,
+    /// QoS-Class-Identifier.
+    pub qci: Option<u32>,
+    /// Allocation-Retention-Priority / Priority-Level.
+    pub arp_priority: Option<u32>,
+    /// Max-Requested-Bandwidth-UL (bit/s).
+    pub mbr_ul: Option<u32>,
+    /// Max-Requested-Bandwidth-DL (bit/s).
+    pub mbr_dl: Option<u32>,
+    /// Guaranteed-Bitrate-UL (bit/s).
+    pub gbr_ul: Option<u32>,
+    /// Guaranteed-Bitrate-DL (bit/s).
+    pub gbr_dl: Option<u32>,
+}
+
+/// The owned summary of one DIAMETER message.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Message {
+    /// The header.
+    pub header: Header,
+    /// Short application name ("Gx"), `None` when unknown.
+    pub application: Option<&'static str>,
+    /// Command abbreviation ("CCR"), `None` when unknown.
+    pub command: Option<&'static str>,
+    /// Session-Id.
+    pub session_id: Option<String>,
+    /// Origin-Host.
+    pub origin_host: Option<String>,
+    /// Origin-Realm.
+    pub origin_realm: Option<String>,
+    /// Destination-Host.
+    pub destination_host: Option<String>,
+    /// Destination-Realm.
+    pub destination_realm: Option<String>,
+    /// Result-Code.
+    pub result_code: Option<u32>,
+    /// Experimental-Result / Experimental-Result-Code.
+    pub experimental_result_code: Option<u32>,
+    /// Experimental-Result / Vendor-Id.
+    pub experimental_result_vendor: Option<u32>,
+    /// Framed-IP-Address (the UE's IPv4 address).
+    pub framed_ip: Option<Ipv4Addr>,
+    /// Framed-IPv6-Prefix (prefix, length).
+    pub framed_ipv6_prefix: Option<(Ipv6Addr, u8)>,
+    /// Subscription-Ids (IMSI, MSISDN...).
+    pub subscription_ids: Vec<SubscriptionId>,
+    /// AF-Charging-Identifier (the IMS ICID), lossy UTF-8.
+    pub af_charging_identifier: Option<String>,
+    /// Rx-Request-Type (0 initial, 1 update, 2 PCSCF-restoration).
+    pub rx_request_type: Option<u32>,
+    /// CC-Request-Type (1 initial, 2 update, 3 termination, 4 event).
+    pub cc_request_type: Option<u32>,
+    /// CC-Request-Number.
+    pub cc_request_number: Option<u32>,
+    /// Specific-Actions.
+    pub specific_actions: Vec<u32>,
+    /// Abort-Cause.
+    pub abort_cause: Option<u32>,
+    /// Event-Triggers.
+    pub event_triggers: Vec<u32>,
+    /// Media-Component-Descriptions (Rx).
+    pub media_components: Vec<MediaComponent>,
+    /// Charging-Rule-Install rules (Gx).
+    pub rules_installed: Vec<ChargingRule>,
+    /// Charging-Rule-Remove names (Gx).
+    pub rules_removed: Vec<String>,
+    /// AVPs visited, at every depth.
+    pub avp_count: u32,
+    /// Grouped AVPs not walked into at the depth limit.
+    pub depth_limit_hits: u32,
+    /// The first [`MAX_ANOMALIES`] anomalies.
+    pub anomalies: Vec<Anomaly>,
+    /// All anomalies.
+    pub anomaly_count: u32,
+}
+
+/// Pushes `v` unless `list` already holds [`MAX_LIST_LEN`] entries.
+fn push_capped<T>(list: &mut Vec<T>, v: T) -> Result<(), Anomaly> {
+    if list.len() >= MAX_LIST_LEN {
+        return Err(Anomaly::ListFull);
+    }
+    list.push(v);
+    Ok(())
+}
+
+const fn ietf(c: u32) -> AvpKey {
+    AvpKey::ietf(c)
+}
+const fn tgpp(c: u32) -> AvpKey {
+    AvpKey::tgpp(c)
+}
+
+impl Message {
+    /// Summarises one message (bytes past its Message Length are ignored).
+    ///
+    /// # Errors
+    /// When the header is bad ([`Packet::new_checked`]); AVP problems are
+    /// anomalies of the returned message, not errors.
+    pub fn parse(buf: &[u8]) -> Result<Message, Error> {
+        let packet = Packet::new_checked(buf)?;
+        let header = packet.header_repr();
+        let mut m = Message {
+            header,
+            application: dictionary::application_name(header.application_id),
+            command: dictionary::command_name(header.command_code, header.request),
+            ..Message::default()
+        };
+        let outcome = walk(packet.avp_data(), &mut |path, avp| m.visit(path, avp));
+        m.avp_count = u32::try_from(outcome.avps).unwrap_or(u32::MAX);
+        m.depth_limit_hits = outcome.depth_limit_hits;
+        if let Some(e) = outcome.first_error {
+            // The walk's errors count once each; only the first is named.
+            m.anomaly(Anomaly::Walk(e));
+            m.anomaly_count += outcome.errors.saturating_sub(1);
+        }
+        Ok(m)
+    }
+
+    fn anomaly(&mut self, a: Anomaly) {
+        self.anomaly_count += 1;
+        if self.anomalies.len() < MAX_ANOMALIES {
+            self.anomalies.push(a);
+        }
+    }
+
+    fn bad(&mut self, avp: &Avp<'_>) {
+        let k = avp.key();
+        self.anomaly(Anomaly::BadValue {
+            vendor: k.vendor,
+            code: k.code,
+        });
+    }
+
+    fn string(&mut self, avp: &Avp<'_>) -> Option<String> {
+        let s = avp.as_str().map(str::to_owned);
+        if s.is_none() {
+            self.bad(avp);
+        }
+        s
+    }
+
+    fn u32(&mut self, avp: &Avp<'_>) -> Option<u32> {
+        let v = avp.as_u32();
+        if v.is_none() {
+            self.bad(avp);
+        }
+        v
+    }
+
+    fn note(&mut self, pushed: Result<(), Anomaly>) {
+        if let Err(a) = pushed {
+            self.anomaly(a);
+        }
+    }
+
+    fn visit(&mut self, path: &[AvpKey], avp: Avp<'_>) {
+        let key = avp.key();
+        let parent = path.last().copied();
+        let inside = |k: AvpKey| path.contains(&k);
+        match (parent, key) {
+            // Top level: identities and results (RFC 6733 §6, §7, §8).
+            (None, k) if k == ietf(code::SESSION_ID) => self.session_id = self.string(&avp),
+            (None, k) if k == ietf(code::ORIGIN_HOST) => self.origin_host = self.string(&avp),
+            (None, k) if k == ietf(code::ORIGIN_REALM) => self.origin_realm = self.string(&avp),
+            (None, k) if k == ietf(code::DESTINATION_HOST) => {
+                self.destination_host = self.string(&avp)
+            }
+            (None, k) if k == ietf(code::DESTINATION_REALM) => {
+                self.destination_realm = self.string(&avp)
+            }
+            (None, k) if k == ietf(code::RESULT_CODE) => self.result_code = self.u32(&avp),
+            (Some(p), k)
+                if p == ietf(code::EXPERIMENTAL_RESULT)
+                    && path.len() == 1
+                    && k == ietf(code::EXPERIMENTAL_RESULT_CODE) =>
+            {
+                self.experimental_result_code = self.u32(&avp)
+            }
+            (Some(p), k)
+                if p == ietf(code::EXPERIMENTAL_RESULT)
+                    && path.len() == 1
+                    && k == ietf(code::VENDOR_ID) =>
+            {
+                self.experimental_result_vendor = self.u32(&avp)
+            }
+            (None, k) if k == ietf(code::FRAMED_IP_ADDRESS) => {
+                self.framed_ip = avp.as_raw_ipv4();
+                if self.framed_ip.is_none() {
+                    self.bad(&avp);
+                }
+            }
+            (None, k) if k == ietf(code::FRAMED_IPV6_PREFIX) => {
+                self.framed_ipv6_prefix = avp.as_ipv6_prefix();
+                if self.framed_ipv6_prefix.is_none() {
+                    self.bad(&avp);
+                }
+            }
+            // Credit control (RFC 4006 §8).
+            (None, k) if k == ietf(code::SUBSCRIPTION_ID) => {
+                let id = SubscriptionId {
+                    kind: None,
+                    data: None,
+                };
+                let pushed = push_capped(&mut self.subscription_ids, id);
+                self.note(pushed);
+            }
+            (Some(p), k) if p == ietf(code::SUBSCRIPTION_ID) && path.len() == 1 => {
+                if k == ietf(code::SUBSCRIPTION_ID_TYPE) {
+                    let v = self.u32(&avp).map(SubscriptionIdType::from);
+                    if let Some(s) = self.subscription_ids.last_mut() {
+                        s.kind = v;
+                    }
+                } else if k == ietf(code::SUBSCRIPTION_ID_DATA) {
+                    let v = self.string(&avp);
+                    if let Some(s) = self.subscription_ids.last_mut() {
+                        s.data = v;
+                    }
+                }
+            }
+            (None, k) if k == ietf(code::CC_REQUEST_TYPE) => self.cc_request_type = self.u32(&avp),
+            (None, k) if k == ietf(code::CC_REQUEST_NUMBER) => {
+                self.cc_request_number = self.u32(&avp)
+            }
+            // Rx (TS 29.214 §5.3).
+            (None, k) if k == tgpp(code::V3_AF_CHARGING_IDENTIFIER) => {
+                self.af_charging_identifier = Some(String::from_utf8_lossy(avp.data()).into_owned())
+            }
+            (None, k) if k == tgpp(code::V3_RX_REQUEST_TYPE) => {
+                self.rx_request_type = self.u32(&avp)
+            }
+            (None, k) if k == tgpp(code::V3_SPECIFIC_ACTION) => {
+                if let Some(v) = self.u32(&avp) {
+                    let pushed = push_capped(&mut self.specific_actions, v);
+                    self.note(pushed);
+                }
+            }
+            (None, k) if k == tgpp(code::V3_ABORT_CAUSE) => self.abort_cause = self.u32(&avp),
+            (None, k) if k == tgpp(code::V3_EVENT_TRIGGER) => {
+                if let Some(v) = self.u32(&avp) {
+                    let pushed = push_capped(&mut self.event_triggers, v);
+                    self.note(pushed);
+                }
+            }
+            (None, k) if k == tgpp(code::V3_MEDIA_COMPONENT_DESCRIPTION) => {
+                let pushed = push_capped(&mut self.media_components, MediaComponent::default());
+                self.note(pushed);
+            }
+            (Some(_), k) if inside(tgpp(code::V3_MEDIA_COMPONENT_DESCRIPTION)) => {
+                self.media_component_avp(path, k, &avp)
+            }
+            // Gx (TS 29.212 §5.3).
+            (Some(p), k) if p == tgpp(code::V3_CHARGING_RULE_INSTALL) && path.len() == 1 => {
+                let named = k == tgpp(code::V3_CHARGING_RULE_NAME)
+                    || k == tgpp(code::V3_CHARGING_RULE_BASE_NAME);
+                if k == tgpp(code::V3_CHARGING_RULE_DEFINITION) || named {
+                    let name = named.then(|| String::from_utf8_lossy(avp.data()).into_owned());
+                    let rule = ChargingRule {
+                        name,
+                        ..ChargingRule::default()
+                    };
+                    let pushed = push_capped(&mut self.rules_installed, rule);
+                    self.note(pushed);
+                }
+            }
+            (Some(_), k)
+                if path.len() >= 2
+                    && path.first() == Some(&tgpp(code::V3_CHARGING_RULE_INSTALL))
+                    && path.get(1) == Some(&tgpp(code::V3_CHARGING_RULE_DEFINITION)) =>
+            {
+                self.rule_avp(path, k, &avp)
+            }
+            (Some(p), k)
+                if p == tgpp(code::V3_CHARGING_RULE_REMOVE)
+                    && path.len() == 1
+                    && (k == tgpp(code::V3_CHARGING_RULE_NAME)
+                        || k == tgpp(code::V3_CHARGING_RULE_BASE_NAME)) =>
+            {
+                let name = String::from_utf8_lossy(avp.data()).into_owned();
+                let pushed = push_capped(&mut self.rules_removed, name);
+                self.note(pushed);
+            }
+            _ => {}
+        }
+    }
+
+    /// An AVP somewhere inside a Media-Component-Description.
+    fn media_component_avp(&mut self, path: &[AvpKey], k: AvpKey, avp: &Avp<'_>) {
+        let direct = path.len() == 1;
+        let value = if k == tgpp(code::V3_FLOW_DESCRIPTION) {
+            None
+        } else if [
+            code::V3_MEDIA_COMPONENT_NUMBER,
+            code::V3_MEDIA_TYPE,
+            code::V3_MAX_REQUESTED_BANDWIDTH_UL,
+            code::V3_MAX_REQUESTED_BANDWIDTH_DL,
+            code::V3_RR_BANDWIDTH,
+            code::V3_RS_BANDWIDTH,
+        ]
+        .iter()
+        .any(|&c| k == tgpp(c))
+            && direct
+        {
+            self.u32(avp)
+        } else {
+            return;
+        };
+        if k == tgpp(code::V3_FLOW_DESCRIPTION) {
+            let Some(s) = self.string(avp) else { return };
+            let full = self
+                .media_components
+                .last()
+                .is_some_and(|mc| mc.flow_descriptions.len() >= MAX_LIST_LEN);
+            if full {
+                self.anomaly(Anomaly::ListFull);
+                return;
+            }
+            if let Some(mc) = self.media_components.last_mut() {
+                mc.flow_descriptions.push(s);
+            }
+            return;
+        }
+        let Some(mc) = self.media_components.last_mut() else {
+            return;
+        };
+        let slot = match k.code {
+            code::V3_MEDIA_COMPONENT_NUMBER => &mut mc.number,
+            code::V3_MEDIA_TYPE => &mut mc.media_type,
+            code::V3_MAX_REQUESTED_BANDWIDTH_UL => &mut mc.max_requested_bandwidth_ul,
+            code::V3_MAX_REQUESTED_BANDWIDTH_DL => &mut mc.max_requested_bandwidth_dl,
+            code::V3_RR_BANDWIDTH => &mut mc.rr_bandwidth,
+            _ => &mut mc.rs_bandwidth,
+        };
+        *slot = value;
+    }
+
+    /// An AVP inside Charging-Rule-Install / Charging-Rule-Definition.
+    fn rule_avp(&mut self, path: &[AvpKey], k: AvpKey, avp: &Avp<'_>) {
+        // path = [Install, Definition, ...]
+        let in_definition = path.len() == 2;
+        let in_qos = path.len() == 3 && path.get(2) == Some(&tgpp(code::V3_QOS_INFORMATION));
+        let in_arp = path.len() == 4
+            && path.get(2) == Some(&tgpp(code::V3_QOS_INFORMATION))
+            && path.get(3) == Some(&tgpp(code::V3_ALLOCATION_RETENTION_PRIORITY));
+        if in_definition && k == tgpp(code::V3_CHARGING_RULE_NAME) {
+            let name = String::from_utf8_lossy(avp.data()).into_owned();
+            if let Some(r) = self.rules_installed.last_mut() {
+                r.name = Some(name);
+            }
+            return;
+        }
+        let which = if in_qos {
+            match k {
+                k if k == tgpp(code::V3_QOS_CLASS_IDENTIFIER) => 0,
+                k if k == tgpp(code::V3_MAX_REQUESTED_BANDWIDTH_UL) => 1,
+                k if k == tgpp(code::V3_MAX_REQUESTED_BANDWIDTH_DL) => 2,
+                k if k == tgpp(code::V3_GUARANTEED_BITRATE_UL) => 3,
+                k if k == tgpp(code::V3_GUARANTEED_BITRATE_DL) => 4,
+                _ => return,
+            }
+        } else if in_arp && k == tgpp(code::V3_PRIORITY_LEVEL) {
+            5
+        } else {
+            return;
+        };
+        let v = self.u32(avp);
+        let Some(r) = self.rules_installed.last_mut() else {
+            return;
+        };
+        let slot = match which {
+            0 => &mut r.qci,
+            1 => &mut r.mbr_ul,
+            2 => &mut r.mbr_dl,
+            3 => &mut r.gbr_ul,
+            4 => &mut r.gbr_dl,
+            _ => &mut r.arp_priority,
+        };
+        *slot = v;
+    }
+}
