@@ -335,9 +335,8 @@ impl DiameterCounters {
 mod tests {
     use super::*;
 
-    /// `diameter/diameter-gy-ccr-tcp.pcap` frame 4 would do, but a DWR is
-    /// shorter: made up here, DWR (280) from "a.b" / realm "b" with
-    /// hop-by-hop 0x11223344, end-to-end 0x55667788.
+    /// Made up: a DWR (280) from Origin-Host "a.b", Origin-Realm "b", with
+    /// hop-by-hop 0x11223344 and end-to-end 0x55667788.
     pub(crate) fn dwr() -> Vec<u8> {
         let mut v = vec![1, 0, 0, 0, 0x80, 0, 1, 0x18, 0, 0, 0, 0];
         v.extend(0x1122_3344u32.to_be_bytes());

@@ -497,3 +497,172 @@ impl Message {
         *slot = v;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::diameter::avp::HEADER_LEN as AVP_HEADER_LEN;
+
+    /// `volte/volte-call-gx-rar-cbr-amrwb.pcapng` frame 98: the DIAMETER
+    /// message (720 bytes, an SCTP DATA chunk with PPID 46) of a Gx RAR
+    /// from the PCRF installing rule "ims1" (QCI 1, ARP priority 2, GBR and
+    /// MBR 41000 bit/s both ways) with two flows of an AMR-WB call.
+    const GX_RAR_FRAME_98: &[&str] = &[
+        "010002d0c0000102010000162b316832c3c9f08700000107400000427067772e",
+        "6570632e6d6e633030312e6d63633030312e336770706e6574776f726b2e6f72",
+        "673b313537393038343836303b31303b6170705f67780000000003e9c00001a8",
+        "000028af000003ebc000019c000028af000003edc0000010000028af696d7331",
+        "0000042280000064000028af0000043880000010000028af00000001000001fb",
+        "c0000047000028af7065726d6974206f75742031372066726f6d203139322e31",
+        "36382e3130312e3220353030353620746f2031302e342e3132382e3231203331",
+        "323236000000042280000064000028af0000043880000010000028af00000002",
+        "000001fbc0000047000028af7065726d6974206f75742031372066726f6d2031",
+        "39322e3136382e3130312e3220353030353620746f2031302e342e3132382e32",
+        "3120333132323600000001ffc0000010000028af00000002000003f8c0000098",
+        "000028af00000404c0000010000028af000000010000040a8000003c000028af",
+        "0000041680000010000028af000000020000041780000010000028af00000000",
+        "0000041880000010000028af0000000000000204c0000010000028af0000a028",
+        "00000203c0000010000028af0000a02800000402c0000010000028af0000a028",
+        "00000401c0000010000028af0000a028000003f2c0000010000028af00000001",
+        "000001084000002e706372662e6570632e6d6e633030312e6d63633030312e33",
+        "6770706e6574776f726b2e6f7267000000000128400000296570632e6d6e6330",
+        "30312e6d63633030312e336770706e6574776f726b2e6f72670000000000011b",
+        "400000296570632e6d6e633030312e6d63633030312e336770706e6574776f72",
+        "6b2e6f7267000000000001254000002d7067772e6570632e6d6e633030312e6d",
+        "63633030312e336770706e6574776f726b2e6f7267000000000001024000000c",
+        "010000160000011d4000000c00000000",
+    ];
+
+    fn unhex(parts: &[&str]) -> Vec<u8> {
+        let s: String = parts.concat();
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn summarises_gx_rar_from_capture() {
+        let b = unhex(GX_RAR_FRAME_98);
+        assert_eq!(b.len(), 720);
+        let m = Message::parse(&b).unwrap();
+        assert_eq!((m.application, m.command), (Some("Gx"), Some("RAR")));
+        assert!(m.header.request && m.header.proxiable);
+        assert_eq!(m.header.hop_by_hop, 0x2b31_6832);
+        assert_eq!(m.header.end_to_end, 0xc3c9_f087);
+        assert_eq!(
+            m.session_id.as_deref(),
+            Some("pgw.epc.mnc001.mcc001.3gppnetwork.org;1579084860;10;app_gx")
+        );
+        assert_eq!(
+            m.origin_host.as_deref(),
+            Some("pcrf.epc.mnc001.mcc001.3gppnetwork.org")
+        );
+        assert_eq!(
+            m.destination_host.as_deref(),
+            Some("pgw.epc.mnc001.mcc001.3gppnetwork.org")
+        );
+        assert_eq!(
+            m.rules_installed,
+            vec![ChargingRule {
+                name: Some("ims1".into()),
+                qci: Some(1),
+                arp_priority: Some(2),
+                mbr_ul: Some(41_000),
+                mbr_dl: Some(41_000),
+                gbr_ul: Some(41_000),
+                gbr_dl: Some(41_000),
+            }]
+        );
+        assert!(m.anomalies.is_empty(), "{:?}", m.anomalies);
+        assert_eq!(m.depth_limit_hits, 0);
+    }
+
+    /// Made-up AVP bytes (no vendor).
+    fn avp(code: u32, data: &[u8]) -> Vec<u8> {
+        let mut v = code.to_be_bytes().to_vec();
+        v.push(0x40);
+        v.extend_from_slice(&((AVP_HEADER_LEN + data.len()) as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(data);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    /// Made up: a CCA (272, answer, app 4) around `avps`.
+    fn message(avps: &[u8]) -> Vec<u8> {
+        let mut v = vec![
+            1, 0, 0, 0, 0x40, 0, 1, 0x10, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 2,
+        ];
+        v.extend_from_slice(avps);
+        let len = v.len() as u32;
+        v[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
+        v
+    }
+
+    #[test]
+    fn bad_value_is_an_anomaly_and_the_rest_is_kept() {
+        let mut avps = avp(263, b"s;1");
+        avps.extend(avp(268, &[0, 0, 7])); // Result-Code of 3 bytes
+        avps.extend(avp(264, b"ocs"));
+        let m = Message::parse(&message(&avps)).unwrap();
+        assert_eq!((m.application, m.command), (Some("Gy/Ro"), Some("CCA")));
+        assert_eq!(m.session_id.as_deref(), Some("s;1"));
+        assert_eq!(m.result_code, None);
+        assert_eq!(m.origin_host.as_deref(), Some("ocs"));
+        assert_eq!(
+            m.anomalies,
+            vec![Anomaly::BadValue {
+                vendor: 0,
+                code: 268
+            }]
+        );
+    }
+
+    #[test]
+    fn lying_avp_length_keeps_earlier_avps() {
+        let mut avps = avp(263, b"s;1");
+        avps.extend(avp(268, &2001u32.to_be_bytes()));
+        let mut liar = avp(264, b"ocs");
+        liar[7] = 0xf0;
+        avps.extend(liar);
+        let m = Message::parse(&message(&avps)).unwrap();
+        assert_eq!(m.result_code, Some(2001));
+        assert_eq!(m.origin_host, None);
+        assert_eq!(m.anomalies, vec![Anomaly::Walk(Error::AvpBadLength)]);
+        assert_eq!(m.anomaly_count, 1);
+    }
+
+    #[test]
+    fn subscription_ids_and_experimental_result() {
+        let mut sub = avp(450, &1u32.to_be_bytes());
+        sub.extend(avp(444, b"001011234567895"));
+        let mut avps = avp(443, &sub);
+        let mut er = avp(266, &10415u32.to_be_bytes());
+        er.extend(avp(298, &5030u32.to_be_bytes()));
+        avps.extend(avp(297, &er));
+        avps.extend(avp(8, &[10, 45, 0, 2]));
+        let m = Message::parse(&message(&avps)).unwrap();
+        assert_eq!(
+            m.subscription_ids,
+            vec![SubscriptionId {
+                kind: Some(SubscriptionIdType::Imsi),
+                data: Some("001011234567895".into())
+            }]
+        );
+        assert_eq!(m.experimental_result_code, Some(5030));
+        assert_eq!(m.experimental_result_vendor, Some(10415));
+        assert_eq!(m.framed_ip, Some(Ipv4Addr::new(10, 45, 0, 2)));
+    }
+
+    #[test]
+    fn lists_are_capped() {
+        let one = avp(443, &avp(444, b"x"));
+        let avps: Vec<u8> = one.iter().copied().cycle().take(one.len() * 40).collect();
+        let m = Message::parse(&message(&avps)).unwrap();
+        assert_eq!(m.subscription_ids.len(), MAX_LIST_LEN);
+        assert_eq!(m.anomaly_count, 40 - MAX_LIST_LEN as u32);
+        assert_eq!(m.anomalies.len(), MAX_ANOMALIES);
+    }
+}
