@@ -216,6 +216,26 @@ fn rx_aar_and_aaa_values() {
     let m = aaa.matched.expect("AAA matched");
     assert_eq!(m.request_frame, 173);
     assert!(m.latency_ms >= 0.0, "{m:?}");
+    // Frame 45: the Gx CCR over SCTP carries the UE's IPv6 address (tshark:
+    // Framed-IPv6-Prefix 03 80 fd1f76f3da9b0101 0000000000000001, a /128;
+    // the reserved byte is 3, ignored as RFC 3162 §2.3 says).
+    let ccr = &message(&r, 45).message;
+    assert_eq!((ccr.application, ccr.command), (Some("Gx"), Some("CCR")));
+    assert_eq!(
+        ccr.framed_ipv6_prefix,
+        Some(("fd1f:76f3:da9b:101::1".parse().unwrap(), 128))
+    );
+    // Frame 304: the Cx UAA answers with Experimental-Result 10415/2001
+    // (DIAMETER_FIRST_REGISTRATION, TS 29.229 §6.2.1.1).
+    let uaa = message(&r, 304);
+    assert_eq!(
+        (uaa.message.application, uaa.message.command),
+        (Some("Cx"), Some("UAA"))
+    );
+    assert_eq!(uaa.message.result_code, None);
+    assert_eq!(uaa.message.experimental_result_code, Some(2001));
+    assert_eq!(uaa.message.experimental_result_vendor, Some(10415));
+    assert_eq!(uaa.matched.map(|m| m.request_frame), Some(183));
 }
 
 #[test]

@@ -169,12 +169,6 @@ impl<T: AsRef<[u8]>> Packet<T> {
         be_u32(&self.header()[field::END_TO_END])
     }
 
-    /// The AVP bytes, as many as the Message Length counts.
-    pub fn avp_bytes(&self) -> &[u8] {
-        let b = self.buf.as_ref();
-        &b[HEADER_LEN..self.length() as usize]
-    }
-
     /// The owned header.
     pub fn header_repr(&self) -> Header {
         Header {

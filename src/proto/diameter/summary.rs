@@ -403,54 +403,33 @@ impl Message {
         }
     }
 
-    /// An AVP somewhere inside a Media-Component-Description.
+    /// An AVP somewhere inside a Media-Component-Description: its own
+    /// fields, and the Flow-Descriptions of its Media-Sub-Components.
     fn media_component_avp(&mut self, path: &[AvpKey], k: AvpKey, avp: &Avp<'_>) {
-        let direct = path.len() == 1;
-        let value = if k == tgpp(code::V3_FLOW_DESCRIPTION) {
-            None
-        } else if [
-            code::V3_MEDIA_COMPONENT_NUMBER,
-            code::V3_MEDIA_TYPE,
-            code::V3_MAX_REQUESTED_BANDWIDTH_UL,
-            code::V3_MAX_REQUESTED_BANDWIDTH_DL,
-            code::V3_RR_BANDWIDTH,
-            code::V3_RS_BANDWIDTH,
-        ]
-        .iter()
-        .any(|&c| k == tgpp(c))
-            && direct
-        {
-            self.u32(avp)
-        } else {
-            return;
-        };
         if k == tgpp(code::V3_FLOW_DESCRIPTION) {
             let Some(s) = self.string(avp) else { return };
-            let full = self
-                .media_components
-                .last()
-                .is_some_and(|mc| mc.flow_descriptions.len() >= MAX_LIST_LEN);
-            if full {
-                self.anomaly(Anomaly::ListFull);
-                return;
-            }
             if let Some(mc) = self.media_components.last_mut() {
-                mc.flow_descriptions.push(s);
+                let pushed = push_capped(&mut mc.flow_descriptions, s);
+                self.note(pushed);
             }
             return;
         }
-        let Some(mc) = self.media_components.last_mut() else {
+        if path.len() != 1 || k.vendor != dictionary::VENDOR_3GPP {
             return;
+        }
+        let field: fn(&mut MediaComponent) -> &mut Option<u32> = match k.code {
+            code::V3_MEDIA_COMPONENT_NUMBER => |mc| &mut mc.number,
+            code::V3_MEDIA_TYPE => |mc| &mut mc.media_type,
+            code::V3_MAX_REQUESTED_BANDWIDTH_UL => |mc| &mut mc.max_requested_bandwidth_ul,
+            code::V3_MAX_REQUESTED_BANDWIDTH_DL => |mc| &mut mc.max_requested_bandwidth_dl,
+            code::V3_RR_BANDWIDTH => |mc| &mut mc.rr_bandwidth,
+            code::V3_RS_BANDWIDTH => |mc| &mut mc.rs_bandwidth,
+            _ => return,
         };
-        let slot = match k.code {
-            code::V3_MEDIA_COMPONENT_NUMBER => &mut mc.number,
-            code::V3_MEDIA_TYPE => &mut mc.media_type,
-            code::V3_MAX_REQUESTED_BANDWIDTH_UL => &mut mc.max_requested_bandwidth_ul,
-            code::V3_MAX_REQUESTED_BANDWIDTH_DL => &mut mc.max_requested_bandwidth_dl,
-            code::V3_RR_BANDWIDTH => &mut mc.rr_bandwidth,
-            _ => &mut mc.rs_bandwidth,
-        };
-        *slot = value;
+        let v = self.u32(avp);
+        if let Some(mc) = self.media_components.last_mut() {
+            *field(mc) = v;
+        }
     }
 
     /// An AVP inside Charging-Rule-Install / Charging-Rule-Definition.
@@ -468,33 +447,20 @@ impl Message {
             }
             return;
         }
-        let which = if in_qos {
-            match k {
-                k if k == tgpp(code::V3_QOS_CLASS_IDENTIFIER) => 0,
-                k if k == tgpp(code::V3_MAX_REQUESTED_BANDWIDTH_UL) => 1,
-                k if k == tgpp(code::V3_MAX_REQUESTED_BANDWIDTH_DL) => 2,
-                k if k == tgpp(code::V3_GUARANTEED_BITRATE_UL) => 3,
-                k if k == tgpp(code::V3_GUARANTEED_BITRATE_DL) => 4,
-                _ => return,
-            }
-        } else if in_arp && k == tgpp(code::V3_PRIORITY_LEVEL) {
-            5
-        } else {
-            return;
+        type Field = fn(&mut ChargingRule) -> &mut Option<u32>;
+        let field: Field = match (k.vendor == dictionary::VENDOR_3GPP, k.code) {
+            (true, code::V3_QOS_CLASS_IDENTIFIER) if in_qos => |r| &mut r.qci,
+            (true, code::V3_MAX_REQUESTED_BANDWIDTH_UL) if in_qos => |r| &mut r.mbr_ul,
+            (true, code::V3_MAX_REQUESTED_BANDWIDTH_DL) if in_qos => |r| &mut r.mbr_dl,
+            (true, code::V3_GUARANTEED_BITRATE_UL) if in_qos => |r| &mut r.gbr_ul,
+            (true, code::V3_GUARANTEED_BITRATE_DL) if in_qos => |r| &mut r.gbr_dl,
+            (true, code::V3_PRIORITY_LEVEL) if in_arp => |r| &mut r.arp_priority,
+            _ => return,
         };
         let v = self.u32(avp);
-        let Some(r) = self.rules_installed.last_mut() else {
-            return;
-        };
-        let slot = match which {
-            0 => &mut r.qci,
-            1 => &mut r.mbr_ul,
-            2 => &mut r.mbr_dl,
-            3 => &mut r.gbr_ul,
-            4 => &mut r.gbr_dl,
-            _ => &mut r.arp_priority,
-        };
-        *slot = v;
+        if let Some(r) = self.rules_installed.last_mut() {
+            *field(r) = v;
+        }
     }
 }
 
@@ -664,5 +630,91 @@ mod tests {
         assert_eq!(m.subscription_ids.len(), MAX_LIST_LEN);
         assert_eq!(m.anomaly_count, 40 - MAX_LIST_LEN as u32);
         assert_eq!(m.anomalies.len(), MAX_ANOMALIES);
+    }
+
+    /// Made-up 3GPP AVP bytes (V and M set, vendor 10415).
+    fn avp3(code: u32, data: &[u8]) -> Vec<u8> {
+        let mut v = code.to_be_bytes().to_vec();
+        v.push(0xc0);
+        v.extend_from_slice(&((12 + data.len()) as u32).to_be_bytes()[1..]);
+        v.extend_from_slice(&10415u32.to_be_bytes());
+        v.extend_from_slice(data);
+        while v.len() % 4 != 0 {
+            v.push(0);
+        }
+        v
+    }
+
+    #[test]
+    fn rx_aar_media_components_and_icid() {
+        // Made up after TS 29.214 §5.6.2: an AAR with ICID, two media
+        // components, the first with bandwidths and two sub-components.
+        let mut avps = avp3(505, b"icid-0001;abc");
+        avps.extend(avp3(533, &0u32.to_be_bytes()));
+        let mut msc1 = avp3(509, &1u32.to_be_bytes());
+        msc1.extend(avp3(
+            507,
+            b"permit out 17 from 10.0.0.1 1000 to 10.0.0.2 2000",
+        ));
+        let mut msc2 = avp3(509, &2u32.to_be_bytes());
+        msc2.extend(avp3(
+            507,
+            b"permit out 17 from 10.0.0.1 1001 to 10.0.0.2 2001",
+        ));
+        let mut mcd1 = avp3(518, &1u32.to_be_bytes());
+        mcd1.extend(avp3(520, &0u32.to_be_bytes()));
+        mcd1.extend(avp3(516, &41_000u32.to_be_bytes()));
+        mcd1.extend(avp3(515, &42_000u32.to_be_bytes()));
+        mcd1.extend(avp3(519, &msc1));
+        mcd1.extend(avp3(519, &msc2));
+        avps.extend(avp3(517, &mcd1));
+        avps.extend(avp3(517, &avp3(518, &2u32.to_be_bytes())));
+        avps.extend(avp3(513, &1u32.to_be_bytes()));
+        avps.extend(avp3(500, &0u32.to_be_bytes()));
+        let mut b = message(&avps);
+        b[4] = 0xc0; // request
+        b[5..8].copy_from_slice(&265u32.to_be_bytes()[1..]);
+        b[8..12].copy_from_slice(&16_777_236u32.to_be_bytes());
+        let m = Message::parse(&b).unwrap();
+        assert_eq!((m.application, m.command), (Some("Rx"), Some("AAR")));
+        assert_eq!(m.af_charging_identifier.as_deref(), Some("icid-0001;abc"));
+        assert_eq!(m.rx_request_type, Some(0));
+        assert_eq!(m.specific_actions, vec![1]);
+        assert_eq!(m.abort_cause, Some(0));
+        assert_eq!(
+            m.media_components,
+            vec![
+                MediaComponent {
+                    number: Some(1),
+                    media_type: Some(0),
+                    flow_descriptions: vec![
+                        "permit out 17 from 10.0.0.1 1000 to 10.0.0.2 2000".into(),
+                        "permit out 17 from 10.0.0.1 1001 to 10.0.0.2 2001".into(),
+                    ],
+                    max_requested_bandwidth_ul: Some(41_000),
+                    max_requested_bandwidth_dl: Some(42_000),
+                    rr_bandwidth: None,
+                    rs_bandwidth: None,
+                },
+                MediaComponent {
+                    number: Some(2),
+                    ..MediaComponent::default()
+                },
+            ]
+        );
+        assert!(m.anomalies.is_empty());
+    }
+
+    #[test]
+    fn charging_rule_remove_and_predefined_install() {
+        // Made up after TS 29.212 §5.3: remove "old", activate
+        // predefined "pre" by name.
+        let mut avps = avp3(1002, &avp3(1005, b"old"));
+        avps.extend(avp3(1001, &avp3(1005, b"pre")));
+        let m = Message::parse(&message(&avps)).unwrap();
+        assert_eq!(m.rules_removed, vec!["old".to_string()]);
+        assert_eq!(m.rules_installed.len(), 1);
+        assert_eq!(m.rules_installed[0].name.as_deref(), Some("pre"));
+        assert_eq!(m.rules_installed[0].qci, None);
     }
 }
