@@ -4,7 +4,7 @@
 //! (`diameter/dictionary.xml`, `nasreq.xml`, `chargecontrol.xml`, `TGPP.xml`
 //! of the Wireshark source tree) and checked against the clause named next
 //! to it. Unknown codes are data, not errors: [`application_name`] and
-//! [`command_name`] return `None`, and [`avp`] returns `None`, so the caller
+//! [`command_name`] return `None`, and [`avp()`] returns `None`, so the caller
 //! shows the number and, for AVPs, does not descend into them.
 //!
 //! The AVP table decides which AVPs are walked into as grouped (see

@@ -284,7 +284,12 @@ pub struct DiameterCounters {
     pub malformed_by_reason: BTreeMap<&'static str, u64>,
     /// Messages kept with at least one AVP error.
     pub messages_with_avp_errors: u64,
-    /// AVP errors by reason, depth-limit hits included.
+    /// AVP anomalies in kept messages (all of them, see
+    /// [`Message::anomaly_count`]).
+    pub avp_errors: u64,
+    /// The anomalies each message names (its first
+    /// [`summary::MAX_ANOMALIES`]) by reason (labels of
+    /// [`summary::Anomaly::reason`]).
     pub avp_errors_by_reason: BTreeMap<&'static str, u64>,
     /// Grouped AVPs not walked into at [`avp::MAX_GROUP_DEPTH`].
     pub depth_limit_hits: u64,
@@ -303,9 +308,10 @@ impl DiameterCounters {
     pub fn count_message(&mut self, m: &Message) {
         self.messages += 1;
         *self.by_kind.entry(MessageKind::of(&m.header)).or_default() += 1;
-        if !m.anomalies.is_empty() {
+        if m.anomaly_count > 0 {
             self.messages_with_avp_errors += 1;
         }
+        self.avp_errors += u64::from(m.anomaly_count);
         for e in &m.anomalies {
             *self.avp_errors_by_reason.entry(e.reason()).or_default() += 1;
         }

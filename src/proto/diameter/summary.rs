@@ -276,7 +276,6 @@ impl Message {
     fn visit(&mut self, path: &[AvpKey], avp: Avp<'_>) {
         let key = avp.key();
         let parent = path.last().copied();
-        let inside = |k: AvpKey| path.contains(&k);
         match (parent, key) {
             // Top level: identities and results (RFC 6733 §6, §7, §8).
             (None, k) if k == ietf(code::SESSION_ID) => self.session_id = self.string(&avp),
@@ -365,7 +364,7 @@ impl Message {
                 let pushed = push_capped(&mut self.media_components, MediaComponent::default());
                 self.note(pushed);
             }
-            (Some(_), k) if inside(tgpp(code::V3_MEDIA_COMPONENT_DESCRIPTION)) => {
+            (Some(_), k) if path.first() == Some(&tgpp(code::V3_MEDIA_COMPONENT_DESCRIPTION)) => {
                 self.media_component_avp(path, k, &avp)
             }
             // Gx (TS 29.212 §5.3).
