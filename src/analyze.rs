@@ -20,6 +20,7 @@ use crate::packet::{
     Datagram, DecodeCounters, Decoder, DecoderConfig, Endpoint, Layer, ReassemblyCounters,
     Transport, Verdict,
 };
+use crate::proto::diameter::{self, DiameterCounters};
 use crate::proto::gtpv2::{Gtpv2Counters, Gtpv2Tracker};
 use crate::proto::{rtcp, rtp, sdp, sip};
 use crate::time::PacketTime;
@@ -158,6 +159,8 @@ pub struct Summary {
     pub rtcp: RtcpCounters,
     /// GTPv2-C messages by type, transactions, malformed.
     pub gtpv2: Gtpv2Counters,
+    /// DIAMETER messages by application and command, transactions, malformed.
+    pub diameter: DiameterCounters,
     /// Link types seen that the decoder does not support, with frame counts.
     pub unsupported_link_types: Vec<(u32, u64)>,
     /// Where reading stopped early, if it did.
@@ -240,6 +243,9 @@ struct MediaClassifier {
     calls: CallTable,
     /// GTPv2-C transactions (requests paired with responses).
     gtpv2: Gtpv2Tracker,
+    /// DIAMETER counters and request/answer pairing.
+    diameter: DiameterCounters,
+    diameter_transactions: diameter::transactions::Transactions,
     /// RTP packets waiting to be counted (see `StreamTable::handle_batch`).
     batch: Vec<MediaPacket>,
 }
@@ -263,6 +269,8 @@ impl Analyzer {
                 encrypted: HashSet::default(),
                 calls: CallTable::new(config.calls.clone()),
                 gtpv2: Gtpv2Tracker::default(),
+                diameter: DiameterCounters::default(),
+                diameter_transactions: Default::default(),
                 batch: Vec::with_capacity(MAX_BATCH),
             },
             next_timeout_check: None,
@@ -295,6 +303,7 @@ impl Analyzer {
                 self.media.streams.handle_timeout(now);
                 self.media.calls.handle_timeout(now);
                 self.media.gtpv2.handle_timeout(now);
+                self.media.diameter_transactions.handle_timeout(now);
                 self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS));
             }
             None => self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS)),
@@ -355,6 +364,10 @@ impl Analyzer {
                 streams: stream_counters,
                 rtcp: media.rtcp.counters().clone(),
                 gtpv2: media.gtpv2.counters().clone(),
+                diameter: DiameterCounters {
+                    transactions: media.diameter_transactions.finish(),
+                    ..media.diameter
+                },
                 unsupported_link_types: unsupported_links,
                 stopped: stop.map(StoppedAt::from),
             },
@@ -370,8 +383,7 @@ impl MediaClassifier {
                 if self.diameter_ports.contains(dg.src.port)
                     || self.diameter_ports.contains(dg.dst.port)
                 {
-                    self.protocols.diameter += 1;
-                    Verdict::Ours
+                    self.handle_diameter(dg)
                 } else if sip::looks_like_sip(dg.payload)
                     || self.sip_tcp_ports.contains(dg.src.port)
                     || self.sip_tcp_ports.contains(dg.dst.port)
@@ -389,8 +401,7 @@ impl MediaClassifier {
                     || self.diameter_ports.contains(dg.src.port)
                     || self.diameter_ports.contains(dg.dst.port)
                 {
-                    self.protocols.diameter += 1;
-                    Verdict::Ours
+                    self.handle_diameter(dg)
                 } else if sip::looks_like_sip(dg.payload) {
                     self.handle_sip(dg);
                     Verdict::Ours
@@ -523,6 +534,23 @@ impl MediaClassifier {
             }
             Admission::Probation | Admission::Refused => Verdict::Ours,
             Admission::NotRtp => Verdict::NotForUs,
+        }
+    }
+
+    /// Decodes a DIAMETER message and pairs answers with requests.
+    fn handle_diameter(&mut self, dg: &Datagram<'_>) -> Verdict {
+        match diameter::Message::parse(dg.payload) {
+            Ok(m) => {
+                self.protocols.diameter += 1;
+                self.diameter.count_message(&m);
+                self.diameter_transactions
+                    .handle_message(dg.time, dg.frame, &m.header, dg.src, dg.dst);
+                Verdict::Ours
+            }
+            Err(e) => {
+                self.diameter.count_malformed(e);
+                Verdict::Malformed(Layer::Diameter)
+            }
         }
     }
 

@@ -13,6 +13,7 @@ mod calls_generated_records;
 mod capture_files;
 mod cli;
 mod decode_captures;
+mod diameter_captures;
 mod generated;
 mod gtpv2_captures;
 mod rtcp_captures;

@@ -5,6 +5,7 @@
 //! errors are small `Copy` values whose `reason()` is a stable label.
 
 pub mod bytes;
+pub mod diameter;
 pub mod gtpv2;
 pub mod rtcp;
 pub mod rtp;
