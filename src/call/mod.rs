@@ -12,6 +12,7 @@
 
 pub mod dialog;
 pub mod record;
+pub mod subscriber;
 pub mod table;
 
 pub use dialog::{Call, Side};
