@@ -228,9 +228,13 @@ impl<T> Log<T> {
         Some((self.base - 1, t))
     }
     fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
-        let base = self.base;
+        self.iter_from(0)
+    }
+    /// Items from position `first` (not a sequence number) on.
+    fn iter_from(&self, first: usize) -> impl Iterator<Item = (u64, &T)> {
+        let base = self.base + first as u64;
         self.items
-            .iter()
+            .range(first.min(self.items.len())..)
             .enumerate()
             .map(move |(i, t)| (base + i as u64, t))
     }
@@ -680,6 +684,15 @@ impl Correlator {
     /// The subscribers held, by IMSI, each with the Rx and Gx sessions of
     /// its UE IPs or IMSI.
     pub fn subscribers(&self) -> Vec<SubscriberReport> {
+        let mut gx_by_imsi: HashMap<&str, Vec<&String>> = HashMap::new();
+        for (_, e) in self.exchanges.iter() {
+            if let (App::Gx, Some(imsi)) = (e.app, e.imsi.as_deref()) {
+                let v = gx_by_imsi.entry(imsi).or_default();
+                if !v.contains(&&e.session_id) && v.len() < MAX_PER_KEY {
+                    v.push(&e.session_id);
+                }
+            }
+        }
         let mut out: Vec<SubscriberReport> = self
             .subscribers
             .iter()
@@ -701,12 +714,9 @@ impl Correlator {
                         list.push(e.session_id.clone());
                     }
                 }
-                for (_, e) in self.exchanges.iter() {
-                    if e.app == App::Gx
-                        && e.imsi.as_deref() == Some(sub.imsi.as_str())
-                        && !gx.contains(&e.session_id)
-                    {
-                        gx.push(e.session_id.clone());
+                for session in gx_by_imsi.get(sub.imsi.as_str()).into_iter().flatten() {
+                    if !gx.contains(*session) {
+                        gx.push((*session).clone());
                     }
                 }
                 SubscriberReport {
@@ -924,8 +934,7 @@ impl Correlator {
                 .partition_point(|p| p.request_time < from);
             bearer = self
                 .procedures
-                .iter()
-                .skip(first)
+                .iter_from(first)
                 .take_while(|(_, p)| p.request_time <= end)
                 .find(|(seq, p)| {
                     p.kind == ProcedureKind::CreateBearer
@@ -1034,12 +1043,15 @@ impl Correlator {
         if gx.is_none() {
             if let Some(p) = bearer_proc {
                 let from = p.request_time.add_nanos(-RAR_BEFORE_BEARER_NS);
+                let first = self
+                    .exchanges
+                    .items
+                    .partition_point(|e| e.request_time < from);
                 let candidates = self
                     .exchanges
-                    .iter()
-                    .filter(|(_, e)| {
-                        is_rar(e) && e.request_time >= from && e.request_time <= p.request_time
-                    })
+                    .iter_from(first)
+                    .take_while(|(_, e)| e.request_time <= p.request_time)
+                    .filter(|(_, e)| is_rar(e))
                     .map(|(s, e)| (s, e.qci == Some(1), e.request_time));
                 gx = candidates
                     .max_by_key(|&(s, q, t)| (q, t, s))
@@ -1134,5 +1146,154 @@ impl Correlator {
         };
         legs.settle(record);
         Some(legs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::dialog::MessageContext;
+    use crate::call::{CallTable, CallTableConfig};
+    use crate::packet::Transport;
+    use crate::proto::diameter::summary::{MediaComponent, SubscriptionId};
+    use crate::proto::diameter::Header;
+    use crate::proto::sip;
+    use std::net::Ipv4Addr;
+
+    const UE: [u8; 4] = [192, 168, 101, 2];
+
+    fn at(ms: i64) -> PacketTime {
+        PacketTime::from_parts(ms / 1000, (ms % 1000) as u32 * 1_000_000)
+    }
+
+    fn ep(ip: [u8; 4]) -> Endpoint {
+        Endpoint::new(ip.into(), 3868)
+    }
+
+    /// Made up: one INVITE from the UE with P-Charging-Vector `icid`.
+    fn calls_with_invite(icid: &str) -> Vec<CallRecord> {
+        let bytes = format!(
+            "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nP-Charging-Vector: icid-value={icid}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes();
+        let msg = sip::parse(&bytes).unwrap();
+        let mut table = CallTable::new(CallTableConfig::default());
+        let ctx = MessageContext {
+            time: at(1000),
+            frame: 1,
+            src: Endpoint::new(UE.into(), 5060),
+            dst: Endpoint::new([10, 4, 128, 21].into(), 5060),
+            transport: Transport::Udp,
+        };
+        table.handle_message(&ctx, &msg, &[]);
+        table.finish(Vec::new()).0
+    }
+
+    fn diameter(app: u32, cmd: u32, request: bool, session: &str) -> Message {
+        Message {
+            header: Header {
+                request,
+                command_code: cmd,
+                application_id: app,
+                hop_by_hop: 1,
+                end_to_end: 1,
+                ..Header::default()
+            },
+            session_id: Some(session.to_owned()),
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn rx_joins_by_icid_and_an_experimental_5065_fails_the_rx_leg() {
+        let mut c = Correlator::new();
+        let mut aar = diameter(APP_RX, CMD_AA, true, "pcscf;1");
+        aar.af_charging_identifier = Some("icid-1".into());
+        aar.framed_ip = Some(Ipv4Addr::from(UE));
+        aar.media_components = vec![MediaComponent::default(); 2];
+        c.handle_diameter(at(1100), 10, ep([1; 4]), ep([2; 4]), &aar, None);
+        let mut aaa = diameter(APP_RX, CMD_AA, false, "pcscf;1");
+        aaa.experimental_result_code = Some(5065);
+        let matched = Matched {
+            request_time: at(1100),
+            request_frame: 10,
+            latency_ms: 2.5,
+        };
+        c.handle_diameter(at(1102), 11, ep([2; 4]), ep([1; 4]), &aaa, Some(&matched));
+
+        let mut calls = calls_with_invite("icid-1");
+        c.attach(&mut calls);
+        let legs = calls[0].volte.as_ref().expect("legs");
+        let rx = legs.rx_leg.as_ref().expect("rx leg");
+        assert_eq!(rx.session_id, "pcscf;1");
+        assert_eq!(rx.aar_to_aaa_ms, Some(2.5));
+        assert_eq!(rx.result_code, Some(5065));
+        assert_eq!(rx.media_components, 2);
+        assert_eq!(legs.ue_ip, Some(IpAddr::from(UE)));
+        assert_eq!(legs.failed_leg, Some("rx"));
+        assert_eq!(legs.state, VolteState::Failed);
+        assert_eq!(c.counters().rx_joined, 1);
+        assert_eq!(c.counters().rx_unmatched, 0);
+    }
+
+    #[test]
+    fn an_unrelated_call_gets_no_legs_and_the_aar_counts_as_unmatched() {
+        let mut c = Correlator::new();
+        let mut aar = diameter(APP_RX, CMD_AA, true, "pcscf;1");
+        aar.af_charging_identifier = Some("icid-1".into());
+        aar.framed_ip = Some(Ipv4Addr::new(10, 9, 9, 9));
+        c.handle_diameter(at(1100), 10, ep([1; 4]), ep([2; 4]), &aar, None);
+        let mut calls = calls_with_invite("other");
+        c.attach(&mut calls);
+        assert!(calls[0].volte.is_none());
+        assert_eq!(c.counters().rx_unmatched, 1);
+        assert_eq!(c.counters().calls_with_legs, 0);
+    }
+
+    #[test]
+    fn gx_ccr_learns_the_subscriber_and_later_requests_inherit_its_address() {
+        let mut c = Correlator::new();
+        let mut ccr = diameter(APP_GX, CMD_CC, true, "pgw;9");
+        ccr.framed_ip = Some(Ipv4Addr::from(UE));
+        ccr.subscription_ids = vec![
+            SubscriptionId {
+                kind: Some(SubscriptionIdType::Imsi),
+                data: Some("001011234567895".into()),
+            },
+            SubscriptionId {
+                kind: Some(SubscriptionIdType::E164),
+                data: Some("0198765432100".into()),
+            },
+        ];
+        c.handle_diameter(at(0), 1, ep([1; 4]), ep([2; 4]), &ccr, None);
+        let rar = diameter(APP_GX, CMD_RA, true, "pgw;9");
+        c.handle_diameter(at(5), 2, ep([2; 4]), ep([1; 4]), &rar, None);
+        let subs = c.subscribers();
+        assert_eq!(subs.len(), 1);
+        assert_eq!(subs[0].subscriber.imsi, "001011234567895");
+        assert_eq!(subs[0].subscriber.msisdn.as_deref(), Some("0198765432100"));
+        assert_eq!(subs[0].subscriber.ue_ips, [IpAddr::from(UE)]);
+        assert_eq!(subs[0].gx_sessions, ["pgw;9"]);
+        let rar_seqs = &c.ex_by_ip[&IpAddr::from(UE)];
+        assert_eq!(rar_seqs.len(), 2, "the RAR is indexed by the CCR's address");
+    }
+
+    #[test]
+    fn exchanges_are_bounded_and_aged_out_with_their_indices() {
+        let mut c = Correlator::new();
+        for i in 0..=MAX_EXCHANGES {
+            let mut aar = diameter(APP_RX, CMD_AA, true, &format!("s;{i}"));
+            aar.framed_ip = Some(Ipv4Addr::from(UE));
+            c.handle_diameter(at(0), i as u64, ep([1; 4]), ep([2; 4]), &aar, None);
+        }
+        assert_eq!(c.counters().exchanges_evicted, 1);
+        assert_eq!(c.exchanges.items.len(), MAX_EXCHANGES);
+        assert!(!c.ex_by_session.contains_key("s;0"));
+        assert_eq!(c.ex_by_ip[&IpAddr::from(UE)].len(), MAX_PER_KEY);
+        c.handle_timeout(at(1000).add_nanos(RETENTION_NS));
+        assert_eq!(c.counters().aged_out, MAX_EXCHANGES as u64);
+        assert!(c.exchanges.items.is_empty());
+        assert!(c.ex_by_session.is_empty());
+        assert!(c.ex_by_ip.is_empty());
     }
 }
