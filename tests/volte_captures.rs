@@ -128,7 +128,15 @@ fn ims_registration_ties_subscriber_to_rx_and_gx() {
         .iter()
         .find(|s| s.subscriber.ue_ips.contains(&ims_ip))
         .unwrap_or_else(|| panic!("no subscriber with {ims_ip}: {:#?}", a.subscribers));
-    assert!(!sub.subscriber.imsi.is_empty());
+    // IMSI and QCIs from the Create Session Requests (tshark: e212.imsi,
+    // gtpv2.bearer_qos_label_qci: 9 then 5), UE IPs from
+    // the PAA of both Create Session Responses and the CCRs' Framed-IP.
+    assert_eq!(sub.subscriber.imsi, "001011234567895");
+    let internet_ip: std::net::IpAddr = "192.168.100.6".parse().unwrap();
+    assert!(sub.subscriber.ue_ips.contains(&internet_ip));
+    let qcis: Vec<_> = sub.subscriber.bearers.iter().map(|b| b.qci).collect();
+    assert_eq!(qcis, [Some(9), Some(5)], "internet and IMS default bearers");
+    assert!(sub.subscriber.control_teids.iter().all(|t| *t != 0));
     assert_eq!(
         sub.rx_sessions,
         ["pcscf.ims.mnc001.mcc001.3gppnetwork.org;3347407368;1"]

@@ -298,7 +298,13 @@ fn gtp_bearers(s: &MessageSummary, response: bool) -> Vec<ProcBearer> {
     s.bearers
         .iter()
         .map(|b| {
-            let teids: Vec<u32> = b.fteids.iter().map(|f| f.teid).collect();
+            // TEID 0 is a placeholder (not yet allocated), never a tunnel.
+            let teids: Vec<u32> = b
+                .fteids
+                .iter()
+                .map(|f| f.teid)
+                .filter(|t| *t != 0)
+                .collect();
             ProcBearer {
                 ebi: b.ebi,
                 qci: b.qos.map(|q| q.qci),
@@ -524,7 +530,12 @@ impl Correlator {
                 .and_then(|t| self.subscribers.by_teid(t))
                 .map(|sub| sub.imsi.clone())
         });
-        let mut control_teids: Vec<u32> = s.fteids.iter().map(|f| f.teid).collect();
+        let mut control_teids: Vec<u32> = s
+            .fteids
+            .iter()
+            .map(|f| f.teid)
+            .filter(|t| *t != 0)
+            .collect();
         control_teids.extend(s.teid.filter(|t| *t != 0));
         let p = Procedure {
             kind,
@@ -578,7 +589,8 @@ impl Correlator {
             None => time.millis_since(p.request_time),
         });
         p.cause = s.cause.map(|c| c.value);
-        p.control_teids.extend(s.fteids.iter().map(|f| f.teid));
+        p.control_teids
+            .extend(s.fteids.iter().map(|f| f.teid).filter(|t| *t != 0));
         p.control_teids
             .truncate(super::subscriber::MAX_CONTROL_TEIDS);
         let mut new_teids = Vec::new();
