@@ -7,7 +7,10 @@
 //! time, so the same file always gives the same result.
 
 use crate::call::dialog::MessageContext;
-use crate::call::{CallRecord, CallTable, CallTableConfig, Direction, SipCounters};
+use crate::call::{
+    CallRecord, CallTable, CallTableConfig, Correlator, CorrelatorCounters, Direction, SipCounters,
+    SubscriberReport,
+};
 use crate::capture::{CaptureError, CaptureFile, Frame, LinkType, ReadStop};
 use crate::media::quality::{rate_stream, QualityConfig};
 use crate::media::rtcp::{RtcpCounters, RtcpReport, RtcpTracker};
@@ -161,6 +164,8 @@ pub struct Summary {
     pub gtpv2: Gtpv2Counters,
     /// DIAMETER messages by application and command, transactions, malformed.
     pub diameter: DiameterCounters,
+    /// VoLTE correlation: legs joined and unmatched, evictions.
+    pub volte: CorrelatorCounters,
     /// Link types seen that the decoder does not support, with frame counts.
     pub unsupported_link_types: Vec<(u32, u64)>,
     /// Where reading stopped early, if it did.
@@ -202,6 +207,9 @@ pub struct FileAnalysis {
     pub calls: Vec<CallRecord>,
     /// Streams that belong to no call, ordered by first frame.
     pub streams: Vec<StreamRecord>,
+    /// Subscribers learned from GTPv2-C and DIAMETER, by IMSI, with their
+    /// Rx and Gx sessions.
+    pub subscribers: Vec<SubscriberReport>,
     /// Counters.
     pub summary: Summary,
 }
@@ -246,6 +254,8 @@ struct MediaClassifier {
     /// DIAMETER counters and request/answer pairing.
     diameter: DiameterCounters,
     diameter_transactions: diameter::transactions::Transactions,
+    /// Joins DIAMETER, GTPv2-C and subscribers to calls.
+    correlator: Correlator,
     /// RTP packets waiting to be counted (see `StreamTable::handle_batch`).
     batch: Vec<MediaPacket>,
 }
@@ -271,6 +281,7 @@ impl Analyzer {
                 gtpv2: Gtpv2Tracker::default(),
                 diameter: DiameterCounters::default(),
                 diameter_transactions: Default::default(),
+                correlator: Correlator::new(),
                 batch: Vec::with_capacity(MAX_BATCH),
             },
             next_timeout_check: None,
@@ -304,6 +315,7 @@ impl Analyzer {
                 self.media.calls.handle_timeout(now);
                 self.media.gtpv2.handle_timeout(now);
                 self.media.diameter_transactions.handle_timeout(now);
+                self.media.correlator.handle_timeout(now);
                 self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS));
             }
             None => self.next_timeout_check = Some(now.add_nanos(TIMEOUT_CHECK_INTERVAL_NS)),
@@ -347,10 +359,12 @@ impl Analyzer {
                 }
             })
             .collect();
-        let (calls, streams, sip) = media.calls.finish(streams);
+        let (mut calls, streams, sip) = media.calls.finish(streams);
+        media.correlator.attach(&mut calls);
         FileAnalysis {
             calls,
             streams,
+            subscribers: media.correlator.subscribers(),
             summary: Summary {
                 file,
                 bytes_read,
@@ -368,6 +382,7 @@ impl Analyzer {
                     transactions: media.diameter_transactions.finish(),
                     ..media.diameter
                 },
+                volte: media.correlator.counters(),
                 unsupported_link_types: unsupported_links,
                 stopped: stop.map(StoppedAt::from),
             },
@@ -417,9 +432,23 @@ impl MediaClassifier {
         if dg.src.port == self.gtpv2_port || dg.dst.port == self.gtpv2_port {
             // GTPv2-C: version 2 in the top three bits (GTPv1-C shares the port).
             if payload.first().is_some_and(|b| b >> 5 == 2) {
-                let decoded =
-                    self.gtpv2
-                        .handle_datagram(dg.time, dg.src, dg.dst, payload, &mut |_, _| {});
+                let correlator = &mut self.correlator;
+                let decoded = self.gtpv2.handle_datagram(
+                    dg.time,
+                    dg.src,
+                    dg.dst,
+                    payload,
+                    &mut |summary, transaction| {
+                        correlator.handle_gtpv2(
+                            dg.time,
+                            dg.frame,
+                            dg.src,
+                            dg.dst,
+                            &summary,
+                            transaction.as_ref(),
+                        )
+                    },
+                );
                 if decoded == 0 {
                     return Verdict::Malformed(Layer::GtpC);
                 }
@@ -543,8 +572,17 @@ impl MediaClassifier {
             Ok(m) => {
                 self.protocols.diameter += 1;
                 self.diameter.count_message(&m);
-                self.diameter_transactions
+                let matched = self
+                    .diameter_transactions
                     .handle_message(dg.time, dg.frame, &m.header, dg.src, dg.dst);
+                self.correlator.handle_diameter(
+                    dg.time,
+                    dg.frame,
+                    dg.src,
+                    dg.dst,
+                    &m,
+                    matched.as_ref(),
+                );
                 Verdict::Ours
             }
             Err(e) => {

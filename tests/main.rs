@@ -18,3 +18,4 @@ mod generated;
 mod gtpv2_captures;
 mod rtcp_captures;
 mod sip_counts;
+mod volte_captures;

@@ -10,10 +10,15 @@
 //! Non-INVITE traffic (REGISTER, OPTIONS, SUBSCRIBE/NOTIFY, MESSAGE, ...) is
 //! counted by method and response in [`SipCounters`], never turned into calls.
 
+pub mod correlator;
 pub mod dialog;
 pub mod record;
+pub mod subscriber;
 pub mod table;
+pub mod volte;
 
+pub use correlator::{Correlator, CorrelatorCounters, SubscriberReport};
 pub use dialog::{Call, Side};
 pub use record::{CallRecord, Direction, Outcome};
 pub use table::{CallTable, CallTableConfig, SipCounters};
+pub use volte::{VolteLegs, VolteMetrics, VolteState};

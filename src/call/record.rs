@@ -171,6 +171,8 @@ pub struct CallRecord {
     pub codecs: Vec<String>,
     /// Short diagnoses (`one_way_audio`, `no_media`, `high_loss`, ...).
     pub diagnosis: Vec<&'static str>,
+    /// VoLTE legs (Rx, Gx, bearer, RTP in GTP-U), when the correlator joined any.
+    pub volte: Option<super::volte::VolteLegs>,
 }
 
 impl CallRecord {

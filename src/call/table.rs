@@ -509,6 +509,7 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
         codecs,
         diagnosis,
         call,
+        volte: None,
     }
 }
 

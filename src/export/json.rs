@@ -250,6 +250,52 @@ struct CallLine<'a> {
     callee_to_caller: Option<&'a crate::call::record::DirectionSummary>,
     streams: Vec<serde_json::Value>,
     intervals: Vec<CallInterval<'a>>,
+    #[serde(flatten)]
+    volte: Option<VolteLine<'a>>,
+}
+
+/// The VoLTE part of a `"call"` record, present only when the correlator
+/// joined legs to the call.
+#[derive(Serialize)]
+struct VolteLine<'a> {
+    imsi: Option<&'a str>,
+    msisdn: Option<&'a str>,
+    ue_ip: Option<String>,
+    volte_state: crate::call::VolteState,
+    failed_leg: Option<&'static str>,
+    sip_leg: SipLeg<'a>,
+    rx_leg: Option<&'a crate::call::volte::RxLeg>,
+    gx_leg: Option<&'a crate::call::volte::GxLeg>,
+    bearer_leg: Option<&'a crate::call::volte::BearerLeg>,
+    rtp_leg: Option<&'a crate::call::volte::RtpLeg>,
+    metrics: crate::call::VolteMetrics,
+}
+
+/// The SIP leg's keys (the rest of the call record describes it).
+#[derive(Serialize)]
+struct SipLeg<'a> {
+    call_id: &'a str,
+    icid: Option<&'a str>,
+}
+
+fn volte_line(r: &CallRecord) -> Option<VolteLine<'_>> {
+    let legs = r.volte.as_ref()?;
+    Some(VolteLine {
+        imsi: legs.imsi.as_deref(),
+        msisdn: legs.msisdn.as_deref(),
+        ue_ip: legs.ue_ip.map(|ip| ip.to_string()),
+        volte_state: legs.state,
+        failed_leg: legs.failed_leg,
+        sip_leg: SipLeg {
+            call_id: &r.call.call_id,
+            icid: r.call.icid.as_deref(),
+        },
+        rx_leg: legs.rx_leg.as_ref(),
+        gx_leg: legs.gx_leg.as_ref(),
+        bearer_leg: legs.bearer_leg.as_ref(),
+        rtp_leg: legs.rtp_leg.as_ref(),
+        metrics: crate::call::VolteMetrics::of(r)?,
+    })
 }
 
 /// One 5-second sample of one direction of a call.
@@ -334,6 +380,7 @@ pub fn write_call(out: &mut dyn Write, file: &Path, r: &CallRecord) -> io::Resul
         callee_to_caller: r.callee_to_caller.as_ref(),
         streams,
         intervals: call_intervals(r),
+        volte: volte_line(r),
     };
     serde_json::to_writer(&mut *out, &line)?;
     out.write_all(b"\n")

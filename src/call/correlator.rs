@@ -1,0 +1,1311 @@
+//! The VoLTE correlator: DIAMETER Rx/Gx exchanges, GTPv2-C procedures and
+//! subscribers, joined to SIP calls at the end of a run.
+//!
+//! [`Correlator`] is fed in capture order (time is a parameter) with decoded
+//! DIAMETER messages ([`Correlator::handle_diameter`]) and GTPv2-C summaries
+//! ([`Correlator::handle_gtpv2`]). It keeps:
+//! - Rx and Gx exchanges (AAR/AAA, CCR/CCA, RAR/RAA, STR/STA) indexed by
+//!   Session-Id, AF-Charging-Identifier (ICID) and UE IP (Framed-IP-Address);
+//! - GTPv2-C procedures (Create Session, Create/Update/Delete Bearer) with
+//!   request → response latency and cause, indexed by TEID and IMSI;
+//! - the [`SubscriberTable`] (IMSI, MSISDN, UE IPs, bearers, TEIDs).
+//!
+//! All of it is bounded ([`MAX_EXCHANGES`], [`MAX_PROCEDURES`],
+//! [`MAX_PENDING_REQUESTS`], [`MAX_PER_KEY`]; evictions counted) and aged out
+//! by [`Correlator::handle_timeout`] after [`RETENTION_NS`] of packet time.
+//!
+//! [`Correlator::attach`] then joins legs to each call per DESIGN.md: ICID →
+//! Rx (else UE IP + nearest in time); the call's GTP-U streams' TEIDs → the
+//! QCI 1 Create Bearer (else the UE's subscriber + nearest in time); Gx by
+//! UE IP / IMSI, else the RAR nearest before the bearer request; RTP: the
+//! call's streams inside GTP-U, split by direction from the UE.
+
+use super::record::CallRecord;
+use super::subscriber::{Bearer, Subscriber, SubscriberCounters, SubscriberTable};
+use super::volte::{BearerLeg, GxLeg, RtpLeg, RtpLegStream, RxLeg, VolteLegs, VolteState};
+use crate::packet::{Endpoint, Observation};
+use crate::proto::diameter::summary::{Message, SubscriptionIdType};
+use crate::proto::diameter::transactions::Matched;
+use crate::proto::gtpv2::{MessageSummary, Transaction};
+use crate::time::PacketTime;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::net::IpAddr;
+
+/// Most DIAMETER Rx/Gx exchanges remembered.
+pub const MAX_EXCHANGES: usize = 65_536;
+/// Most GTPv2-C procedures remembered.
+pub const MAX_PROCEDURES: usize = 65_536;
+/// Most GTPv2-C requests waiting for their response.
+pub const MAX_PENDING_REQUESTS: usize = 65_536;
+/// Most entries per index key (e.g. RARs of one Gx session); the oldest goes.
+pub const MAX_PER_KEY: usize = 64;
+/// Exchanges and procedures are kept this long (packet time): two hours, the
+/// longest call we join legs to.
+pub const RETENTION_NS: i64 = 7_200_000_000_000;
+/// A GTPv2-C request with no response for this long is forgotten.
+pub const PENDING_TIMEOUT_NS: i64 = 30_000_000_000;
+/// How far around a call (INVITE − this … end + this) legs joined by UE IP or
+/// IMSI may be.
+pub const NEAREST_WINDOW_NS: i64 = 30_000_000_000;
+/// Longest gap between two hops of one Create Bearer (PGW → SGW → MME).
+pub const BEARER_HOP_GAP_NS: i64 = 1_000_000_000;
+/// Most hops of one Create Bearer chained together.
+const MAX_HOPS: usize = 4;
+/// How long before a Create Bearer Request the RAR that caused it may be.
+pub const RAR_BEFORE_BEARER_NS: i64 = 2_000_000_000;
+
+/// Diagnosis of a call whose UE sends its RTP in GTP-U tunnels other than
+/// its QCI 1 bearer's (e.g. the default bearer: the TFT did not match).
+pub const MEDIA_OUTSIDE_BEARER: &str = "volte_media_outside_bearer";
+
+/// DIAMETER application IDs (TS 29.214, TS 29.212).
+const APP_RX: u32 = 16_777_236;
+const APP_GX: u32 = 16_777_238;
+/// Command codes: AA, Re-Auth, Credit-Control, Session-Termination.
+const CMD_AA: u32 = 265;
+const CMD_RA: u32 = 258;
+const CMD_CC: u32 = 272;
+const CMD_ST: u32 = 275;
+/// GTPv2-C message types (TS 29.274 Table 6.1-1).
+const CREATE_SESSION_REQUEST: u8 = 32;
+const CREATE_SESSION_RESPONSE: u8 = 33;
+const CREATE_BEARER_REQUEST: u8 = 95;
+const CREATE_BEARER_RESPONSE: u8 = 96;
+const UPDATE_BEARER_REQUEST: u8 = 97;
+const UPDATE_BEARER_RESPONSE: u8 = 98;
+const DELETE_BEARER_REQUEST: u8 = 99;
+const DELETE_BEARER_RESPONSE: u8 = 100;
+
+/// What the correlator joined, missed and dropped.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CorrelatorCounters {
+    /// Calls given VoLTE legs.
+    pub calls_with_legs: u64,
+    /// Rx legs joined to a call.
+    pub rx_joined: u64,
+    /// Gx legs joined to a call.
+    pub gx_joined: u64,
+    /// Bearer legs joined to a call.
+    pub bearer_joined: u64,
+    /// RTP legs (media inside the bearer's TEIDs) joined to a call.
+    pub rtp_joined: u64,
+    /// Rx AARs held at the end and joined to no call.
+    pub rx_unmatched: u64,
+    /// Gx RARs held at the end and joined to no call.
+    pub gx_unmatched: u64,
+    /// QCI 1 Create Bearer procedures held at the end and joined to no call.
+    pub bearer_unmatched: u64,
+    /// DIAMETER answers whose exchange was not found.
+    pub diameter_answers_unmatched: u64,
+    /// Exchanges evicted because [`MAX_EXCHANGES`] was reached.
+    pub exchanges_evicted: u64,
+    /// Procedures evicted because [`MAX_PROCEDURES`] was reached.
+    pub procedures_evicted: u64,
+    /// Exchanges and procedures aged out after [`RETENTION_NS`].
+    pub aged_out: u64,
+    /// GTPv2-C requests not remembered ([`MAX_PENDING_REQUESTS`]) or timed out.
+    pub pending_dropped: u64,
+    /// Index entries dropped past [`MAX_PER_KEY`].
+    pub index_overflow: u64,
+    /// Subscriber table.
+    pub subscribers: SubscriberCounters,
+}
+
+/// A subscriber at the end of a run, with the DIAMETER sessions tied to it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SubscriberReport {
+    /// What the subscriber table holds.
+    #[serde(flatten)]
+    pub subscriber: Subscriber,
+    /// Rx Session-Ids of AARs for one of its UE IPs.
+    pub rx_sessions: Vec<String>,
+    /// Gx Session-Ids of CCRs for one of its UE IPs or its IMSI.
+    pub gx_sessions: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum App {
+    Rx,
+    Gx,
+}
+
+/// One DIAMETER request and its answer.
+#[derive(Clone, Debug)]
+struct Exchange {
+    app: App,
+    command_code: u32,
+    session_id: String,
+    request_time: PacketTime,
+    request_frame: u64,
+    framed_ip: Option<IpAddr>,
+    imsi: Option<String>,
+    af_charging_id: Option<String>,
+    media_components: usize,
+    rules: Vec<String>,
+    qci: Option<u32>,
+    answered: bool,
+    latency_ms: Option<f64>,
+    result_code: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ProcedureKind {
+    CreateSession,
+    CreateBearer,
+    UpdateBearer,
+    DeleteBearer,
+}
+
+#[derive(Clone, Debug, Default)]
+struct ProcBearer {
+    ebi: Option<u8>,
+    qci: Option<u8>,
+    gbr_ul: Option<u64>,
+    gbr_dl: Option<u64>,
+    request_teids: Vec<u32>,
+    response_teids: Vec<u32>,
+    cause: Option<u8>,
+}
+
+/// One GTPv2-C request and its response.
+#[derive(Clone, Debug)]
+struct Procedure {
+    kind: ProcedureKind,
+    request_time: PacketTime,
+    request_frame: u64,
+    requester: IpAddr,
+    responder: IpAddr,
+    imsi: Option<String>,
+    msisdn: Option<String>,
+    control_teids: Vec<u32>,
+    bearers: Vec<ProcBearer>,
+    answered: bool,
+    latency_ms: Option<f64>,
+    cause: Option<u8>,
+}
+
+impl Procedure {
+    fn voice_bearer(&self) -> Option<&ProcBearer> {
+        self.bearers.iter().find(|b| b.qci == Some(1))
+    }
+}
+
+/// A bounded, time-ordered log with stable sequence numbers.
+#[derive(Debug)]
+struct Log<T> {
+    base: u64,
+    items: VecDeque<T>,
+}
+
+impl<T> Default for Log<T> {
+    fn default() -> Self {
+        Log {
+            base: 0,
+            items: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Log<T> {
+    fn next_seq(&self) -> u64 {
+        self.base + self.items.len() as u64
+    }
+    fn get(&self, seq: u64) -> Option<&T> {
+        seq.checked_sub(self.base)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.items.get(i))
+    }
+    fn get_mut(&mut self, seq: u64) -> Option<&mut T> {
+        seq.checked_sub(self.base)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.items.get_mut(i))
+    }
+    fn pop_front(&mut self) -> Option<(u64, T)> {
+        let t = self.items.pop_front()?;
+        self.base += 1;
+        Some((self.base - 1, t))
+    }
+    fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+        self.iter_from(0)
+    }
+    /// Items from position `first` (not a sequence number) on.
+    fn iter_from(&self, first: usize) -> impl Iterator<Item = (u64, &T)> {
+        let base = self.base + first as u64;
+        self.items
+            .range(first.min(self.items.len())..)
+            .enumerate()
+            .map(move |(i, t)| (base + i as u64, t))
+    }
+}
+
+/// An index from a key to the sequence numbers of a [`Log`].
+type Index<K> = HashMap<K, Vec<u64>>;
+
+fn index_add<K: Hash + Eq>(index: &mut Index<K>, key: K, seq: u64, overflow: &mut u64) {
+    let v = index.entry(key).or_default();
+    if v.last() == Some(&seq) {
+        return;
+    }
+    if v.len() >= MAX_PER_KEY {
+        v.remove(0);
+        *overflow += 1;
+    }
+    v.push(seq);
+}
+
+fn index_remove<K: Hash + Eq>(index: &mut Index<K>, key: &K, seq: u64) {
+    if let Some(v) = index.get_mut(key) {
+        v.retain(|s| *s != seq);
+        if v.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+/// Joins DIAMETER, GTPv2-C and subscribers to SIP calls. See the module doc.
+#[derive(Debug, Default)]
+pub struct Correlator {
+    subscribers: SubscriberTable,
+    exchanges: Log<Exchange>,
+    ex_by_session: Index<String>,
+    ex_by_icid: Index<String>,
+    ex_by_ip: Index<IpAddr>,
+    procedures: Log<Procedure>,
+    proc_by_teid: Index<u32>,
+    proc_by_imsi: Index<String>,
+    /// (requester IP, responder IP, sequence) → (request time, procedure).
+    pending: HashMap<(IpAddr, IpAddr, u32), (PacketTime, u64)>,
+    counters: CorrelatorCounters,
+}
+
+fn diameter_imsi(m: &Message) -> Option<&str> {
+    m.subscription_ids
+        .iter()
+        .find(|s| s.kind == Some(SubscriptionIdType::Imsi))
+        .and_then(|s| s.data.as_deref())
+}
+
+fn diameter_msisdn(m: &Message) -> Option<&str> {
+    m.subscription_ids
+        .iter()
+        .find(|s| s.kind == Some(SubscriptionIdType::E164))
+        .and_then(|s| s.data.as_deref())
+}
+
+fn gtp_bearers(s: &MessageSummary, response: bool) -> Vec<ProcBearer> {
+    s.bearers
+        .iter()
+        .map(|b| {
+            // TEID 0 is a placeholder (not yet allocated), never a tunnel.
+            let teids: Vec<u32> = b
+                .fteids
+                .iter()
+                .map(|f| f.teid)
+                .filter(|t| *t != 0)
+                .collect();
+            ProcBearer {
+                ebi: b.ebi,
+                qci: b.qos.map(|q| q.qci),
+                gbr_ul: b.qos.map(|q| q.gbr_uplink_kbps),
+                gbr_dl: b.qos.map(|q| q.gbr_downlink_kbps),
+                request_teids: if response { Vec::new() } else { teids.clone() },
+                response_teids: if response { teids } else { Vec::new() },
+                cause: b.cause.map(|c| c.value),
+            }
+        })
+        .collect()
+}
+
+impl Correlator {
+    /// A correlator with the default limits.
+    pub fn new() -> Self {
+        Correlator::default()
+    }
+
+    /// Takes one decoded DIAMETER message; `matched` is the request an
+    /// answer completes, when found.
+    pub fn handle_diameter(
+        &mut self,
+        time: PacketTime,
+        frame: u64,
+        _src: Endpoint,
+        _dst: Endpoint,
+        m: &Message,
+        matched: Option<&Matched>,
+    ) {
+        let app = match m.header.application_id {
+            APP_RX => App::Rx,
+            APP_GX => App::Gx,
+            _ => return,
+        };
+        let command_code = m.header.command_code;
+        if !matches!(command_code, CMD_AA | CMD_RA | CMD_CC | CMD_ST) {
+            return;
+        }
+        let Some(session_id) = m.session_id.clone() else {
+            return;
+        };
+        let framed_ip = m.framed_ip.map(IpAddr::V4);
+        let imsi = diameter_imsi(m);
+        if let Some(imsi) = imsi {
+            self.subscribers.touch(time, imsi);
+            if let Some(msisdn) = diameter_msisdn(m) {
+                self.subscribers.set_msisdn(imsi, msisdn);
+            }
+            if let Some(ip) = framed_ip {
+                self.subscribers.add_ue_ip(imsi, ip);
+            }
+        }
+        let qci = m.rules_installed.iter().filter_map(|r| r.qci).min();
+        let rules = m.rules_installed.iter().filter_map(|r| r.name.clone());
+        if m.header.request {
+            // A session's later requests (CCR-U, RAR) inherit what its first
+            // request said of the UE.
+            let first = self
+                .ex_by_session
+                .get(&session_id)
+                .and_then(|v| v.first())
+                .and_then(|&s| self.exchanges.get(s));
+            let framed_ip = framed_ip.or(first.and_then(|e| e.framed_ip));
+            let imsi = imsi
+                .map(str::to_owned)
+                .or_else(|| first.and_then(|e| e.imsi.clone()));
+            let ex = Exchange {
+                app,
+                command_code,
+                session_id,
+                request_time: time,
+                request_frame: frame,
+                framed_ip,
+                imsi,
+                af_charging_id: m.af_charging_identifier.clone(),
+                media_components: m.media_components.len(),
+                rules: rules.collect(),
+                qci,
+                answered: false,
+                latency_ms: None,
+                result_code: None,
+            };
+            self.push_exchange(ex);
+            return;
+        }
+        let seqs = self.ex_by_session.get(&session_id);
+        let found = seqs.and_then(|v| {
+            v.iter().rev().copied().find(|&s| {
+                self.exchanges.get(s).is_some_and(|e| {
+                    e.command_code == command_code
+                        && !e.answered
+                        && matched.is_none_or(|mm| mm.request_frame == e.request_frame)
+                })
+            })
+        });
+        let Some(seq) = found else {
+            self.counters.diameter_answers_unmatched += 1;
+            return;
+        };
+        let e = self.exchanges.get_mut(seq).expect("indexed exchange");
+        e.answered = true;
+        e.latency_ms = matched.map(|mm| mm.latency_ms);
+        e.result_code = m.result_code.or(m.experimental_result_code);
+        e.rules.extend(rules);
+        e.rules
+            .truncate(crate::proto::diameter::summary::MAX_LIST_LEN);
+        e.qci = match (e.qci, qci) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if e.framed_ip.is_none() {
+            if let Some(ip) = framed_ip {
+                e.framed_ip = Some(ip);
+                index_add(
+                    &mut self.ex_by_ip,
+                    ip,
+                    seq,
+                    &mut self.counters.index_overflow,
+                );
+            }
+        }
+    }
+
+    fn push_exchange(&mut self, ex: Exchange) {
+        if self.exchanges.items.len() >= MAX_EXCHANGES {
+            self.pop_exchange();
+            self.counters.exchanges_evicted += 1;
+        }
+        let seq = self.exchanges.next_seq();
+        let o = &mut self.counters.index_overflow;
+        index_add(&mut self.ex_by_session, ex.session_id.clone(), seq, o);
+        if let Some(icid) = &ex.af_charging_id {
+            index_add(&mut self.ex_by_icid, icid.clone(), seq, o);
+        }
+        if let Some(ip) = ex.framed_ip {
+            index_add(&mut self.ex_by_ip, ip, seq, o);
+        }
+        self.exchanges.items.push_back(ex);
+    }
+
+    fn pop_exchange(&mut self) {
+        if let Some((seq, ex)) = self.exchanges.pop_front() {
+            index_remove(&mut self.ex_by_session, &ex.session_id, seq);
+            if let Some(icid) = &ex.af_charging_id {
+                index_remove(&mut self.ex_by_icid, icid, seq);
+            }
+            if let Some(ip) = ex.framed_ip {
+                index_remove(&mut self.ex_by_ip, &ip, seq);
+            }
+        }
+    }
+
+    fn pop_procedure(&mut self) {
+        if let Some((seq, p)) = self.procedures.pop_front() {
+            for t in p
+                .bearers
+                .iter()
+                .flat_map(|b| b.request_teids.iter().chain(&b.response_teids))
+                .chain(&p.control_teids)
+            {
+                index_remove(&mut self.proc_by_teid, t, seq);
+            }
+            if let Some(imsi) = &p.imsi {
+                index_remove(&mut self.proc_by_imsi, imsi, seq);
+            }
+        }
+    }
+
+    /// Takes one GTPv2-C message; `transaction` is the request a response
+    /// completes, when the tracker paired it.
+    pub fn handle_gtpv2(
+        &mut self,
+        time: PacketTime,
+        frame: u64,
+        src: Endpoint,
+        dst: Endpoint,
+        s: &MessageSummary,
+        transaction: Option<&Transaction>,
+    ) {
+        let kind = match s.message_type {
+            CREATE_SESSION_REQUEST | CREATE_SESSION_RESPONSE => ProcedureKind::CreateSession,
+            CREATE_BEARER_REQUEST | CREATE_BEARER_RESPONSE => ProcedureKind::CreateBearer,
+            UPDATE_BEARER_REQUEST | UPDATE_BEARER_RESPONSE => ProcedureKind::UpdateBearer,
+            DELETE_BEARER_REQUEST | DELETE_BEARER_RESPONSE => ProcedureKind::DeleteBearer,
+            _ => return,
+        };
+        let request = matches!(
+            s.message_type,
+            CREATE_SESSION_REQUEST
+                | CREATE_BEARER_REQUEST
+                | UPDATE_BEARER_REQUEST
+                | DELETE_BEARER_REQUEST
+        );
+        if request {
+            self.gtp_request(time, frame, src, dst, kind, s);
+        } else {
+            self.gtp_response(time, src, dst, s, transaction);
+        }
+    }
+
+    fn gtp_request(
+        &mut self,
+        time: PacketTime,
+        frame: u64,
+        src: Endpoint,
+        dst: Endpoint,
+        kind: ProcedureKind,
+        s: &MessageSummary,
+    ) {
+        let key = (src.ip, dst.ip, s.sequence);
+        if self.pending.contains_key(&key) {
+            return; // a retransmission: the first copy times the procedure
+        }
+        if self.pending.len() >= MAX_PENDING_REQUESTS {
+            self.counters.pending_dropped += 1;
+            return;
+        }
+        // The header TEID of a bearer request names the receiver's control
+        // tunnel of the UE, learned from Create Session.
+        let imsi = s.imsi.clone().or_else(|| {
+            s.teid
+                .and_then(|t| self.subscribers.by_teid(t))
+                .map(|sub| sub.imsi.clone())
+        });
+        let mut control_teids: Vec<u32> = s
+            .fteids
+            .iter()
+            .map(|f| f.teid)
+            .filter(|t| *t != 0)
+            .collect();
+        control_teids.extend(s.teid.filter(|t| *t != 0));
+        let p = Procedure {
+            kind,
+            request_time: time,
+            request_frame: frame,
+            requester: src.ip,
+            responder: dst.ip,
+            imsi,
+            msisdn: s.msisdn.clone(),
+            control_teids,
+            bearers: gtp_bearers(s, false),
+            answered: false,
+            latency_ms: None,
+            cause: None,
+        };
+        if self.procedures.items.len() >= MAX_PROCEDURES {
+            self.pop_procedure();
+            self.counters.procedures_evicted += 1;
+        }
+        let seq = self.procedures.next_seq();
+        let o = &mut self.counters.index_overflow;
+        for b in &p.bearers {
+            for t in &b.request_teids {
+                index_add(&mut self.proc_by_teid, *t, seq, o);
+            }
+        }
+        if let Some(imsi) = &p.imsi {
+            index_add(&mut self.proc_by_imsi, imsi.clone(), seq, o);
+        }
+        self.procedures.items.push_back(p);
+        self.pending.insert(key, (time, seq));
+    }
+
+    fn gtp_response(
+        &mut self,
+        time: PacketTime,
+        src: Endpoint,
+        dst: Endpoint,
+        s: &MessageSummary,
+        transaction: Option<&Transaction>,
+    ) {
+        let Some((_, seq)) = self.pending.remove(&(dst.ip, src.ip, s.sequence)) else {
+            return;
+        };
+        let Some(p) = self.procedures.get_mut(seq) else {
+            return;
+        };
+        p.answered = true;
+        p.latency_ms = Some(match transaction {
+            Some(t) => t.latency_ms,
+            None => time.millis_since(p.request_time),
+        });
+        p.cause = s.cause.map(|c| c.value);
+        p.control_teids
+            .extend(s.fteids.iter().map(|f| f.teid).filter(|t| *t != 0));
+        p.control_teids
+            .truncate(super::subscriber::MAX_CONTROL_TEIDS);
+        let mut new_teids = Vec::new();
+        for rb in gtp_bearers(s, true) {
+            let at = p
+                .bearers
+                .iter()
+                .position(|b| rb.ebi.is_some() && b.ebi == rb.ebi)
+                .or_else(|| (p.bearers.len() == 1 && s.bearers.len() == 1).then_some(0));
+            match at {
+                Some(i) => {
+                    let b = &mut p.bearers[i];
+                    b.ebi = rb.ebi.filter(|e| *e != 0).or(b.ebi);
+                    b.qci = b.qci.or(rb.qci);
+                    b.cause = rb.cause;
+                    for t in rb.response_teids {
+                        if !b.request_teids.contains(&t) && !b.response_teids.contains(&t) {
+                            new_teids.push(t);
+                            b.response_teids.push(t);
+                        }
+                    }
+                }
+                None if p.bearers.len() < crate::proto::gtpv2::MAX_BEARERS => {
+                    new_teids.extend(&rb.response_teids);
+                    p.bearers.push(rb);
+                }
+                None => {}
+            }
+        }
+        let o = &mut self.counters.index_overflow;
+        for t in new_teids {
+            index_add(&mut self.proc_by_teid, t, seq, o);
+        }
+        // Learn the subscriber from an accepted procedure.
+        let p = self.procedures.get(seq).expect("procedure");
+        if p.cause
+            .is_some_and(|c| c != super::volte::GTP_REQUEST_ACCEPTED)
+        {
+            return;
+        }
+        let Some(imsi) = p.imsi.clone() else {
+            return;
+        };
+        let (msisdn, control, bearers) =
+            (p.msisdn.clone(), p.control_teids.clone(), p.bearers.clone());
+        self.subscribers.touch(time, &imsi);
+        if let Some(m) = msisdn {
+            self.subscribers.set_msisdn(&imsi, &m);
+        }
+        if let Some(ip) = s.ue_ipv4 {
+            self.subscribers.add_ue_ip(&imsi, IpAddr::V4(ip));
+        }
+        if let Some((ip, _)) = s.ue_ipv6 {
+            self.subscribers.add_ue_ip(&imsi, IpAddr::V6(ip));
+        }
+        for t in control {
+            self.subscribers.add_control_teid(&imsi, t);
+        }
+        for b in bearers {
+            let mut teids = b.request_teids;
+            teids.extend(b.response_teids);
+            self.subscribers.add_bearer(
+                &imsi,
+                Bearer {
+                    ebi: b.ebi,
+                    qci: b.qci,
+                    gbr_ul_kbps: b.gbr_ul,
+                    gbr_dl_kbps: b.gbr_dl,
+                    teids,
+                },
+            );
+        }
+    }
+
+    /// Ages out exchanges, procedures, pending requests and subscribers.
+    pub fn handle_timeout(&mut self, now: PacketTime) {
+        let keep_after = now.add_nanos(-RETENTION_NS);
+        while self
+            .exchanges
+            .items
+            .front()
+            .is_some_and(|e| e.request_time < keep_after)
+        {
+            self.pop_exchange();
+            self.counters.aged_out += 1;
+        }
+        while self
+            .procedures
+            .items
+            .front()
+            .is_some_and(|p| p.request_time < keep_after)
+        {
+            self.pop_procedure();
+            self.counters.aged_out += 1;
+        }
+        let pending_after = now.add_nanos(-PENDING_TIMEOUT_NS);
+        let before = self.pending.len();
+        self.pending.retain(|_, (t, _)| *t >= pending_after);
+        self.counters.pending_dropped += (before - self.pending.len()) as u64;
+        self.subscribers.handle_timeout(now);
+    }
+
+    /// The subscribers held, by IMSI, each with the Rx and Gx sessions of
+    /// its UE IPs or IMSI.
+    pub fn subscribers(&self) -> Vec<SubscriberReport> {
+        let mut gx_by_imsi: HashMap<&str, Vec<&String>> = HashMap::new();
+        for (_, e) in self.exchanges.iter() {
+            if let (App::Gx, Some(imsi)) = (e.app, e.imsi.as_deref()) {
+                let v = gx_by_imsi.entry(imsi).or_default();
+                if !v.contains(&&e.session_id) && v.len() < MAX_PER_KEY {
+                    v.push(&e.session_id);
+                }
+            }
+        }
+        let mut out: Vec<SubscriberReport> = self
+            .subscribers
+            .iter()
+            .map(|sub| {
+                let mut rx = Vec::new();
+                let mut gx = Vec::new();
+                let seqs = sub
+                    .ue_ips
+                    .iter()
+                    .filter_map(|ip| self.ex_by_ip.get(ip))
+                    .flatten();
+                for e in seqs.filter_map(|&s| self.exchanges.get(s)) {
+                    let list = match (e.app, e.command_code) {
+                        (App::Rx, CMD_AA) => &mut rx,
+                        (App::Gx, CMD_CC) => &mut gx,
+                        _ => continue,
+                    };
+                    if !list.contains(&e.session_id) {
+                        list.push(e.session_id.clone());
+                    }
+                }
+                for session in gx_by_imsi.get(sub.imsi.as_str()).into_iter().flatten() {
+                    if !gx.contains(*session) {
+                        gx.push((*session).clone());
+                    }
+                }
+                SubscriberReport {
+                    subscriber: sub.clone(),
+                    rx_sessions: rx,
+                    gx_sessions: gx,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| a.subscriber.imsi.cmp(&b.subscriber.imsi));
+        out
+    }
+
+    /// Counters so far (joins are counted by [`Correlator::attach`]).
+    pub fn counters(&self) -> CorrelatorCounters {
+        CorrelatorCounters {
+            subscribers: self.subscribers.counters().clone(),
+            ..self.counters.clone()
+        }
+    }
+
+    /// Joins the legs held to each call (see the module doc) and counts
+    /// what was joined and what was left.
+    pub fn attach(&mut self, calls: &mut [CallRecord]) {
+        let mut used_ex = HashSet::new();
+        let mut used_proc = HashSet::new();
+        for record in calls.iter_mut() {
+            let legs = self.legs_of(record, &mut used_ex, &mut used_proc);
+            if let Some(legs) = legs {
+                self.counters.calls_with_legs += 1;
+                self.counters.rx_joined += u64::from(legs.rx_leg.is_some());
+                self.counters.gx_joined += u64::from(legs.gx_leg.is_some());
+                self.counters.bearer_joined += u64::from(legs.bearer_leg.is_some());
+                self.counters.rtp_joined +=
+                    u64::from(legs.rtp_leg.as_ref().is_some_and(RtpLeg::in_bearer));
+                let outside = legs.bearer_leg.is_some()
+                    && legs
+                        .rtp_leg
+                        .as_ref()
+                        .is_some_and(|l| !l.uplink.is_empty() && !l.in_bearer());
+                if outside && !record.diagnosis.contains(&MEDIA_OUTSIDE_BEARER) {
+                    record.diagnosis.push(MEDIA_OUTSIDE_BEARER);
+                }
+                record.volte = Some(legs);
+            }
+        }
+        for (seq, e) in self.exchanges.iter() {
+            if used_ex.contains(&seq) {
+                continue;
+            }
+            match (e.app, e.command_code) {
+                (App::Rx, CMD_AA) => self.counters.rx_unmatched += 1,
+                (App::Gx, CMD_RA) => self.counters.gx_unmatched += 1,
+                _ => {}
+            }
+        }
+        for (seq, p) in self.procedures.iter() {
+            if p.kind == ProcedureKind::CreateBearer
+                && p.voice_bearer().is_some()
+                && !used_proc.contains(&seq)
+            {
+                self.counters.bearer_unmatched += 1;
+            }
+        }
+    }
+
+    /// The exchange among `seqs` matching `want`, nearest to `at`.
+    fn nearest_exchange<'a>(
+        &self,
+        seqs: impl Iterator<Item = &'a u64>,
+        at: PacketTime,
+        want: impl Fn(&Exchange) -> bool,
+    ) -> Option<u64> {
+        seqs.copied()
+            .filter_map(|s| self.exchanges.get(s).map(|e| (s, e)))
+            .filter(|(_, e)| want(e))
+            .min_by_key(|(_, e)| (e.request_time.millis_since(at).abs() * 1000.0) as i64)
+            .map(|(s, _)| s)
+    }
+
+    /// The hops of the Create Bearer `seq` belongs to, upstream first: each
+    /// next hop is the first QCI 1 Create Bearer sent by the previous hop's
+    /// responder within [`BEARER_HOP_GAP_NS`].
+    fn bearer_hops(&self, seq: u64) -> Vec<u64> {
+        let is_hop =
+            |p: &Procedure| p.kind == ProcedureKind::CreateBearer && p.voice_bearer().is_some();
+        let mut hops = vec![seq];
+        // Upstream.
+        while hops.len() < MAX_HOPS {
+            let first = self.procedures.get(hops[0]).expect("procedure");
+            let from = first.request_time.add_nanos(-BEARER_HOP_GAP_NS);
+            let prev = (self.procedures.base..hops[0])
+                .rev()
+                .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
+                .take_while(|(_, p)| p.request_time >= from)
+                .find(|(_, p)| is_hop(p) && p.responder == first.requester);
+            match prev {
+                Some((s, _)) => hops.insert(0, s),
+                None => break,
+            }
+        }
+        // Downstream.
+        while hops.len() < MAX_HOPS {
+            let last_seq = *hops.last().expect("non-empty");
+            let last = self.procedures.get(last_seq).expect("procedure");
+            let to = last.request_time.add_nanos(BEARER_HOP_GAP_NS);
+            let next = (last_seq + 1..self.procedures.next_seq())
+                .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
+                .take_while(|(_, p)| p.request_time <= to)
+                .find(|(_, p)| is_hop(p) && p.requester == last.responder);
+            match next {
+                Some((s, _)) => hops.push(s),
+                None => break,
+            }
+        }
+        hops
+    }
+
+    fn legs_of(
+        &self,
+        record: &CallRecord,
+        used_ex: &mut HashSet<u64>,
+        used_proc: &mut HashSet<u64>,
+    ) -> Option<VolteLegs> {
+        let call = &record.call;
+        let start = call.invite_time.add_nanos(-NEAREST_WINDOW_NS);
+        let end = record
+            .end_time
+            .unwrap_or(call.last_activity)
+            .add_nanos(NEAREST_WINDOW_NS);
+        let in_window = |t: PacketTime| t >= start && t <= end;
+
+        // Candidate UE addresses: SDP of either side, then signalling.
+        let mut candidates: Vec<IpAddr> = Vec::new();
+        let sdp = call
+            .media
+            .iter()
+            .flat_map(|o| o.media.iter().filter_map(|m| m.address));
+        for ip in sdp.chain([call.caller_ip(), call.callee_ip()]) {
+            if !candidates.contains(&ip) && candidates.len() < 16 {
+                candidates.push(ip);
+            }
+        }
+        let mut ue_ip = candidates
+            .iter()
+            .copied()
+            .find(|ip| self.subscribers.by_ue_ip(*ip).is_some() || self.ex_by_ip.contains_key(ip));
+
+        // Rx: ICID, else UE IP + nearest in time.
+        let is_aar = |e: &Exchange| e.app == App::Rx && e.command_code == CMD_AA;
+        let rx = call
+            .icid
+            .as_ref()
+            .and_then(|icid| self.ex_by_icid.get(icid))
+            .and_then(|v| self.nearest_exchange(v.iter(), call.invite_time, is_aar))
+            .or_else(|| {
+                let v = self.ex_by_ip.get(&ue_ip?)?;
+                self.nearest_exchange(v.iter(), call.invite_time, |e| {
+                    is_aar(e) && in_window(e.request_time)
+                })
+            });
+        if let (None, Some(seq)) = (ue_ip, rx) {
+            ue_ip = self.exchanges.get(seq).and_then(|e| e.framed_ip);
+        }
+
+        // Bearer: the QCI 1 Create Bearer whose TEIDs carry most of the
+        // call's packets; else the UE's nearest one.
+        let mut score: HashMap<u64, u64> = HashMap::new();
+        for s in &record.streams {
+            if let Observation::GtpU { teid } = s.key.observation {
+                for &seq in self.proc_by_teid.get(&teid).into_iter().flatten() {
+                    let p = self.procedures.get(seq);
+                    if p.is_some_and(|p| {
+                        p.kind == ProcedureKind::CreateBearer && p.voice_bearer().is_some()
+                    }) {
+                        *score.entry(seq).or_default() += s.report.packets;
+                    }
+                }
+            }
+        }
+        let mut bearer = score
+            .iter()
+            .max_by_key(|(seq, n)| (**n, std::cmp::Reverse(**seq)))
+            .map(|(seq, _)| *seq);
+        let subscriber = ue_ip.and_then(|ip| self.subscribers.by_ue_ip(ip));
+        if bearer.is_none() {
+            if let Some(sub) = subscriber {
+                bearer = self
+                    .proc_by_imsi
+                    .get(&sub.imsi)
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
+                    .filter(|(_, p)| {
+                        p.kind == ProcedureKind::CreateBearer
+                            && p.voice_bearer().is_some()
+                            && in_window(p.request_time)
+                    })
+                    .min_by_key(|(_, p)| {
+                        (p.request_time.millis_since(call.invite_time).abs() * 1000.0) as i64
+                    })
+                    .map(|(s, _)| s);
+            }
+        }
+        let mut bearer_by = if !score.is_empty() { "teid" } else { "imsi" };
+        if bearer.is_none() {
+            // Last resort: the QCI 1 Create Bearer of no other call nearest
+            // the INVITE, from the INVITE to the end of the call.
+            bearer_by = "time";
+            let from = call.invite_time;
+            let first = self
+                .procedures
+                .items
+                .partition_point(|p| p.request_time < from);
+            bearer = self
+                .procedures
+                .iter_from(first)
+                .take_while(|(_, p)| p.request_time <= end)
+                .find(|(seq, p)| {
+                    p.kind == ProcedureKind::CreateBearer
+                        && p.voice_bearer().is_some()
+                        && !used_proc.contains(seq)
+                })
+                .map(|(seq, _)| seq);
+        }
+        // The hops of that Create Bearer (PGW → SGW, SGW → MME): TEIDs of
+        // all, timing and cause of the hop nearest the UE.
+        let hops = bearer.map(|s| self.bearer_hops(s)).unwrap_or_default();
+        let bearer_proc = hops.last().and_then(|&s| self.procedures.get(s));
+        let merged = bearer_proc.and_then(Procedure::voice_bearer).map(|last| {
+            let mut m = last.clone();
+            for p in hops.iter().filter_map(|&s| self.procedures.get(s)) {
+                let Some(v) = p.voice_bearer() else { continue };
+                for t in &v.request_teids {
+                    if !m.request_teids.contains(t) {
+                        m.request_teids.push(*t);
+                    }
+                }
+                for t in &v.response_teids {
+                    if !m.response_teids.contains(t) {
+                        m.response_teids.push(*t);
+                    }
+                }
+                m.ebi = m.ebi.filter(|e| *e != 0).or(v.ebi);
+            }
+            let up = m.request_teids.clone();
+            m.response_teids.retain(|t| !up.contains(t));
+            m
+        });
+        let voice = merged.as_ref();
+        used_proc.extend(hops.iter().copied());
+
+        // The UE address, when only the bearer told: the sender of the
+        // call's uplink stream inside it.
+        if ue_ip.is_none() {
+            if let Some(v) = voice {
+                ue_ip = record
+                    .streams
+                    .iter()
+                    .filter(|s| {
+                        matches!(s.key.observation, Observation::GtpU { teid }
+                            if v.request_teids.contains(&teid))
+                    })
+                    .max_by_key(|s| s.report.packets)
+                    .map(|s| s.key.src.ip);
+            }
+        }
+        if ue_ip.is_none() {
+            // The sender of the call's busiest GTP-U stream that is not in
+            // the SDP (a media relay rewrote it: the UE is behind it), else
+            // an SDP address sending inside GTP-U.
+            let tunnelled = || {
+                record
+                    .streams
+                    .iter()
+                    .filter(|s| matches!(s.key.observation, Observation::GtpU { .. }))
+            };
+            ue_ip = tunnelled()
+                .filter(|s| !candidates.contains(&s.key.src.ip))
+                .max_by_key(|s| s.report.packets)
+                .map(|s| s.key.src.ip)
+                .or_else(|| {
+                    candidates
+                        .iter()
+                        .copied()
+                        .find(|ip| tunnelled().any(|s| s.key.src.ip == *ip))
+                });
+        }
+        let subscriber = ue_ip
+            .and_then(|ip| self.subscribers.by_ue_ip(ip))
+            .or(subscriber)
+            .or_else(|| {
+                bearer_proc
+                    .and_then(|p| p.imsi.as_deref())
+                    .and_then(|i| self.subscribers.by_imsi(i))
+            });
+
+        // Gx: by UE IP (RAR installing QCI 1 nearest the bearer or call,
+        // else the CCR); else the RAR just before the bearer request.
+        let anchor = bearer_proc.map_or(call.invite_time, |p| p.request_time);
+        let is_rar = |e: &Exchange| e.app == App::Gx && e.command_code == CMD_RA;
+        let mut gx = None;
+        let gx_ips = ue_ip
+            .into_iter()
+            .chain(subscriber.iter().flat_map(|s| s.ue_ips.iter().copied()));
+        for ip in gx_ips {
+            let Some(v) = self.ex_by_ip.get(&ip) else {
+                continue;
+            };
+            gx = self
+                .nearest_exchange(v.iter(), anchor, |e| {
+                    is_rar(e) && e.qci == Some(1) && in_window(e.request_time)
+                })
+                .or_else(|| {
+                    self.nearest_exchange(v.iter(), anchor, |e| {
+                        e.app == App::Gx && e.command_code == CMD_CC
+                    })
+                });
+            if gx.is_some() {
+                break;
+            }
+        }
+        if gx.is_none() {
+            if let Some(p) = bearer_proc {
+                let from = p.request_time.add_nanos(-RAR_BEFORE_BEARER_NS);
+                let first = self
+                    .exchanges
+                    .items
+                    .partition_point(|e| e.request_time < from);
+                let candidates = self
+                    .exchanges
+                    .iter_from(first)
+                    .take_while(|(_, e)| e.request_time <= p.request_time)
+                    .filter(|(_, e)| is_rar(e))
+                    .map(|(s, e)| (s, e.qci == Some(1), e.request_time));
+                gx = candidates
+                    .max_by_key(|&(s, q, t)| (q, t, s))
+                    .map(|(s, _, _)| s);
+            }
+        }
+        let gx_ex = gx.and_then(|s| self.exchanges.get(s));
+        let rx_ex = rx.and_then(|s| self.exchanges.get(s));
+
+        if rx_ex.is_none() && gx_ex.is_none() && bearer_proc.is_none() && subscriber.is_none() {
+            return None;
+        }
+        used_ex.extend(rx);
+        used_ex.extend(gx);
+
+        let imsi = subscriber
+            .map(|s| s.imsi.clone())
+            .or_else(|| bearer_proc.and_then(|p| p.imsi.clone()))
+            .or_else(|| gx_ex.and_then(|e| e.imsi.clone()));
+        let msisdn = subscriber.and_then(|s| s.msisdn.clone());
+
+        let rtp_leg = ue_ip.map(|ip| {
+            let mut leg = RtpLeg::default();
+            for s in &record.streams {
+                let Observation::GtpU { teid } = s.key.observation else {
+                    continue;
+                };
+                let in_bearer = voice.is_some_and(|v| {
+                    v.request_teids.contains(&teid) || v.response_teids.contains(&teid)
+                });
+                let item = RtpLegStream {
+                    teid,
+                    in_bearer,
+                    ssrc: s.key.ssrc,
+                    codec: s.report.codec,
+                    packets: s.report.packets,
+                    lost: s.report.lost,
+                    lost_percent: s.report.lost_percent,
+                    mos: s.report.quality.as_ref().map(|q| q.mos),
+                };
+                if s.key.src.ip == ip {
+                    leg.uplink.push(item);
+                } else if s.key.dst.ip == ip {
+                    leg.downlink.push(item);
+                }
+            }
+            leg
+        });
+        let rtp_leg = rtp_leg.filter(|l| !l.uplink.is_empty() || !l.downlink.is_empty());
+
+        let mut legs = VolteLegs {
+            imsi,
+            msisdn,
+            ue_ip,
+            icid: call.icid.clone(),
+            rx_leg: rx_ex.map(|e| RxLeg {
+                session_id: e.session_id.clone(),
+                request_frame: e.request_frame,
+                aar_to_aaa_ms: e.latency_ms,
+                result_code: e.result_code,
+                media_components: e.media_components,
+                af_charging_identifier: e.af_charging_id.clone(),
+            }),
+            gx_leg: gx_ex.map(|e| GxLeg {
+                session_id: e.session_id.clone(),
+                command: if e.command_code == CMD_RA {
+                    "rar"
+                } else {
+                    "ccr"
+                },
+                request_frame: e.request_frame,
+                latency_ms: e.latency_ms,
+                result_code: e.result_code,
+                rule_names: e.rules.clone(),
+                qci: e.qci,
+            }),
+            bearer_leg: bearer_proc.zip(voice).map(|(p, v)| BearerLeg {
+                request_frame: p.request_frame,
+                ebi: v.ebi,
+                qci: v.qci,
+                gbr_ul_kbps: v.gbr_ul,
+                gbr_dl_kbps: v.gbr_dl,
+                joined_by: bearer_by,
+                request_to_response_ms: p.latency_ms,
+                cause: v.cause.or(p.cause),
+                uplink_teids: v.request_teids.clone(),
+                downlink_teids: v.response_teids.clone(),
+            }),
+            rtp_leg,
+            state: VolteState::Initiating,
+            failed_leg: None,
+        };
+        legs.settle(record);
+        Some(legs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::dialog::MessageContext;
+    use crate::call::{CallTable, CallTableConfig};
+    use crate::packet::Transport;
+    use crate::proto::diameter::summary::{MediaComponent, SubscriptionId};
+    use crate::proto::diameter::Header;
+    use crate::proto::sip;
+    use std::net::Ipv4Addr;
+
+    const UE: [u8; 4] = [192, 168, 101, 2];
+
+    fn at(ms: i64) -> PacketTime {
+        PacketTime::from_parts(ms / 1000, (ms % 1000) as u32 * 1_000_000)
+    }
+
+    fn ep(ip: [u8; 4]) -> Endpoint {
+        Endpoint::new(ip.into(), 3868)
+    }
+
+    /// Made up: one INVITE from the UE with P-Charging-Vector `icid`.
+    fn calls_with_invite(icid: &str) -> Vec<CallRecord> {
+        let bytes = format!(
+            "INVITE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nP-Charging-Vector: icid-value={icid}\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes();
+        let msg = sip::parse(&bytes).unwrap();
+        let mut table = CallTable::new(CallTableConfig::default());
+        let ctx = MessageContext {
+            time: at(1000),
+            frame: 1,
+            src: Endpoint::new(UE.into(), 5060),
+            dst: Endpoint::new([10, 4, 128, 21].into(), 5060),
+            transport: Transport::Udp,
+        };
+        table.handle_message(&ctx, &msg, &[]);
+        table.finish(Vec::new()).0
+    }
+
+    fn diameter(app: u32, cmd: u32, request: bool, session: &str) -> Message {
+        Message {
+            header: Header {
+                request,
+                command_code: cmd,
+                application_id: app,
+                hop_by_hop: 1,
+                end_to_end: 1,
+                ..Header::default()
+            },
+            session_id: Some(session.to_owned()),
+            ..Message::default()
+        }
+    }
+
+    #[test]
+    fn rx_joins_by_icid_and_an_experimental_5065_fails_the_rx_leg() {
+        let mut c = Correlator::new();
+        let mut aar = diameter(APP_RX, CMD_AA, true, "pcscf;1");
+        aar.af_charging_identifier = Some("icid-1".into());
+        aar.framed_ip = Some(Ipv4Addr::from(UE));
+        aar.media_components = vec![MediaComponent::default(); 2];
+        c.handle_diameter(at(1100), 10, ep([1; 4]), ep([2; 4]), &aar, None);
+        let mut aaa = diameter(APP_RX, CMD_AA, false, "pcscf;1");
+        aaa.experimental_result_code = Some(5065);
+        let matched = Matched {
+            request_time: at(1100),
+            request_frame: 10,
+            latency_ms: 2.5,
+        };
+        c.handle_diameter(at(1102), 11, ep([2; 4]), ep([1; 4]), &aaa, Some(&matched));
+
+        let mut calls = calls_with_invite("icid-1");
+        c.attach(&mut calls);
+        let legs = calls[0].volte.as_ref().expect("legs");
+        let rx = legs.rx_leg.as_ref().expect("rx leg");
+        assert_eq!(rx.session_id, "pcscf;1");
+        assert_eq!(rx.aar_to_aaa_ms, Some(2.5));
+        assert_eq!(rx.result_code, Some(5065));
+        assert_eq!(rx.media_components, 2);
+        assert_eq!(legs.ue_ip, Some(IpAddr::from(UE)));
+        assert_eq!(legs.failed_leg, Some("rx"));
+        assert_eq!(legs.state, VolteState::Failed);
+        assert_eq!(c.counters().rx_joined, 1);
+        assert_eq!(c.counters().rx_unmatched, 0);
+    }
+
+    #[test]
+    fn an_unrelated_call_gets_no_legs_and_the_aar_counts_as_unmatched() {
+        let mut c = Correlator::new();
+        let mut aar = diameter(APP_RX, CMD_AA, true, "pcscf;1");
+        aar.af_charging_identifier = Some("icid-1".into());
+        aar.framed_ip = Some(Ipv4Addr::new(10, 9, 9, 9));
+        c.handle_diameter(at(1100), 10, ep([1; 4]), ep([2; 4]), &aar, None);
+        let mut calls = calls_with_invite("other");
+        c.attach(&mut calls);
+        assert!(calls[0].volte.is_none());
+        assert_eq!(c.counters().rx_unmatched, 1);
+        assert_eq!(c.counters().calls_with_legs, 0);
+    }
+
+    #[test]
+    fn gx_ccr_learns_the_subscriber_and_later_requests_inherit_its_address() {
+        let mut c = Correlator::new();
+        let mut ccr = diameter(APP_GX, CMD_CC, true, "pgw;9");
+        ccr.framed_ip = Some(Ipv4Addr::from(UE));
+        ccr.subscription_ids = vec![
+            SubscriptionId {
+                kind: Some(SubscriptionIdType::Imsi),
+                data: Some("001011234567895".into()),
+            },
+            SubscriptionId {
+                kind: Some(SubscriptionIdType::E164),
+                data: Some("0198765432100".into()),
+            },
+        ];
+        c.handle_diameter(at(0), 1, ep([1; 4]), ep([2; 4]), &ccr, None);
+        let rar = diameter(APP_GX, CMD_RA, true, "pgw;9");
+        c.handle_diameter(at(5), 2, ep([2; 4]), ep([1; 4]), &rar, None);
+        let subs = c.subscribers();
+        assert_eq!(subs.len(), 1);
+        assert_eq!(subs[0].subscriber.imsi, "001011234567895");
+        assert_eq!(subs[0].subscriber.msisdn.as_deref(), Some("0198765432100"));
+        assert_eq!(subs[0].subscriber.ue_ips, [IpAddr::from(UE)]);
+        assert_eq!(subs[0].gx_sessions, ["pgw;9"]);
+        let rar_seqs = &c.ex_by_ip[&IpAddr::from(UE)];
+        assert_eq!(rar_seqs.len(), 2, "the RAR is indexed by the CCR's address");
+    }
+
+    #[test]
+    fn exchanges_are_bounded_and_aged_out_with_their_indices() {
+        let mut c = Correlator::new();
+        for i in 0..=MAX_EXCHANGES {
+            let mut aar = diameter(APP_RX, CMD_AA, true, &format!("s;{i}"));
+            aar.framed_ip = Some(Ipv4Addr::from(UE));
+            c.handle_diameter(at(0), i as u64, ep([1; 4]), ep([2; 4]), &aar, None);
+        }
+        assert_eq!(c.counters().exchanges_evicted, 1);
+        assert_eq!(c.exchanges.items.len(), MAX_EXCHANGES);
+        assert!(!c.ex_by_session.contains_key("s;0"));
+        assert_eq!(c.ex_by_ip[&IpAddr::from(UE)].len(), MAX_PER_KEY);
+        c.handle_timeout(at(1000).add_nanos(RETENTION_NS));
+        assert_eq!(c.counters().aged_out, MAX_EXCHANGES as u64);
+        assert!(c.exchanges.items.is_empty());
+        assert!(c.ex_by_session.is_empty());
+        assert!(c.ex_by_ip.is_empty());
+    }
+}

@@ -1,0 +1,422 @@
+//! Subscribers seen on the control plane: IMSI, MSISDN, UE addresses and
+//! EPS bearers, learned from GTPv2-C (Create Session, Create Bearer) and
+//! DIAMETER (Framed-IP-Address, Subscription-Id).
+//!
+//! [`SubscriberTable`] owns every subscriber of a run and three O(1) indices:
+//! by IMSI, by UE IP and by TEID. Everything is bounded: at most
+//! [`MAX_SUBSCRIBERS`] subscribers (the least recently seen is evicted and
+//! counted), [`MAX_UE_IPS`] addresses and [`MAX_BEARERS`] bearers each.
+//! Subscribers not seen for [`SUBSCRIBER_IDLE_NS`] of packet time are aged
+//! out by [`SubscriberTable::handle_timeout`]; no clock is read here.
+
+use crate::time::PacketTime;
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
+
+/// Most subscribers remembered at once.
+pub const MAX_SUBSCRIBERS: usize = 100_000;
+/// Most UE addresses per subscriber (one IPv4 and one IPv6 per PDN, a few PDNs).
+pub const MAX_UE_IPS: usize = 4;
+/// Most bearers per subscriber (EBI 5 to 15: eleven).
+pub const MAX_BEARERS: usize = 11;
+/// Most TEIDs per bearer (S1-U, S5/S8-U, each side).
+pub const MAX_BEARER_TEIDS: usize = 8;
+/// Most control-plane TEIDs (S11, S5/S8-C) per subscriber.
+pub const MAX_CONTROL_TEIDS: usize = 8;
+/// A subscriber not seen for this long (packet time) is forgotten: one hour.
+pub const SUBSCRIBER_IDLE_NS: i64 = 3_600_000_000_000;
+
+/// One EPS bearer of a subscriber.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Bearer {
+    /// EPS bearer ID.
+    pub ebi: Option<u8>,
+    /// QoS class identifier (1: conversational voice).
+    pub qci: Option<u8>,
+    /// Guaranteed bit rate uplink, kbit/s.
+    pub gbr_ul_kbps: Option<u64>,
+    /// Guaranteed bit rate downlink, kbit/s.
+    pub gbr_dl_kbps: Option<u64>,
+    /// TEIDs of the bearer's F-TEIDs (request and response), at most
+    /// [`MAX_BEARER_TEIDS`].
+    pub teids: Vec<u32>,
+}
+
+/// What is known of one subscriber.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Subscriber {
+    /// IMSI digits.
+    pub imsi: String,
+    /// MSISDN digits, when seen.
+    pub msisdn: Option<String>,
+    /// UE addresses (PAA, Framed-IP-Address), at most [`MAX_UE_IPS`].
+    pub ue_ips: Vec<IpAddr>,
+    /// Bearers, at most [`MAX_BEARERS`].
+    pub bearers: Vec<Bearer>,
+    /// Control-plane TEIDs (sender F-TEIDs of Create Session).
+    pub control_teids: Vec<u32>,
+    /// Last time it was seen.
+    #[serde(skip)]
+    pub last_seen: PacketTime,
+}
+
+/// Limits hit by the subscriber table.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SubscriberCounters {
+    /// Subscribers created.
+    pub created: u64,
+    /// Subscribers evicted because the table was full.
+    pub evicted_table_full: u64,
+    /// Subscribers forgotten after [`SUBSCRIBER_IDLE_NS`].
+    pub aged_out: u64,
+    /// UE addresses, bearers or TEIDs not kept (per-subscriber limits).
+    pub items_dropped: u64,
+}
+
+/// The subscribers of a run, with indices by IMSI, UE IP and TEID.
+#[derive(Debug)]
+pub struct SubscriberTable {
+    capacity: usize,
+    idle_ns: i64,
+    next_id: u64,
+    subscribers: HashMap<u64, Subscriber>,
+    by_imsi: HashMap<String, u64>,
+    by_ip: HashMap<IpAddr, u64>,
+    by_teid: HashMap<u32, u64>,
+    /// (last seen, id), oldest first: eviction and aging order.
+    recency: BTreeSet<(PacketTime, u64)>,
+    counters: SubscriberCounters,
+}
+
+impl Default for SubscriberTable {
+    fn default() -> Self {
+        SubscriberTable::new(MAX_SUBSCRIBERS, SUBSCRIBER_IDLE_NS)
+    }
+}
+
+impl SubscriberTable {
+    /// A table of at most `capacity` subscribers, forgotten after `idle_ns`.
+    pub fn new(capacity: usize, idle_ns: i64) -> Self {
+        SubscriberTable {
+            capacity: capacity.max(1),
+            idle_ns,
+            next_id: 0,
+            subscribers: HashMap::new(),
+            by_imsi: HashMap::new(),
+            by_ip: HashMap::new(),
+            by_teid: HashMap::new(),
+            recency: BTreeSet::new(),
+            counters: SubscriberCounters::default(),
+        }
+    }
+
+    /// The subscriber with this IMSI, created when new (evicting the least
+    /// recently seen one when full); marks it seen at `now`.
+    pub fn touch(&mut self, now: PacketTime, imsi: &str) -> &mut Subscriber {
+        let id = match self.by_imsi.get(imsi) {
+            Some(&id) => id,
+            None => {
+                if self.subscribers.len() >= self.capacity {
+                    if let Some(&(_, oldest)) = self.recency.iter().next() {
+                        self.remove(oldest);
+                        self.counters.evicted_table_full += 1;
+                    }
+                }
+                let id = self.next_id;
+                self.next_id += 1;
+                self.subscribers.insert(
+                    id,
+                    Subscriber {
+                        imsi: imsi.to_owned(),
+                        msisdn: None,
+                        ue_ips: Vec::new(),
+                        bearers: Vec::new(),
+                        control_teids: Vec::new(),
+                        last_seen: now,
+                    },
+                );
+                self.by_imsi.insert(imsi.to_owned(), id);
+                self.recency.insert((now, id));
+                self.counters.created += 1;
+                id
+            }
+        };
+        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        if sub.last_seen < now {
+            self.recency.remove(&(sub.last_seen, id));
+            sub.last_seen = now;
+            self.recency.insert((now, id));
+        }
+        sub
+    }
+
+    /// Sets the MSISDN of a known subscriber.
+    pub fn set_msisdn(&mut self, imsi: &str, msisdn: &str) {
+        if let Some(sub) = self.get_mut(imsi) {
+            sub.msisdn = Some(msisdn.to_owned());
+        }
+    }
+
+    /// Adds a UE address to a known subscriber and indexes it (an address
+    /// moves to its latest owner).
+    pub fn add_ue_ip(&mut self, imsi: &str, ip: IpAddr) {
+        let Some(&id) = self.by_imsi.get(imsi) else {
+            return;
+        };
+        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        if !sub.ue_ips.contains(&ip) {
+            if sub.ue_ips.len() >= MAX_UE_IPS {
+                self.counters.items_dropped += 1;
+                return;
+            }
+            sub.ue_ips.push(ip);
+        }
+        if let Some(old) = self.by_ip.insert(ip, id) {
+            if old != id {
+                if let Some(o) = self.subscribers.get_mut(&old) {
+                    o.ue_ips.retain(|a| *a != ip);
+                }
+            }
+        }
+    }
+
+    /// Adds a control-plane TEID to a known subscriber and indexes it.
+    pub fn add_control_teid(&mut self, imsi: &str, teid: u32) {
+        let Some(&id) = self.by_imsi.get(imsi) else {
+            return;
+        };
+        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        if !sub.control_teids.contains(&teid) {
+            if sub.control_teids.len() >= MAX_CONTROL_TEIDS {
+                self.counters.items_dropped += 1;
+                return;
+            }
+            sub.control_teids.push(teid);
+        }
+        self.by_teid.insert(teid, id);
+    }
+
+    /// Adds or updates (same EBI) a bearer of a known subscriber; its TEIDs
+    /// are merged and indexed.
+    pub fn add_bearer(&mut self, imsi: &str, bearer: Bearer) {
+        let Some(&id) = self.by_imsi.get(imsi) else {
+            return;
+        };
+        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        let at = match sub
+            .bearers
+            .iter()
+            .position(|b| b.ebi.is_some() && b.ebi == bearer.ebi)
+        {
+            Some(i) => i,
+            None if sub.bearers.len() >= MAX_BEARERS => {
+                self.counters.items_dropped += 1;
+                return;
+            }
+            None => {
+                sub.bearers.push(Bearer {
+                    ebi: bearer.ebi,
+                    ..Bearer::default()
+                });
+                sub.bearers.len() - 1
+            }
+        };
+        let b = &mut sub.bearers[at];
+        b.qci = bearer.qci.or(b.qci);
+        b.gbr_ul_kbps = bearer.gbr_ul_kbps.or(b.gbr_ul_kbps);
+        b.gbr_dl_kbps = bearer.gbr_dl_kbps.or(b.gbr_dl_kbps);
+        for t in bearer.teids {
+            if b.teids.contains(&t) {
+                continue;
+            }
+            if b.teids.len() >= MAX_BEARER_TEIDS {
+                self.counters.items_dropped += 1;
+                continue;
+            }
+            b.teids.push(t);
+            self.by_teid.insert(t, id);
+        }
+    }
+
+    /// The subscriber with this IMSI.
+    pub fn by_imsi(&self, imsi: &str) -> Option<&Subscriber> {
+        self.by_imsi
+            .get(imsi)
+            .and_then(|id| self.subscribers.get(id))
+    }
+
+    /// The subscriber using this UE address.
+    pub fn by_ue_ip(&self, ip: IpAddr) -> Option<&Subscriber> {
+        self.by_ip.get(&ip).and_then(|id| self.subscribers.get(id))
+    }
+
+    /// The subscriber owning this TEID (bearer or control plane).
+    pub fn by_teid(&self, teid: u32) -> Option<&Subscriber> {
+        self.by_teid
+            .get(&teid)
+            .and_then(|id| self.subscribers.get(id))
+    }
+
+    fn get_mut(&mut self, imsi: &str) -> Option<&mut Subscriber> {
+        let id = *self.by_imsi.get(imsi)?;
+        self.subscribers.get_mut(&id)
+    }
+
+    /// Subscribers held.
+    pub fn len(&self) -> usize {
+        self.subscribers.len()
+    }
+
+    /// Whether no subscriber is held.
+    pub fn is_empty(&self) -> bool {
+        self.subscribers.is_empty()
+    }
+
+    /// Every subscriber, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &Subscriber> {
+        self.subscribers.values()
+    }
+
+    /// Forgets subscribers not seen for the idle time before `now`.
+    pub fn handle_timeout(&mut self, now: PacketTime) {
+        let limit = now.add_nanos(-self.idle_ns);
+        while let Some(&(seen, id)) = self.recency.iter().next() {
+            if seen >= limit {
+                break;
+            }
+            self.remove(id);
+            self.counters.aged_out += 1;
+        }
+    }
+
+    /// Limits hit so far.
+    pub fn counters(&self) -> &SubscriberCounters {
+        &self.counters
+    }
+
+    fn remove(&mut self, id: u64) {
+        let Some(sub) = self.subscribers.remove(&id) else {
+            return;
+        };
+        self.recency.remove(&(sub.last_seen, id));
+        self.by_imsi.remove(&sub.imsi);
+        for ip in &sub.ue_ips {
+            if self.by_ip.get(ip) == Some(&id) {
+                self.by_ip.remove(ip);
+            }
+        }
+        let teids = sub
+            .control_teids
+            .iter()
+            .chain(sub.bearers.iter().flat_map(|b| b.teids.iter()));
+        for t in teids {
+            if self.by_teid.get(t) == Some(&id) {
+                self.by_teid.remove(t);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn t(secs: i64) -> PacketTime {
+        PacketTime::from_parts(secs, 0)
+    }
+
+    fn ip(last: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(192, 168, 101, last))
+    }
+
+    #[test]
+    fn indexes_by_imsi_ip_and_teid() {
+        let mut table = SubscriberTable::default();
+        table.touch(t(1), "001011234567895");
+        table.set_msisdn("001011234567895", "0198765432100");
+        table.add_ue_ip("001011234567895", ip(2));
+        table.add_bearer(
+            "001011234567895",
+            Bearer {
+                ebi: Some(6),
+                qci: Some(1),
+                gbr_ul_kbps: Some(128),
+                gbr_dl_kbps: Some(128),
+                teids: vec![0x21, 0x11],
+            },
+        );
+        let s = table.by_ue_ip(ip(2)).expect("by ip");
+        assert_eq!(s.imsi, "001011234567895");
+        assert_eq!(s.msisdn.as_deref(), Some("0198765432100"));
+        assert_eq!(table.by_teid(0x11).map(|s| &s.imsi), Some(&s.imsi));
+        assert_eq!(table.by_imsi("001011234567895").unwrap().bearers.len(), 1);
+        assert!(table.by_teid(0x99).is_none());
+    }
+
+    #[test]
+    fn full_table_evicts_least_recently_seen() {
+        let mut table = SubscriberTable::new(2, SUBSCRIBER_IDLE_NS);
+        table.touch(t(1), "1");
+        table.add_ue_ip("1", ip(1));
+        table.touch(t(2), "2");
+        table.touch(t(3), "1"); // "1" seen again: "2" is now the oldest
+        table.touch(t(4), "3");
+        assert_eq!(table.len(), 2);
+        assert!(table.by_imsi("2").is_none());
+        assert!(table.by_ue_ip(ip(1)).is_some());
+        assert_eq!(table.counters().evicted_table_full, 1);
+        assert_eq!(table.counters().created, 3);
+    }
+
+    #[test]
+    fn idle_subscribers_age_out_with_their_indices() {
+        let mut table = SubscriberTable::new(10, 10_000_000_000);
+        table.touch(t(0), "1");
+        table.add_ue_ip("1", ip(1));
+        table.add_control_teid("1", 7);
+        table.touch(t(5), "2");
+        table.handle_timeout(t(12));
+        assert!(table.by_imsi("1").is_none());
+        assert!(table.by_ue_ip(ip(1)).is_none());
+        assert!(table.by_teid(7).is_none());
+        assert!(table.by_imsi("2").is_some());
+        assert_eq!(table.counters().aged_out, 1);
+        table.handle_timeout(t(16));
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn per_subscriber_limits_are_counted() {
+        let mut table = SubscriberTable::default();
+        table.touch(t(0), "1");
+        for i in 0..(MAX_UE_IPS as u8 + 2) {
+            table.add_ue_ip("1", ip(i));
+        }
+        for e in 0..(MAX_BEARERS as u8 + 1) {
+            table.add_bearer(
+                "1",
+                Bearer {
+                    ebi: Some(e),
+                    ..Bearer::default()
+                },
+            );
+        }
+        let s = table.by_imsi("1").unwrap();
+        assert_eq!(s.ue_ips.len(), MAX_UE_IPS);
+        assert_eq!(s.bearers.len(), MAX_BEARERS);
+        assert_eq!(table.counters().items_dropped, 3);
+    }
+
+    #[test]
+    fn an_address_moves_to_its_latest_owner() {
+        let mut table = SubscriberTable::default();
+        table.touch(t(0), "1");
+        table.add_ue_ip("1", ip(9));
+        table.touch(t(1), "2");
+        table.add_ue_ip("2", ip(9));
+        assert_eq!(table.by_ue_ip(ip(9)).unwrap().imsi, "2");
+        assert!(table.by_imsi("1").unwrap().ue_ips.is_empty());
+    }
+}

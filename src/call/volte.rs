@@ -1,0 +1,256 @@
+//! The VoLTE legs of a call: what the correlator joined to a SIP dialog
+//! (DIAMETER Rx and Gx, the GTPv2-C dedicated bearer, the RTP inside it),
+//! the VoLTE state of the call, the leg that failed, and the timings users
+//! compare across legs.
+//!
+//! These are owned values built by [`super::correlator::Correlator::attach`]
+//! at the end of a run; nothing here holds state between packets.
+
+use super::dialog::CallState;
+use super::record::{CallRecord, Outcome};
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// DIAMETER Result-Code of success (RFC 6733 §7.1.2).
+pub const DIAMETER_SUCCESS: u32 = 2001;
+/// GTPv2-C Cause "Request accepted" (TS 29.274 Table 8.4-1).
+pub const GTP_REQUEST_ACCEPTED: u8 = 16;
+
+/// Where a VoLTE call is, from signalling, policy, bearer and media.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolteState {
+    /// INVITE sent, nothing back yet.
+    Initiating,
+    /// 100 Trying received.
+    Trying,
+    /// 18x received.
+    Ringing,
+    /// 2xx received.
+    Answered,
+    /// ACK to the 2xx seen, no media yet.
+    Confirmed,
+    /// Answered with RTP flowing.
+    MediaActive,
+    /// BYE sent.
+    Terminating,
+    /// BYE answered.
+    Completed,
+    /// A leg failed (see `failed_leg`) or a final failure response.
+    Failed,
+    /// CANCELled.
+    Cancelled,
+}
+
+/// The Rx leg: the P-CSCF's AAR/AAA for the call's media.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RxLeg {
+    /// Rx Session-Id.
+    pub session_id: String,
+    /// Frame of the AAR.
+    pub request_frame: u64,
+    /// AAR → AAA, ms.
+    pub aar_to_aaa_ms: Option<f64>,
+    /// Result-Code (or Experimental-Result-Code) of the AAA.
+    pub result_code: Option<u32>,
+    /// Media-Component-Descriptions in the AAR.
+    pub media_components: usize,
+    /// AF-Charging-Identifier (the ICID), when sent.
+    pub af_charging_identifier: Option<String>,
+}
+
+/// The Gx leg: the PCRF pushing (RAR) or answering (CCA) the voice rule.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GxLeg {
+    /// Gx Session-Id.
+    pub session_id: String,
+    /// `rar` (Re-Auth) or `ccr` (Credit-Control).
+    pub command: &'static str,
+    /// Frame of the request.
+    pub request_frame: u64,
+    /// Request → answer, ms.
+    pub latency_ms: Option<f64>,
+    /// Result-Code (or Experimental-Result-Code) of the answer.
+    pub result_code: Option<u32>,
+    /// Charging rules installed.
+    pub rule_names: Vec<String>,
+    /// QCI of the installed rules (the lowest).
+    pub qci: Option<u32>,
+}
+
+/// The dedicated bearer of the call (Create Bearer, QCI 1).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BearerLeg {
+    /// Frame of the Create Bearer Request.
+    pub request_frame: u64,
+    /// EPS bearer ID (from the response).
+    pub ebi: Option<u8>,
+    /// QCI.
+    pub qci: Option<u8>,
+    /// GBR uplink, kbit/s.
+    pub gbr_ul_kbps: Option<u64>,
+    /// GBR downlink, kbit/s.
+    pub gbr_dl_kbps: Option<u64>,
+    /// How it was tied to the call: `teid` (the call's GTP-U streams),
+    /// `imsi` (the UE's subscriber), `time` (nearest QCI 1 bearer).
+    pub joined_by: &'static str,
+    /// Create Bearer Request → Response, ms.
+    pub request_to_response_ms: Option<f64>,
+    /// Cause of the response (bearer context's, else top level).
+    pub cause: Option<u8>,
+    /// Uplink TEIDs (F-TEIDs of the request).
+    pub uplink_teids: Vec<u32>,
+    /// Downlink TEIDs (F-TEIDs of the response).
+    pub downlink_teids: Vec<u32>,
+}
+
+/// One RTP stream of the call carried in GTP-U.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RtpLegStream {
+    /// TEID of the G-PDUs.
+    pub teid: u32,
+    /// Whether the TEID is one of the dedicated bearer's.
+    pub in_bearer: bool,
+    /// SSRC.
+    pub ssrc: u32,
+    /// Codec.
+    pub codec: Option<&'static str>,
+    /// Packets.
+    pub packets: u64,
+    /// Lost packets.
+    pub lost: i64,
+    /// Loss, %.
+    pub lost_percent: f64,
+    /// MOS (adaptive jitter buffer), when rated.
+    pub mos: Option<f64>,
+}
+
+/// The media of the call seen inside GTP-U, by direction from the UE.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RtpLeg {
+    /// Sent by the UE.
+    pub uplink: Vec<RtpLegStream>,
+    /// Sent to the UE.
+    pub downlink: Vec<RtpLegStream>,
+}
+
+impl RtpLeg {
+    /// Whether any stream is in the dedicated bearer.
+    pub fn in_bearer(&self) -> bool {
+        self.uplink
+            .iter()
+            .chain(&self.downlink)
+            .any(|s| s.in_bearer)
+    }
+}
+
+/// The legs of one VoLTE call.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VolteLegs {
+    /// IMSI of the UE.
+    pub imsi: Option<String>,
+    /// MSISDN of the UE.
+    pub msisdn: Option<String>,
+    /// UE address the legs were joined on.
+    pub ue_ip: Option<IpAddr>,
+    /// ICID (P-Charging-Vector).
+    pub icid: Option<String>,
+    /// Rx leg.
+    pub rx_leg: Option<RxLeg>,
+    /// Gx leg.
+    pub gx_leg: Option<GxLeg>,
+    /// Dedicated bearer leg.
+    pub bearer_leg: Option<BearerLeg>,
+    /// Media inside GTP-U.
+    pub rtp_leg: Option<RtpLeg>,
+    /// VoLTE state.
+    pub state: VolteState,
+    /// The leg that failed: `rx`, `gx`, `bearer`, `sip`.
+    pub failed_leg: Option<&'static str>,
+}
+
+impl VolteLegs {
+    /// Decides `failed_leg` and `state` from the legs and the SIP call.
+    pub fn settle(&mut self, record: &CallRecord) {
+        let bad = |c: Option<u32>| c.is_some_and(|c| c != DIAMETER_SUCCESS);
+        self.failed_leg = if self.rx_leg.as_ref().is_some_and(|l| bad(l.result_code)) {
+            Some("rx")
+        } else if self.gx_leg.as_ref().is_some_and(|l| bad(l.result_code)) {
+            Some("gx")
+        } else if self
+            .bearer_leg
+            .as_ref()
+            .is_some_and(|b| b.cause.is_some_and(|c| c != GTP_REQUEST_ACCEPTED))
+        {
+            Some("bearer")
+        } else if record.outcome != Outcome::Cancelled
+            && record.call.final_code.is_some_and(|c| c >= 400)
+        {
+            Some("sip")
+        } else {
+            None
+        };
+        let media = !record.streams.is_empty();
+        self.state = if record.outcome == Outcome::Cancelled {
+            VolteState::Cancelled
+        } else if self.failed_leg.is_some() {
+            VolteState::Failed
+        } else {
+            match record.call.state {
+                CallState::Initiating => VolteState::Initiating,
+                CallState::Trying => VolteState::Trying,
+                CallState::Ringing | CallState::EarlyMedia => VolteState::Ringing,
+                CallState::Answered | CallState::Confirmed if media => VolteState::MediaActive,
+                CallState::Answered => VolteState::Answered,
+                CallState::Confirmed => VolteState::Confirmed,
+                CallState::Terminating => VolteState::Terminating,
+                CallState::Completed => VolteState::Completed,
+                CallState::Failed => VolteState::Failed,
+                CallState::Cancelled => VolteState::Cancelled,
+            }
+        };
+    }
+}
+
+/// Timings of a VoLTE call, ms.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct VolteMetrics {
+    /// INVITE → 2xx.
+    pub setup_time_ms: Option<f64>,
+    /// INVITE → first 18x.
+    pub post_dial_delay_ms: Option<f64>,
+    /// First 18x → 2xx.
+    pub answer_delay_ms: Option<f64>,
+    /// Create Bearer Request → Response.
+    pub bearer_setup_time_ms: Option<f64>,
+    /// AAR → AAA.
+    pub rx_authorization_time_ms: Option<f64>,
+    /// RAR → RAA or CCR → CCA.
+    pub gx_policy_time_ms: Option<f64>,
+    /// INVITE → end of the call.
+    pub total_call_duration_ms: Option<f64>,
+    /// First to last RTP packet.
+    pub media_duration_ms: Option<f64>,
+}
+
+impl VolteMetrics {
+    /// The timings of a call with VoLTE legs (`None` without).
+    pub fn of(record: &CallRecord) -> Option<VolteMetrics> {
+        let legs = record.volte.as_ref()?;
+        Some(VolteMetrics {
+            setup_time_ms: record.setup_ms(),
+            post_dial_delay_ms: record.pdd_ms(),
+            answer_delay_ms: record.answer_delay_ms(),
+            bearer_setup_time_ms: legs
+                .bearer_leg
+                .as_ref()
+                .and_then(|b| b.request_to_response_ms),
+            rx_authorization_time_ms: legs.rx_leg.as_ref().and_then(|l| l.aar_to_aaa_ms),
+            gx_policy_time_ms: legs.gx_leg.as_ref().and_then(|l| l.latency_ms),
+            total_call_duration_ms: record
+                .end_time
+                .map(|e| e.millis_since(record.call.invite_time)),
+            media_duration_ms: record.media_duration_s.map(|s| s * 1000.0),
+        })
+    }
+}
