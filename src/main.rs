@@ -140,6 +140,15 @@ struct AnalyzeArgs {
     /// Print the SIP message ladder of this call instead of the tables.
     #[arg(long, value_name = "CALL-ID")]
     ladder: Option<String>,
+    /// Only the call with this Call-ID.
+    #[arg(long, value_name = "CALL-ID")]
+    call_id: Option<String>,
+    /// Only the calls with this IMS charging id (P-Charging-Vector icid-value).
+    #[arg(long, value_name = "ICID")]
+    icid: Option<String>,
+    /// Only the VoLTE calls of this subscriber.
+    #[arg(long, value_name = "IMSI")]
+    imsi: Option<String>,
     #[command(flatten)]
     decode: DecodeArgs,
     /// Never show a progress bar.
@@ -307,6 +316,8 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
                 code = EXIT_STOPPED_EARLY;
             }
         }
+        let mut analysis = analysis;
+        select_calls(&mut analysis, args);
         if let Err(e) = write_analysis(&mut out, args, &analysis) {
             if e.downcast_ref::<io::Error>().is_some() {
                 return Err(e.context("writing the results to standard output"));
@@ -318,6 +329,26 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     }
     out.flush()?;
     Ok(code)
+}
+
+/// Keeps only the calls `--call-id`, `--icid` and `--imsi` ask for (all of
+/// them must match); without them every call stays.
+fn select_calls(a: &mut FileAnalysis, args: &AnalyzeArgs) {
+    if args.call_id.is_none() && args.icid.is_none() && args.imsi.is_none() {
+        return;
+    }
+    a.calls.retain(|c| {
+        let volte = c.volte.as_ref();
+        args.call_id.as_ref().is_none_or(|id| &c.call.call_id == id)
+            && args.icid.as_ref().is_none_or(|icid| {
+                c.call.icid.as_ref() == Some(icid)
+                    || volte.and_then(|v| v.icid.as_ref()) == Some(icid)
+            })
+            && args
+                .imsi
+                .as_ref()
+                .is_none_or(|imsi| volte.and_then(|v| v.imsi.as_ref()) == Some(imsi))
+    });
 }
 
 fn write_analysis(out: &mut dyn Write, args: &AnalyzeArgs, a: &FileAnalysis) -> anyhow::Result<()> {

@@ -351,3 +351,37 @@ fn mos_calculator_prints_each_term_and_rejects_unknown_codecs() {
         .unwrap()
         .contains("unknown codec"));
 }
+
+#[test]
+fn call_filters_and_the_volte_summary() {
+    let Some(shared) = shared_captures("call filters") else {
+        return;
+    };
+    let capture = shared.join("volte/volte-call-gx-rar-cbr-amrwb.pcapng");
+    let calls = |args: &[&str]| -> Vec<serde_json::Value> {
+        let out = voxprobe()
+            .args(["analyze", "--format", "json"])
+            .args(args)
+            .arg(&capture)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["type"] == "call")
+            .collect()
+    };
+    let all = calls(&[]);
+    assert_eq!(all.len(), 1);
+    let id = all[0]["call_id"].as_str().unwrap().to_owned();
+    assert_eq!(calls(&["--call-id", &id]).len(), 1);
+    assert_eq!(calls(&["--call-id", "other"]).len(), 0);
+    assert_eq!(calls(&["--imsi", "001010000000000"]).len(), 0);
+    assert_eq!(all[0]["bearer_leg"]["qci"], 1);
+    let out = voxprobe().arg("analyze").arg(&capture).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("VoLTE calls: 1 (1 successful"), "{text}");
+    assert!(text.contains("bearer setup (ms): p50 229.0"), "{text}");
+}

@@ -103,8 +103,80 @@ pub fn write_calls(out: &mut dyn Write, analysis: &FileAnalysis) -> io::Result<(
                 "MOS: mean {mean:.2}, min {min:.2}, {good:.1}% of directions ≥ 4.0"
             )?;
         }
+        write_volte_summary(out, &analysis.calls)?;
     }
     Ok(())
+}
+
+/// The VoLTE lines of the summary: calls with VoLTE legs, how many succeeded,
+/// failed (at some leg) or were cancelled, and the latency percentiles of
+/// each leg.
+fn write_volte_summary(out: &mut dyn Write, calls: &[CallRecord]) -> io::Result<()> {
+    let volte: Vec<_> = calls
+        .iter()
+        .filter_map(|c| c.volte.as_ref().map(|v| (c, v)))
+        .collect();
+    if volte.is_empty() {
+        return Ok(());
+    }
+    let cancelled = volte
+        .iter()
+        .filter(|(c, _)| c.outcome == Outcome::Cancelled)
+        .count();
+    let failed = volte
+        .iter()
+        .filter(|(c, v)| v.failed_leg.is_some() && c.outcome != Outcome::Cancelled)
+        .count();
+    let ok = volte.len() - failed - cancelled;
+    writeln!(
+        out,
+        "VoLTE calls: {} ({ok} successful, {failed} failed, {cancelled} cancelled; success rate {:.1}%)",
+        volte.len(),
+        ok as f64 * 100.0 / volte.len() as f64
+    )?;
+    let legs: [(&str, Vec<f64>); 3] = [
+        (
+            "bearer setup",
+            volte
+                .iter()
+                .filter_map(|(_, v)| v.bearer_leg.as_ref()?.request_to_response_ms)
+                .collect(),
+        ),
+        (
+            "Rx authorisation",
+            volte
+                .iter()
+                .filter_map(|(_, v)| v.rx_leg.as_ref()?.aar_to_aaa_ms)
+                .collect(),
+        ),
+        (
+            "Gx policy",
+            volte
+                .iter()
+                .filter_map(|(_, v)| v.gx_leg.as_ref()?.latency_ms)
+                .collect(),
+        ),
+    ];
+    for (name, mut ms) in legs {
+        if ms.is_empty() {
+            continue;
+        }
+        ms.sort_by(f64::total_cmp);
+        writeln!(
+            out,
+            "  {name} (ms): p50 {:.1}, p90 {:.1}, p99 {:.1} over {}",
+            nearest_rank(&ms, 0.5),
+            nearest_rank(&ms, 0.9),
+            nearest_rank(&ms, 0.99),
+            ms.len()
+        )?;
+    }
+    Ok(())
+}
+
+/// The nearest-rank percentile `p` (0–1) of sorted, non-empty `v`.
+fn nearest_rank(v: &[f64], p: f64) -> f64 {
+    v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
 }
 
 /// Figures over the calls of a run, for the summary lines.
@@ -165,8 +237,11 @@ impl CallSummary {
         if v.is_empty() {
             return None;
         }
-        let rank = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
-        Some([rank(0.5), rank(0.9), rank(0.99)])
+        Some([
+            nearest_rank(v, 0.5),
+            nearest_rank(v, 0.9),
+            nearest_rank(v, 0.99),
+        ])
     }
 
     /// Mean MOS, minimum MOS, share of directions with MOS ≥ 4.0 (percent).
