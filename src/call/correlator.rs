@@ -405,7 +405,9 @@ impl Correlator {
             self.counters.diameter_answers_unmatched += 1;
             return;
         };
-        let e = self.exchanges.get_mut(seq).expect("indexed exchange");
+        let Some(e) = self.exchanges.get_mut(seq) else {
+            return;
+        };
         e.answered = true;
         e.latency_ms = matched.map(|mm| mm.latency_ms);
         e.result_code = m.result_code.or(m.experimental_result_code);
@@ -625,7 +627,9 @@ impl Correlator {
             index_add(&mut self.proc_by_teid, t, seq, o);
         }
         // Learn the subscriber from an accepted procedure.
-        let p = self.procedures.get(seq).expect("procedure");
+        let Some(p) = self.procedures.get(seq) else {
+            return;
+        };
         if p.cause
             .is_some_and(|c| c != super::volte::GTP_REQUEST_ACCEPTED)
         {
@@ -818,9 +822,14 @@ impl Correlator {
         let mut hops = vec![seq];
         // Upstream.
         while hops.len() < MAX_HOPS {
-            let first = self.procedures.get(hops[0]).expect("procedure");
+            let Some(&first_seq) = hops.first() else {
+                break;
+            };
+            let Some(first) = self.procedures.get(first_seq) else {
+                break;
+            };
             let from = first.request_time.add_nanos(-BEARER_HOP_GAP_NS);
-            let prev = (self.procedures.base..hops[0])
+            let prev = (self.procedures.base..first_seq)
                 .rev()
                 .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
                 .take_while(|(_, p)| p.request_time >= from)
@@ -832,8 +841,10 @@ impl Correlator {
         }
         // Downstream.
         while hops.len() < MAX_HOPS {
-            let last_seq = *hops.last().expect("non-empty");
-            let last = self.procedures.get(last_seq).expect("procedure");
+            let Some(&last_seq) = hops.last() else { break };
+            let Some(last) = self.procedures.get(last_seq) else {
+                break;
+            };
             let to = last.request_time.add_nanos(BEARER_HOP_GAP_NS);
             let next = (last_seq + 1..self.procedures.next_seq())
                 .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))

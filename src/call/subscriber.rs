@@ -111,9 +111,9 @@ impl SubscriberTable {
         }
     }
 
-    /// The subscriber with this IMSI, created when new (evicting the least
-    /// recently seen one when full); marks it seen at `now`.
-    pub fn touch(&mut self, now: PacketTime, imsi: &str) -> &mut Subscriber {
+    /// Marks the subscriber with this IMSI seen at `now`, creating it when new
+    /// (evicting the least recently seen one when full).
+    pub fn touch(&mut self, now: PacketTime, imsi: &str) {
         let id = match self.by_imsi.get(imsi) {
             Some(&id) => id,
             None => {
@@ -142,13 +142,14 @@ impl SubscriberTable {
                 id
             }
         };
-        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        let Some(sub) = self.subscribers.get_mut(&id) else {
+            return;
+        };
         if sub.last_seen < now {
             self.recency.remove(&(sub.last_seen, id));
             sub.last_seen = now;
             self.recency.insert((now, id));
         }
-        sub
     }
 
     /// Sets the MSISDN of a known subscriber.
@@ -164,7 +165,9 @@ impl SubscriberTable {
         let Some(&id) = self.by_imsi.get(imsi) else {
             return;
         };
-        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        let Some(sub) = self.subscribers.get_mut(&id) else {
+            return;
+        };
         if !sub.ue_ips.contains(&ip) {
             if sub.ue_ips.len() >= MAX_UE_IPS {
                 self.counters.items_dropped += 1;
@@ -186,7 +189,9 @@ impl SubscriberTable {
         let Some(&id) = self.by_imsi.get(imsi) else {
             return;
         };
-        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        let Some(sub) = self.subscribers.get_mut(&id) else {
+            return;
+        };
         if !sub.control_teids.contains(&teid) {
             if sub.control_teids.len() >= MAX_CONTROL_TEIDS {
                 self.counters.items_dropped += 1;
@@ -203,7 +208,9 @@ impl SubscriberTable {
         let Some(&id) = self.by_imsi.get(imsi) else {
             return;
         };
-        let sub = self.subscribers.get_mut(&id).expect("indexed subscriber");
+        let Some(sub) = self.subscribers.get_mut(&id) else {
+            return;
+        };
         let at = match sub
             .bearers
             .iter()
