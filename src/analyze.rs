@@ -7,6 +7,7 @@
 //! time, so the same file always gives the same result.
 
 use crate::call::dialog::MessageContext;
+use crate::call::signal_log::SignalLog;
 use crate::call::{
     CallRecord, CallTable, CallTableConfig, Correlator, CorrelatorCounters, Direction, SipCounters,
     SubscriberReport,
@@ -205,6 +206,8 @@ impl From<&ReadStop> for StoppedAt {
 pub struct FileAnalysis {
     /// Calls, in the order of their first INVITE, each with its streams.
     pub calls: Vec<CallRecord>,
+    /// Every DIAMETER and GTPv2-C message (bounded), for ladders.
+    pub signals: SignalLog,
     /// Streams that belong to no call, ordered by first frame.
     pub streams: Vec<StreamRecord>,
     /// Subscribers learned from GTPv2-C and DIAMETER, by IMSI, with their
@@ -256,6 +259,8 @@ struct MediaClassifier {
     diameter_transactions: diameter::transactions::Transactions,
     /// Joins DIAMETER, GTPv2-C and subscribers to calls.
     correlator: Correlator,
+    /// Every DIAMETER and GTPv2-C message, for ladders.
+    signals: SignalLog,
     /// RTP packets waiting to be counted (see `StreamTable::handle_batch`).
     batch: Vec<MediaPacket>,
 }
@@ -282,6 +287,7 @@ impl Analyzer {
                 diameter: DiameterCounters::default(),
                 diameter_transactions: Default::default(),
                 correlator: Correlator::new(),
+                signals: SignalLog::default(),
                 batch: Vec::with_capacity(MAX_BATCH),
             },
             next_timeout_check: None,
@@ -364,6 +370,7 @@ impl Analyzer {
         FileAnalysis {
             calls,
             streams,
+            signals: std::mem::take(&mut media.signals),
             subscribers: media.correlator.subscribers(),
             summary: Summary {
                 file,
@@ -433,12 +440,28 @@ impl MediaClassifier {
             // GTPv2-C: version 2 in the top three bits (GTPv1-C shares the port).
             if payload.first().is_some_and(|b| b >> 5 == 2) {
                 let correlator = &mut self.correlator;
+                let signals = &mut self.signals;
                 let decoded = self.gtpv2.handle_datagram(
                     dg.time,
                     dg.src,
                     dg.dst,
                     payload,
                     &mut |summary, transaction| {
+                        let label = match summary.cause {
+                            Some(c) => format!("{} (cause {})", summary.name, c.value),
+                            None => summary.name.to_owned(),
+                        };
+                        signals.push(
+                            dg.time,
+                            dg.frame,
+                            dg.src,
+                            dg.dst,
+                            dg.transport,
+                            label,
+                            None,
+                            None,
+                            Some(summary.sequence),
+                        );
                         correlator.handle_gtpv2(
                             dg.time,
                             dg.frame,
@@ -583,6 +606,27 @@ impl MediaClassifier {
                     &m,
                     matched.as_ref(),
                 );
+                let command =
+                    diameter::dictionary::command_name(m.header.command_code, m.header.request)
+                        .map_or_else(
+                            || format!("DIAMETER {}", m.header.command_code),
+                            str::to_owned,
+                        );
+                let label = match m.result_code.or(m.experimental_result_code) {
+                    Some(code) if !m.header.request => format!("{command} {code}"),
+                    _ => command,
+                };
+                self.signals.push(
+                    dg.time,
+                    dg.frame,
+                    dg.src,
+                    dg.dst,
+                    dg.transport,
+                    label,
+                    m.session_id.clone(),
+                    m.origin_host.clone(),
+                    None,
+                );
                 Verdict::Ours
             }
             Err(e) => {
@@ -648,6 +692,7 @@ impl MediaClassifier {
             src: dg.src,
             dst: dg.dst,
             transport: dg.transport,
+            observation: dg.observation,
         };
         self.calls.handle_message(&ctx, &msg, &media);
         if !media.is_empty() {

@@ -361,8 +361,8 @@ fn write_analysis(out: &mut dyn Write, args: &AnalyzeArgs, a: &FileAnalysis) -> 
             );
         };
         match args.format {
-            Format::Json => json::write_ladder(out, &a.summary.file, call)?,
-            Format::Table => table::write_ladder(out, call)?,
+            Format::Json => json::write_ladder(out, &a.summary.file, call, &a.signals)?,
+            Format::Table => table::write_ladder(out, call, &a.signals)?,
         }
         return Ok(());
     }

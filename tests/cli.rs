@@ -385,3 +385,63 @@ fn call_filters_and_the_volte_summary() {
     assert!(text.contains("VoLTE calls: 1 (1 successful"), "{text}");
     assert!(text.contains("bearer setup (ms): p50 229.0"), "{text}");
 }
+
+#[test]
+fn volte_ladder_shows_every_protocol_with_named_nodes() {
+    let Some(shared) = shared_captures("VoLTE ladder") else {
+        return;
+    };
+    let capture = shared.join("volte/volte-call-gx-rar-cbr-amrwb.pcapng");
+    let out = voxprobe()
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--ladder",
+            "401181964_495972856@192.168.101.3",
+        ])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ladder: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let messages = ladder["messages"].as_array().unwrap();
+    for protocol in ["sip", "diameter", "gtpv2"] {
+        assert!(
+            messages.iter().any(|m| m["protocol"] == protocol),
+            "no {protocol} message"
+        );
+    }
+    let times: Vec<&str> = messages
+        .iter()
+        .map(|m| m["time"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "not in time order");
+    let names: Vec<&str> = ladder["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(names.contains(&"UE"), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("pcrf.")), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("pgw.")), "{names:?}");
+    // The bearer's request and response, the Gx RAR and its answer.
+    let labels: Vec<&str> = messages
+        .iter()
+        .map(|m| m["label"].as_str().unwrap())
+        .collect();
+    for label in [
+        "RAR",
+        "RAA 2001",
+        "create_bearer_request",
+        "create_bearer_response (cause 16)",
+    ] {
+        assert!(labels.contains(&label), "{label} missing: {labels:?}");
+    }
+}

@@ -1207,6 +1207,7 @@ mod tests {
             src: Endpoint::new(UE.into(), 5060),
             dst: Endpoint::new([10, 4, 128, 21].into(), 5060),
             transport: Transport::Udp,
+            observation: crate::packet::Observation::Plain,
         };
         table.handle_message(&ctx, &msg, &[]);
         table.finish(Vec::new()).0

@@ -9,7 +9,7 @@
 //! apart; the first 2xx answers the call.
 
 use super::record::Outcome;
-use crate::packet::{Endpoint, Transport};
+use crate::packet::{Endpoint, Observation, Transport};
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
 use crate::time::PacketTime;
@@ -130,6 +130,9 @@ pub struct MessageContext {
     pub dst: Endpoint,
     /// Transport.
     pub transport: Transport,
+    /// Where the message was seen (plain, or inside a GTP-U tunnel): a copy
+    /// seen at another observation point is not a retransmission.
+    pub observation: Observation,
 }
 
 /// Everything known about one call so far.
@@ -350,6 +353,7 @@ impl Call {
         let mut hasher = foldhash::fast::FixedState::with_seed(0x766f_7870).build_hasher();
         ctx.src.hash(&mut hasher);
         ctx.dst.hash(&mut hasher);
+        ctx.observation.hash(&mut hasher);
         match msg.start {
             StartLine::Request { method, .. } => (0u8, method.as_str()).hash(&mut hasher),
             StartLine::Response { code, .. } => (1u8, code).hash(&mut hasher),

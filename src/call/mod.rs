@@ -13,6 +13,7 @@
 pub mod correlator;
 pub mod dialog;
 pub mod record;
+pub mod signal_log;
 pub mod subscriber;
 pub mod table;
 pub mod volte;

@@ -525,6 +525,7 @@ mod tests {
             src: Endpoint::new(from.into(), 5060),
             dst: Endpoint::new(to.into(), 5060),
             transport: Transport::Udp,
+            observation: crate::packet::Observation::Plain,
         }
     }
 

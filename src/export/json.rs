@@ -5,6 +5,7 @@
 //! added.
 
 use crate::analyze::{StreamRecord, Summary};
+use crate::call::signal_log::{Ladder, SignalLog};
 use crate::call::{CallRecord, Direction};
 use crate::media::quality::StreamQuality;
 use crate::media::rtcp::RtcpReport;
@@ -387,25 +388,47 @@ pub fn write_call(out: &mut dyn Write, file: &Path, r: &CallRecord) -> io::Resul
 }
 
 /// Writes the ladder of one call as one `"ladder"` object: the participants
-/// (signalling endpoints in order of appearance) and the messages in time order.
+/// (endpoints in order of appearance, named when known: the UE, DIAMETER
+/// peers by Origin-Host) and the messages of every protocol in time order.
 ///
 /// # Errors
 /// I/O errors of `out`.
-pub fn write_ladder(out: &mut dyn Write, file: &Path, r: &CallRecord) -> io::Result<()> {
-    let mut participants: Vec<String> = Vec::new();
-    for e in r.ladder() {
-        for p in [e.src.to_string(), e.dst.to_string()] {
-            if !participants.contains(&p) {
-                participants.push(p);
+pub fn write_ladder(
+    out: &mut dyn Write,
+    file: &Path,
+    r: &CallRecord,
+    signals: &SignalLog,
+) -> io::Result<()> {
+    let ladder = Ladder::of(r, signals);
+    let mut participants: Vec<serde_json::Value> = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (_, e) in &ladder.messages {
+        for ep in [e.src, e.dst] {
+            let address = ep.to_string();
+            if !seen.contains(&address) {
+                participants
+                    .push(serde_json::json!({ "address": address, "name": ladder.name(ep.ip) }));
+                seen.push(address);
             }
         }
     }
+    let messages: Vec<serde_json::Value> = ladder
+        .messages
+        .iter()
+        .map(|(protocol, e)| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("protocol".into(), (*protocol).into());
+            }
+            v
+        })
+        .collect();
     let line = serde_json::json!({
         "type": "ladder",
         "file": file,
         "call_id": r.call.call_id,
         "participants": participants,
-        "messages": r.ladder(),
+        "messages": messages,
         "messages_not_kept": r.call.ladder_overflow,
     });
     serde_json::to_writer(&mut *out, &line)?;

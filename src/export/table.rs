@@ -3,6 +3,7 @@
 
 use super::json::codec_label;
 use crate::analyze::{FileAnalysis, StreamRecord, Summary};
+use crate::call::signal_log::{Ladder, SignalLog};
 use crate::call::{CallRecord, Direction, Outcome};
 use crate::packet::Layer;
 use comfy_table::{presets, CellAlignment, ColumnConstraint, Table};
@@ -263,7 +264,7 @@ impl CallSummary {
 ///
 /// # Errors
 /// I/O errors of `out`.
-pub fn write_ladder(out: &mut dyn Write, r: &CallRecord) -> io::Result<()> {
+pub fn write_ladder(out: &mut dyn Write, r: &CallRecord, signals: &SignalLog) -> io::Result<()> {
     let c = &r.call;
     writeln!(
         out,
@@ -273,14 +274,15 @@ pub fn write_ladder(out: &mut dyn Write, r: &CallRecord) -> io::Result<()> {
         c.to,
         r.outcome.as_str()
     )?;
-    let t0 = c.ladder.first().map(|e| e.time);
-    for e in &c.ladder {
+    let ladder = Ladder::of(r, signals);
+    let t0 = ladder.messages.first().map(|(_, e)| e.time);
+    for (protocol, e) in &ladder.messages {
         let rel = t0.map_or(0.0, |t0| e.time.millis_since(t0) / 1000.0);
         writeln!(
             out,
-            "{rel:>10.3}  {:>24} -> {:<24} {}{}",
-            e.src.to_string(),
-            e.dst.to_string(),
+            "{rel:>10.3}  {protocol:<8} {:>32} -> {:<32} {}{}",
+            ladder.label(e.src),
+            ladder.label(e.dst),
             e.label,
             if e.retransmission {
                 "  (retransmission)"
