@@ -17,7 +17,8 @@ use voxprobe::synth::{generate, Scenario};
 
 const USAGE: &str =
     "usage: gencap --scenario NAME --seed N [--packets N | --calls N] -o FILE.pcap [--expected FILE.json]
-scenarios: impairments, sip-call, throughput (--packets), calls, calls-bulk (--calls)";
+scenarios: impairments, sip-call, throughput (--packets), calls, calls-bulk (--calls), volte,
+volte-bulk (--calls)";
 
 struct Args {
     scenario: Scenario,

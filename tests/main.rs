@@ -19,3 +19,4 @@ mod gtpv2_captures;
 mod rtcp_captures;
 mod sip_counts;
 mod volte_captures;
+mod volte_generated;

@@ -32,6 +32,8 @@ pub mod scenario;
 pub mod sip;
 pub mod source;
 pub mod truth;
+pub mod volte;
 
 pub use scenario::{generate, Scenario};
 pub use truth::{DirectionCounts, ExpectedCall, ExpectedCapture, ExpectedStream};
+pub use volte::ExpectedVolteCall;

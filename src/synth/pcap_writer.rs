@@ -69,14 +69,65 @@ impl<W: Write> PcapWriter<W> {
         payload: &[u8],
     ) -> io::Result<()> {
         assert!(payload.len() <= MAX_UDP_PAYLOAD, "UDP payload too long");
-        assert!(time_us >= 0, "pcap time before the epoch");
         let udp_len = UDP_HEADER_LEN + payload.len();
-        let ip_len = IPV4_HEADER_LEN + udp_len;
+        let mut l4 = Vec::with_capacity(udp_len);
+        l4.extend_from_slice(&src.port().to_be_bytes());
+        l4.extend_from_slice(&dst.port().to_be_bytes());
+        l4.extend_from_slice(&(udp_len as u16).to_be_bytes());
+        l4.extend_from_slice(&[0, 0]);
+        l4.extend_from_slice(payload);
+        self.write_ipv4(time_us, *src.ip(), *dst.ip(), 17, &l4)
+    }
+
+    /// Writes one Ethernet/IPv4/TCP frame with `flags` (TCP header byte 13)
+    /// and a correct TCP checksum; window 65535, no options.
+    #[allow(clippy::too_many_arguments)]
+    pub fn write_tcp(
+        &mut self,
+        time_us: i64,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        payload: &[u8],
+    ) -> io::Result<()> {
+        let mut l4 = Vec::with_capacity(20 + payload.len());
+        l4.extend_from_slice(&src.port().to_be_bytes());
+        l4.extend_from_slice(&dst.port().to_be_bytes());
+        l4.extend_from_slice(&seq.to_be_bytes());
+        l4.extend_from_slice(&ack.to_be_bytes());
+        l4.push(5 << 4); // data offset 5 words
+        l4.push(flags);
+        l4.extend_from_slice(&65_535u16.to_be_bytes());
+        l4.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent
+        l4.extend_from_slice(payload);
+        let mut pseudo = Vec::with_capacity(12 + l4.len());
+        pseudo.extend_from_slice(&src.ip().octets());
+        pseudo.extend_from_slice(&dst.ip().octets());
+        pseudo.extend_from_slice(&[0, 6]);
+        pseudo.extend_from_slice(&(l4.len() as u16).to_be_bytes());
+        pseudo.extend_from_slice(&l4);
+        let sum = ipv4_checksum(&pseudo);
+        l4[16..18].copy_from_slice(&sum.to_be_bytes());
+        self.write_ipv4(time_us, *src.ip(), *dst.ip(), 6, &l4)
+    }
+
+    fn write_ipv4(
+        &mut self,
+        time_us: i64,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        protocol: u8,
+        l4: &[u8],
+    ) -> io::Result<()> {
+        assert!(time_us >= 0, "pcap time before the epoch");
+        let ip_len = IPV4_HEADER_LEN + l4.len();
         let f = &mut self.frame;
         f.clear();
         // Ethernet: locally administered MACs derived from the addresses.
-        f.extend_from_slice(&mac(*dst.ip()));
-        f.extend_from_slice(&mac(*src.ip()));
+        f.extend_from_slice(&mac(dst));
+        f.extend_from_slice(&mac(src));
         f.extend_from_slice(&0x0800u16.to_be_bytes());
         // IPv4.
         let ip_start = f.len();
@@ -86,18 +137,14 @@ impl<W: Write> PcapWriter<W> {
         f.extend_from_slice(&self.ip_id.to_be_bytes());
         f.extend_from_slice(&0x4000u16.to_be_bytes()); // DF, offset 0
         f.push(64); // TTL
-        f.push(17); // UDP
+        f.push(protocol);
         f.extend_from_slice(&[0, 0]); // checksum, below
-        f.extend_from_slice(&src.ip().octets());
-        f.extend_from_slice(&dst.ip().octets());
+        f.extend_from_slice(&src.octets());
+        f.extend_from_slice(&dst.octets());
         let sum = ipv4_checksum(&f[ip_start..ip_start + IPV4_HEADER_LEN]);
         f[ip_start + 10..ip_start + 12].copy_from_slice(&sum.to_be_bytes());
-        // UDP.
-        f.extend_from_slice(&src.port().to_be_bytes());
-        f.extend_from_slice(&dst.port().to_be_bytes());
-        f.extend_from_slice(&(udp_len as u16).to_be_bytes());
-        f.extend_from_slice(&[0, 0]);
-        f.extend_from_slice(payload);
+        // Transport header and payload.
+        f.extend_from_slice(l4);
         debug_assert_eq!(f.len(), ETHERNET_HEADER_LEN + ip_len);
         self.ip_id = self.ip_id.wrapping_add(1);
 

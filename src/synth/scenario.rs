@@ -12,6 +12,7 @@ use super::truth::{
     ExpectedCapture, StreamIdentity, StreamTruth, CALL_DEFINITIONS, JITTER_DEFINITION,
     MOS_ORDER_RULE,
 };
+use super::volte;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::collections::BinaryHeap;
@@ -64,16 +65,27 @@ pub enum Scenario {
         /// Calls in the capture.
         calls: u64,
     },
+    /// Seven VoLTE calls (GTPv2-C, Gx, Rx, SIP, RTP in GTP-U), three
+    /// answered and one failing at each leg; truth per call (see
+    /// [`super::volte::ExpectedVolteCall`]).
+    Volte,
+    /// `calls` overlapping VoLTE calls without media, for benchmarks.
+    VolteBulk {
+        /// Calls in the capture.
+        calls: u64,
+    },
 }
 
 impl Scenario {
     /// Names accepted by [`Scenario::from_name`].
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 7] = [
         "impairments",
         "sip-call",
         "throughput",
         "calls",
         "calls-bulk",
+        "volte",
+        "volte-bulk",
     ];
 
     /// The scenario called `name`; `size` is the packet count of `throughput`
@@ -90,6 +102,10 @@ impl Scenario {
             "calls-bulk" => Some(Scenario::CallsBulk {
                 calls: size.unwrap_or(DEFAULT_BULK_CALLS),
             }),
+            "volte" => Some(Scenario::Volte),
+            "volte-bulk" => Some(Scenario::VolteBulk {
+                calls: size.unwrap_or(volte::DEFAULT_VOLTE_BULK_CALLS),
+            }),
             _ => None,
         }
     }
@@ -102,6 +118,8 @@ impl Scenario {
             Scenario::Throughput { .. } => "throughput",
             Scenario::Calls => "calls",
             Scenario::CallsBulk { .. } => "calls-bulk",
+            Scenario::Volte => "volte",
+            Scenario::VolteBulk { .. } => "volte-bulk",
         }
     }
 
@@ -113,6 +131,9 @@ impl Scenario {
             Scenario::Throughput { packets } => throughput(&mut rng, packets),
             Scenario::Calls => calls::calls(&mut rng),
             Scenario::CallsBulk { calls } => calls::calls_bulk(&mut rng, calls),
+            Scenario::Volte | Scenario::VolteBulk { .. } => {
+                unreachable!("VoLTE scenarios are written by volte::")
+            }
         }
     }
 }
@@ -124,6 +145,11 @@ impl Scenario {
 /// # Errors
 /// Errors of `out`.
 pub fn generate<W: Write>(scenario: Scenario, seed: u64, out: W) -> io::Result<ExpectedCapture> {
+    match scenario {
+        Scenario::Volte => return volte::volte(seed, out),
+        Scenario::VolteBulk { calls } => return volte::volte_bulk(seed, calls, out),
+        _ => {}
+    }
     let mut plan = scenario.plan(seed);
     let call_plans = std::mem::take(&mut plan.calls);
     let count_sip = !call_plans.is_empty();
@@ -247,6 +273,7 @@ pub fn generate<W: Write>(scenario: Scenario, seed: u64, out: W) -> io::Result<E
         calls,
         mos_order,
         mos_order_rule,
+        ..ExpectedCapture::default()
     })
 }
 

@@ -47,7 +47,7 @@ and, in streams with telephone-event packets, in using the event packets' arriva
 (see wireshark_jitter_comparable).";
 
 /// The expected results of one generated capture.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 pub struct ExpectedCapture {
     /// Format tag of this JSON.
     pub format: String,
@@ -89,6 +89,23 @@ pub struct ExpectedCapture {
     /// How `mos_order` was decided.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub mos_order_rule: String,
+    /// DIAMETER messages in the pcap (VoLTE scenarios only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub diameter_messages: u64,
+    /// GTPv2-C messages in the pcap (VoLTE scenarios only).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub gtpv2_messages: u64,
+    /// What the VoLTE call fields mean, see
+    /// [`super::volte::VOLTE_DEFINITIONS`] (VoLTE scenarios only).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub volte_definitions: String,
+    /// One entry per VoLTE call (the `volte` scenario).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volte_calls: Vec<super::volte::ExpectedVolteCall>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Exactly what the fields of [`ExpectedCall`] are.

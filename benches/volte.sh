@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# VoLTE signalling analysis speed and memory per call.
+#
+# Builds release, generates bench-out/volte-$CALLS.pcap (`synth` scenario
+# `volte-bulk`, seed 1: $CALLS VoLTE calls all overlapping in time, starts
+# spread over 10 s, no media; per call Create Session, Gx CCR-I/CCA-I, SIP
+# INVITE dialog, Rx AAR/AAA, Gx RAR/RAA, Create Bearer; 80 % answered, the
+# rest failing at Rx, Gx, the bearer or SIP) if it is missing, then runs
+#   voxprobe analyze --format json
+# pinned to one core under /usr/bin/time and prints signalling messages per
+# second (SIP + DIAMETER + GTPv2-C decoded, from the summary) and peak RSS per
+# call, next to the targets (>= 500 k messages/s, <= 2 KB per call).
+#
+# Environment: CALLS (default 100000) sizes the capture.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CALLS=${CALLS:-100000}
+SEED=1
+OUT=bench-out
+PCAP=$OUT/volte-$CALLS.pcap
+JSON=$OUT/volte-$CALLS.expected.json
+STAMP=$OUT/volte-$CALLS.stamp
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "volte.sh: $1 not found; $2" >&2; exit 2; }; }
+need taskset "install util-linux"
+[ -x /usr/bin/time ] || { echo "volte.sh: /usr/bin/time not found; install GNU time" >&2; exit 2; }
+
+cargo build --release --quiet --bin voxprobe --example gencap
+mkdir -p "$OUT"
+if [ ! -f "$PCAP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "volte-bulk $SEED $CALLS" ]; then
+    echo "generating $PCAP ($CALLS calls, seed $SEED)..."
+    target/release/examples/gencap --scenario volte-bulk --seed "$SEED" --calls "$CALLS" -o "$PCAP" --expected "$JSON"
+    echo "volte-bulk $SEED $CALLS" > "$STAMP"
+fi
+frames=$(grep -m1 -o '"frames": [0-9]*' "$JSON" | grep -o '[0-9]*$')
+size=$(stat -c %s "$PCAP")
+echo "capture: $PCAP, $CALLS calls, $frames frames, $((size / 1000000)) MB"
+
+t0=$(date +%s.%N)
+/usr/bin/time -f '%M' -o "$OUT/volte.rss" \
+    taskset -c 0 target/release/voxprobe analyze --format json "$PCAP" > "$OUT/volte.out"
+t1=$(date +%s.%N)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+rss_kb=$(tail -1 "$OUT/volte.rss")
+protocols=$(grep -o '"protocols":{[^}]*}' "$OUT/volte.out" | tail -1)
+count() { echo "$protocols" | grep -o "\"$1\":[0-9]*" | grep -o '[0-9]*$'; }
+sip=$(count sip); diameter=$(count diameter); gtpv2=$(count gtpv2)
+messages=$((sip + diameter + gtpv2))
+calls_found=$(grep -c '"type":"call"' "$OUT/volte.out" || true)
+
+echo "  decoded: $sip SIP + $diameter DIAMETER + $gtpv2 GTPv2-C = $messages messages; $calls_found calls"
+echo "  time: ${secs} s (1 core), peak RSS: $((rss_kb / 1024)) MB"
+echo
+printf '%-30s %14s %14s\n' metric measured target
+printf '%-30s %14s %14s\n' "signalling messages/s" \
+    "$(awk -v n="$messages" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')" ">= 500000"
+printf '%-30s %14s %14s\n' "peak RSS per call, bytes" \
+    "$(awk -v k="$rss_kb" -v c="$CALLS" 'BEGIN { printf "%.0f", k * 1024 / c }')" "<= 2048"
