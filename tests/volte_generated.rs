@@ -193,18 +193,9 @@ fn analyser_volte_legs_equal_the_generated_truth() {
                 }
             }
             None => {
-                // KNOWN GAP: no Create Bearer was sent for this call, so it
-                // should have no bearer leg; the correlator's last-resort
-                // "time" join takes the next call's QCI 1 Create Bearer
-                // although that bearer's IMSI (from the S11 TEID) is another
-                // subscriber's. What it should do:
-                // assert!(legs.bearer_leg.is_none(), "{ctx}: no bearer was requested");
-                if let Some(b) = &legs.bearer_leg {
-                    eprintln!(
-                        "KNOWN GAP {ctx}: bearer leg joined by {} though none was requested",
-                        b.joined_by
-                    );
-                }
+                // No Create Bearer was sent for this call (its Rx or Gx leg
+                // failed first): its known subscriber has no voice bearer.
+                assert!(legs.bearer_leg.is_none(), "{ctx}: no bearer was requested");
             }
         }
         assert_eq!(

@@ -192,6 +192,10 @@ impl Procedure {
     }
 }
 
+/// Procedures looked at by the last-resort time join of a bearer: bounds the
+/// work per call when thousands of calls overlap.
+const MAX_TIME_JOIN_CANDIDATES: usize = 64;
+
 /// A bounded, time-ordered log with stable sequence numbers.
 #[derive(Debug)]
 struct Log<T> {
@@ -946,9 +950,12 @@ impl Correlator {
             }
         }
         let mut bearer_by = if !score.is_empty() { "teid" } else { "imsi" };
-        if bearer.is_none() {
-            // Last resort: the QCI 1 Create Bearer of no other call nearest
-            // the INVITE, from the INVITE to the end of the call.
+        // Last resort, only when the UE's subscriber is unknown (a capture
+        // without its Create Session): the QCI 1 Create Bearer of no other
+        // call nearest the INVITE, from the INVITE to the end of the call,
+        // among the first few. A known subscriber with no voice bearer has
+        // none (its Rx or Gx leg failed before one was asked for).
+        if bearer.is_none() && subscriber.is_none() {
             bearer_by = "time";
             let from = call.invite_time;
             let first = self
@@ -959,6 +966,7 @@ impl Correlator {
                 .procedures
                 .iter_from(first)
                 .take_while(|(_, p)| p.request_time <= end)
+                .take(MAX_TIME_JOIN_CANDIDATES)
                 .find(|(seq, p)| {
                     p.kind == ProcedureKind::CreateBearer
                         && p.voice_bearer().is_some()
