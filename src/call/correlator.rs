@@ -192,6 +192,11 @@ impl Procedure {
     }
 }
 
+/// Procedures looked at on each side of a Create Bearer for its next hop:
+/// hops follow each other within milliseconds, and the bound keeps the join
+/// linear when thousands of calls overlap.
+const MAX_HOP_CANDIDATES: usize = 256;
+
 /// Procedures looked at by the last-resort time join of a bearer: bounds the
 /// work per call when thousands of calls overlap.
 const MAX_TIME_JOIN_CANDIDATES: usize = 64;
@@ -837,6 +842,7 @@ impl Correlator {
                 .rev()
                 .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
                 .take_while(|(_, p)| p.request_time >= from)
+                .take(MAX_HOP_CANDIDATES)
                 .find(|(_, p)| is_hop(p) && p.responder == first.requester);
             match prev {
                 Some((s, _)) => hops.insert(0, s),
@@ -853,6 +859,7 @@ impl Correlator {
             let next = (last_seq + 1..self.procedures.next_seq())
                 .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
                 .take_while(|(_, p)| p.request_time <= to)
+                .take(MAX_HOP_CANDIDATES)
                 .find(|(_, p)| is_hop(p) && p.requester == last.responder);
             match next {
                 Some((s, _)) => hops.push(s),
