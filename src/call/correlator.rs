@@ -250,7 +250,7 @@ impl<T> Log<T> {
 }
 
 /// An index from a key to the sequence numbers of a [`Log`].
-type Index<K> = HashMap<K, Vec<u64>>;
+type Index<K> = HashMap<K, Vec<u64>, foldhash::fast::RandomState>;
 
 fn index_add<K: Hash + Eq>(index: &mut Index<K>, key: K, seq: u64, overflow: &mut u64) {
     let v = index.entry(key).or_default();
@@ -285,7 +285,7 @@ pub struct Correlator {
     proc_by_teid: Index<u32>,
     proc_by_imsi: Index<String>,
     /// (requester IP, responder IP, sequence) → (request time, procedure).
-    pending: HashMap<(IpAddr, IpAddr, u32), (PacketTime, u64)>,
+    pending: HashMap<(IpAddr, IpAddr, u32), (PacketTime, u64), foldhash::fast::RandomState>,
     counters: CorrelatorCounters,
 }
 
@@ -766,8 +766,8 @@ impl Correlator {
     /// Joins the legs held to each call (see the module doc) and counts
     /// what was joined and what was left.
     pub fn attach(&mut self, calls: &mut [CallRecord]) {
-        let mut used_ex = HashSet::new();
-        let mut used_proc = HashSet::new();
+        let mut used_ex: HashSet<u64, foldhash::fast::RandomState> = HashSet::default();
+        let mut used_proc: HashSet<u64, foldhash::fast::RandomState> = HashSet::default();
         for record in calls.iter_mut() {
             let legs = self.legs_of(record, &mut used_ex, &mut used_proc);
             if let Some(legs) = legs {
@@ -872,8 +872,8 @@ impl Correlator {
     fn legs_of(
         &self,
         record: &CallRecord,
-        used_ex: &mut HashSet<u64>,
-        used_proc: &mut HashSet<u64>,
+        used_ex: &mut HashSet<u64, foldhash::fast::RandomState>,
+        used_proc: &mut HashSet<u64, foldhash::fast::RandomState>,
     ) -> Option<VolteLegs> {
         let call = &record.call;
         let start = call.invite_time.add_nanos(-NEAREST_WINDOW_NS);
@@ -918,7 +918,7 @@ impl Correlator {
 
         // Bearer: the QCI 1 Create Bearer whose TEIDs carry most of the
         // call's packets; else the UE's nearest one.
-        let mut score: HashMap<u64, u64> = HashMap::new();
+        let mut score: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
         for s in &record.streams {
             if let Observation::GtpU { teid } = s.key.observation {
                 for &seq in self.proc_by_teid.get(&teid).into_iter().flatten() {
