@@ -9,7 +9,7 @@
 //! the call module: see `tests/calls_generated_records.rs.txt`.
 
 use crate::support::project_dir;
-use crate::support::tshark::{self, agrees};
+use crate::support::tshark;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use voxprobe::synth::{generate, ExpectedCall, ExpectedCapture, Scenario};
@@ -374,30 +374,7 @@ fn tshark_rtp_streams_match_every_calls_streams() {
     for c in &e.calls {
         for want in &c.streams {
             let ctx = format!("{}/{}", c.name, want.name);
-            let row = rows
-                .iter()
-                .find(|r| r.src == want.src && r.dst == want.dst && r.ssrc == want.ssrc)
-                .unwrap_or_else(|| panic!("{ctx}: tshark has no such stream"));
-            assert_eq!(row.packets, want.packets, "{ctx}: packets");
-            assert_eq!(row.lost, want.lost, "{ctx}: lost");
-            assert!(
-                (row.max_delta_ms - want.max_delta_ms).abs() <= 0.0015,
-                "{ctx}: max delta {} vs {}",
-                row.max_delta_ms,
-                want.max_delta_ms
-            );
-            assert!(
-                agrees(row.mean_jitter_ms, want.mean_jitter_ms),
-                "{ctx}: mean jitter {} vs {}",
-                row.mean_jitter_ms,
-                want.mean_jitter_ms
-            );
-            assert!(
-                agrees(row.max_jitter_ms, want.max_jitter_ms),
-                "{ctx}: max jitter {} vs {}",
-                row.max_jitter_ms,
-                want.max_jitter_ms
-            );
+            tshark::assert_row_matches(&rows, want, &ctx, true);
         }
     }
 }

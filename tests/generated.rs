@@ -285,35 +285,7 @@ fn tshark_agrees_with_the_generated_truth() {
         );
         for want in &expected.streams {
             let ctx = format!("{stem}/{}", want.name);
-            let row = rows
-                .iter()
-                .find(|r| r.src == want.src && r.dst == want.dst && r.ssrc == want.ssrc)
-                .unwrap_or_else(|| panic!("{ctx}: tshark has no such stream"));
-            assert_eq!(row.packets, want.packets, "{ctx}: packets");
-            // tshark's Lost is last − first + 1 − packets with its own wrap
-            // logic; with no loss at the ends it equals ours.
-            assert_eq!(row.lost, want.lost, "{ctx}: lost");
-            // tshark prints three decimals.
-            assert!(
-                (row.max_delta_ms - want.max_delta_ms).abs() <= 0.0015,
-                "{ctx}: max delta {} vs {}",
-                row.max_delta_ms,
-                want.max_delta_ms
-            );
-            if want.wireshark_jitter_comparable {
-                assert!(
-                    agrees(row.mean_jitter_ms, want.mean_jitter_ms),
-                    "{ctx}: mean jitter {} vs {}",
-                    row.mean_jitter_ms,
-                    want.mean_jitter_ms
-                );
-                assert!(
-                    agrees(row.max_jitter_ms, want.max_jitter_ms),
-                    "{ctx}: max jitter {} vs {}",
-                    row.max_jitter_ms,
-                    want.max_jitter_ms
-                );
-            }
+            tshark::assert_row_matches(&rows, want, &ctx, want.wireshark_jitter_comparable);
         }
     }
 }
