@@ -311,6 +311,22 @@ impl Analyzer {
         self.poll_timeouts(frame.time);
     }
 
+    /// Handles one payload the decoder yielded, without the frame around it:
+    /// the classification, signalling and correlation stage on its own, as
+    /// the correlator bench drives it. [`Analyzer::handle_frame`] is this
+    /// after decoding; decode counters are not touched here.
+    pub fn handle_datagram(&mut self, dg: &Datagram<'_>) -> Verdict {
+        self.first_frame_time.get_or_insert(dg.time);
+        let verdict = self.media.classify(dg);
+        self.poll_timeouts(dg.time);
+        verdict
+    }
+
+    /// Calls in progress (INVITE seen, not yet ended or timed out).
+    pub fn active_calls(&self) -> usize {
+        self.media.calls.active_calls()
+    }
+
     fn poll_timeouts(&mut self, now: PacketTime) {
         match self.next_timeout_check {
             Some(due) if now < due => {}

@@ -214,7 +214,17 @@ enum Kind {
 }
 
 impl Call {
-    fn plan(rng: &mut Rng, index: u32, start: i64, fail: Fail, amr_wb: bool, media: u32) -> Call {
+    /// `media` RTP packets each way; an answered call then stays up `hold_us`
+    /// more without packets before its BYE.
+    fn plan(
+        rng: &mut Rng,
+        index: u32,
+        start: i64,
+        fail: Fail,
+        amr_wb: bool,
+        media: u32,
+        hold_us: i64,
+    ) -> Call {
         let name = match fail {
             Fail::None if amr_wb => "ok-amr-wb",
             Fail::None => "ok-pcmu",
@@ -277,7 +287,7 @@ impl Call {
         };
         let media_packets = if fail == Fail::None { media } else { 0 };
         let media_start = ack + 10_000;
-        let bye = media_start + i64::from(media_packets) * 20_000 + 20_000;
+        let bye = media_start + i64::from(media_packets) * 20_000 + 20_000 + hold_us;
         Call {
             name,
             index,
@@ -1028,15 +1038,21 @@ pub(super) fn volte<W: Write>(seed: u64, out: W) -> io::Result<ExpectedCapture> 
         .enumerate()
         .map(|(i, &(fail, amr))| {
             let start = BASE_TIME_US + 10_000 + i as i64 * 1_500_000;
-            Call::plan(&mut rng, i as u32 + 1, start, fail, amr, 100)
+            Call::plan(&mut rng, i as u32 + 1, start, fail, amr, 100, 0)
         })
         .collect();
     write_calls("volte", seed, &calls, true, out)
 }
 
+/// How long an answered `volte-bulk` call stays up: longer than the spread of
+/// the starts plus the slowest setup, so every answered call is up at once
+/// (from about 13 s to 20.5 s of the capture).
+pub const BULK_HOLD_US: i64 = 20_000_000;
+
 /// The `volte-bulk` scenario: `n` calls all overlapping (starts spread over
-/// 10 s, each lasting several seconds), no media, 80 % answered, the rest
-/// failing at one of the four legs; truth is counts only.
+/// 10 s, answered calls up for [`BULK_HOLD_US`]), no media, 80 % answered,
+/// the rest failing at one of the four legs within a few seconds; truth is
+/// counts only.
 pub(super) fn volte_bulk<W: Write>(seed: u64, n: u64, out: W) -> io::Result<ExpectedCapture> {
     let mut rng = Rng::new(seed);
     let spread = 10_000_000 / n.max(1) as i64;
@@ -1050,7 +1066,15 @@ pub(super) fn volte_bulk<W: Write>(seed: u64, n: u64, out: W) -> io::Result<Expe
                 _ => Fail::None,
             };
             let start = BASE_TIME_US + 10_000 + i as i64 * spread;
-            Call::plan(&mut rng, i as u32 + 1, start, fail, i % 4 != 0, 0)
+            Call::plan(
+                &mut rng,
+                i as u32 + 1,
+                start,
+                fail,
+                i % 4 != 0,
+                0,
+                BULK_HOLD_US,
+            )
         })
         .collect();
     write_calls("volte-bulk", seed, &calls, false, out)
