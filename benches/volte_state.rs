@@ -90,7 +90,19 @@ fn main() {
         pcap.len() / 1_000_000
     );
 
-    let config = AnalyzeConfig::default();
+    // As `analyze` runs without `--ladder` and a live probe that exports each
+    // message as it comes: no per-call copy of the messages. LADDERS=1 keeps
+    // them, as `analyze --ladder` does.
+    let mut config = AnalyzeConfig::default();
+    config.calls.keep_ladders = std::env::var("LADDERS").is_ok_and(|v| v == "1");
+    println!(
+        "ladders (every message kept per call): {}",
+        if config.calls.keep_ladders {
+            "kept"
+        } else {
+            "not kept"
+        }
+    );
     let started = Instant::now();
     let mut decoder = Decoder::new(config.decoder.clone());
     let mut arena = Vec::new();

@@ -259,8 +259,8 @@ struct MediaClassifier {
     diameter_transactions: diameter::transactions::Transactions,
     /// Joins DIAMETER, GTPv2-C and subscribers to calls.
     correlator: Correlator,
-    /// Every DIAMETER and GTPv2-C message, for ladders.
-    signals: SignalLog,
+    /// Every DIAMETER and GTPv2-C message, for ladders (when kept).
+    signals: Option<SignalLog>,
     /// RTP packets waiting to be counted (see `StreamTable::handle_batch`).
     batch: Vec<MediaPacket>,
 }
@@ -287,7 +287,7 @@ impl Analyzer {
                 diameter: DiameterCounters::default(),
                 diameter_transactions: Default::default(),
                 correlator: Correlator::new(),
-                signals: SignalLog::default(),
+                signals: config.calls.keep_ladders.then(SignalLog::default),
                 batch: Vec::with_capacity(MAX_BATCH),
             },
             next_timeout_check: None,
@@ -386,7 +386,7 @@ impl Analyzer {
         FileAnalysis {
             calls,
             streams,
-            signals: std::mem::take(&mut media.signals),
+            signals: media.signals.take().unwrap_or_default(),
             subscribers: media.correlator.subscribers(),
             summary: Summary {
                 file,
@@ -463,21 +463,23 @@ impl MediaClassifier {
                     dg.dst,
                     payload,
                     &mut |summary, transaction| {
-                        let label = match summary.cause {
-                            Some(c) => format!("{} (cause {})", summary.name, c.value),
-                            None => summary.name.to_owned(),
-                        };
-                        signals.push(
-                            dg.time,
-                            dg.frame,
-                            dg.src,
-                            dg.dst,
-                            dg.transport,
-                            label,
-                            None,
-                            None,
-                            Some(summary.sequence),
-                        );
+                        if let Some(signals) = signals.as_mut() {
+                            let label = match summary.cause {
+                                Some(c) => format!("{} (cause {})", summary.name, c.value),
+                                None => summary.name.to_owned(),
+                            };
+                            signals.push(
+                                dg.time,
+                                dg.frame,
+                                dg.src,
+                                dg.dst,
+                                dg.transport,
+                                label,
+                                None,
+                                None,
+                                Some(summary.sequence),
+                            );
+                        }
                         correlator.handle_gtpv2(
                             dg.time,
                             dg.frame,
@@ -622,27 +624,29 @@ impl MediaClassifier {
                     &m,
                     matched.as_ref(),
                 );
-                let command =
-                    diameter::dictionary::command_name(m.header.command_code, m.header.request)
-                        .map_or_else(
-                            || format!("DIAMETER {}", m.header.command_code),
-                            str::to_owned,
-                        );
-                let label = match m.result_code.or(m.experimental_result_code) {
-                    Some(code) if !m.header.request => format!("{command} {code}"),
-                    _ => command,
-                };
-                self.signals.push(
-                    dg.time,
-                    dg.frame,
-                    dg.src,
-                    dg.dst,
-                    dg.transport,
-                    label,
-                    m.session_id.clone(),
-                    m.origin_host.clone(),
-                    None,
-                );
+                if let Some(signals) = self.signals.as_mut() {
+                    let command =
+                        diameter::dictionary::command_name(m.header.command_code, m.header.request)
+                            .map_or_else(
+                                || format!("DIAMETER {}", m.header.command_code),
+                                str::to_owned,
+                            );
+                    let label = match m.result_code.or(m.experimental_result_code) {
+                        Some(code) if !m.header.request => format!("{command} {code}"),
+                        _ => command,
+                    };
+                    signals.push(
+                        dg.time,
+                        dg.frame,
+                        dg.src,
+                        dg.dst,
+                        dg.transport,
+                        label,
+                        m.session_id.clone(),
+                        m.origin_host.clone(),
+                        None,
+                    );
+                }
                 Verdict::Ours
             }
             Err(e) => {

@@ -282,13 +282,15 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let config = match config_from(&args.decode) {
+    let mut config = match config_from(&args.decode) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("voxprobe: {e:#}");
             return Ok(2);
         }
     };
+    // Every message of every call is kept only when a ladder is printed.
+    config.calls.keep_ladders = args.ladder.is_some();
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut code = 0u8;

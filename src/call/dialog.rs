@@ -22,8 +22,10 @@ pub const MAX_LADDER_ENTRIES: usize = 512;
 pub const MAX_MEDIA_OFFERS: usize = 32;
 /// To-tags (forks) tracked per call.
 pub const MAX_FORKS: usize = 8;
-/// Recent message fingerprints kept per call to recognise retransmissions.
-const RETRANSMISSION_WINDOW: usize = 64;
+/// Recent message fingerprints kept per call to recognise retransmissions
+/// (32-bit: a false match needs one of 32 fingerprints to equal a new one,
+/// about 1 in 10^8 per message).
+const RETRANSMISSION_WINDOW: usize = 32;
 /// Longest text kept from a header (user agent, reason phrase, URI).
 const MAX_TEXT_LEN: usize = 256;
 
@@ -202,8 +204,9 @@ pub struct Call {
     pub attempts: u32,
     /// Time of the last message.
     pub last_activity: PacketTime,
-    fingerprints: [u64; RETRANSMISSION_WINDOW],
-    fingerprint_next: usize,
+    fingerprints: [u32; RETRANSMISSION_WINDOW],
+    fingerprint_next: u8,
+    keep_ladder: bool,
 }
 
 fn text(b: &[u8]) -> String {
@@ -311,7 +314,15 @@ impl Call {
             last_activity: ctx.time,
             fingerprints: [0; RETRANSMISSION_WINDOW],
             fingerprint_next: 0,
+            keep_ladder: true,
         }
+    }
+
+    /// Keeps the messages for the ladder (the default) or not: a probe that
+    /// exports each message as it comes needs no copy per call.
+    pub fn with_ladder(mut self, keep: bool) -> Self {
+        self.keep_ladder = keep;
+        self
     }
 
     /// Whether `msg` starts a call: an INVITE without a To tag.
@@ -365,12 +376,16 @@ impl Call {
             .and_then(sip::parse_name_addr)
             .and_then(|t| t.tag)
             .hash(&mut hasher);
-        let fp = hasher.finish() | 1;
+        // Never 0, the value of an empty slot.
+        let fp = (hasher.finish() >> 32) as u32 | 1;
         if self.fingerprints.contains(&fp) {
             return true;
         }
-        self.fingerprints[self.fingerprint_next] = fp;
-        self.fingerprint_next = (self.fingerprint_next + 1) % RETRANSMISSION_WINDOW;
+        let next = usize::from(self.fingerprint_next) % RETRANSMISSION_WINDOW;
+        if let Some(slot) = self.fingerprints.get_mut(next) {
+            *slot = fp;
+        }
+        self.fingerprint_next = ((next + 1) % RETRANSMISSION_WINDOW) as u8;
         false
     }
 
@@ -443,7 +458,9 @@ impl Call {
         self.messages += 1;
         self.last_activity = self.last_activity.max(ctx.time);
         let retransmission = self.is_retransmission(ctx, msg);
-        self.push_ladder(ctx, msg, !media.is_empty(), retransmission);
+        if self.keep_ladder {
+            self.push_ladder(ctx, msg, !media.is_empty(), retransmission);
+        }
         if retransmission {
             self.retransmissions += 1;
             return;

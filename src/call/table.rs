@@ -31,6 +31,10 @@ pub struct CallTableConfig {
     /// seen, or end this long after the call ended, and still belong to it
     /// (default 5 s).
     pub media_slack_ns: i64,
+    /// Keep every message of each call, and every DIAMETER and GTPv2-C
+    /// message, for ladders (default on; `analyze` turns it off unless a
+    /// ladder is asked for).
+    pub keep_ladders: bool,
 }
 
 impl Default for CallTableConfig {
@@ -40,6 +44,7 @@ impl Default for CallTableConfig {
             idle_timeout_ns: 2 * 3600 * 1_000_000_000,
             linger_ns: 64 * 1_000_000_000,
             media_slack_ns: 5 * 1_000_000_000,
+            keep_ladders: true,
         }
     }
 }
@@ -71,7 +76,8 @@ pub struct SipCounters {
 /// Every call of a run.
 pub struct CallTable {
     config: CallTableConfig,
-    active: FastMap<Vec<u8>, Call>,
+    /// Boxed: a slot of a table sized for 100 000 calls stays small.
+    active: FastMap<Box<[u8]>, Box<Call>>,
     finished: Vec<Call>,
     requests: FastMap<Method<'static>, u64>,
     other_requests: BTreeMap<String, u64>,
@@ -182,9 +188,9 @@ impl CallTable {
             return;
         }
         self.counters.calls += 1;
-        let mut call = Call::new(ctx, msg, call_id);
+        let mut call = Box::new(Call::new(ctx, msg, call_id).with_ladder(self.config.keep_ladders));
         call.handle_message(ctx, msg, media);
-        self.active.insert(call_id.to_vec(), call);
+        self.active.insert(call_id.into(), call);
     }
 
     /// Closes calls that ended more than the linger time ago, or have been
@@ -193,7 +199,7 @@ impl CallTable {
         let linger = self.config.linger_ns;
         let idle = self.config.idle_timeout_ns;
         let since = |t: PacketTime| now.as_nanos().saturating_sub(t.as_nanos());
-        let mut done: Vec<Vec<u8>> = self
+        let mut done: Vec<Box<[u8]>> = self
             .active
             .iter()
             .filter(|(_, c)| {
@@ -207,7 +213,7 @@ impl CallTable {
                 if !call.is_ended() {
                     self.counters.calls_idle_closed += 1;
                 }
-                self.finished.push(call);
+                self.finished.push(*call);
             }
         }
     }
@@ -224,7 +230,7 @@ impl CallTable {
         streams: Vec<StreamRecord>,
     ) -> (Vec<CallRecord>, Vec<StreamRecord>, SipCounters) {
         let mut calls = std::mem::take(&mut self.finished);
-        calls.extend(self.active.drain().map(|(_, c)| c));
+        calls.extend(self.active.drain().map(|(_, c)| *c));
         calls.sort_by(|a, b| {
             (a.invite_time, a.first_frame, &a.call_id).cmp(&(
                 b.invite_time,
