@@ -31,10 +31,10 @@ need taskset "install util-linux"
 
 cargo build --release --quiet --bin voxprobe --example gencap
 mkdir -p "$OUT"
-if [ ! -f "$PCAP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "volte-bulk $SEED $CALLS" ]; then
+if [ ! -f "$PCAP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "volte-bulk-held-20s $SEED $CALLS" ]; then
     echo "generating $PCAP ($CALLS calls, seed $SEED)..."
     target/release/examples/gencap --scenario volte-bulk --seed "$SEED" --calls "$CALLS" -o "$PCAP" --expected "$JSON"
-    echo "volte-bulk $SEED $CALLS" > "$STAMP"
+    echo "volte-bulk-held-20s $SEED $CALLS" > "$STAMP"
 fi
 frames=$(grep -m1 -o '"frames": [0-9]*' "$JSON" | grep -o '[0-9]*$')
 size=$(stat -c %s "$PCAP")
