@@ -188,6 +188,13 @@ fn main() {
         "calls: {} ({with_legs} with an Rx leg); most active at once: {most_active}",
         analysis.calls.len()
     );
+    // Every generated call sends an AAR: a call without its Rx leg means
+    // state was evicted, and the memory figure would flatter.
+    if with_legs != analysis.calls.len() || analysis.calls.len() as u64 != calls {
+        println!(
+            "WARNING: not every call was joined to its legs; see the summary's volte counters"
+        );
+    }
     println!(
         "decode stage: {decode_secs:.3} s ({:.0} frames/s)",
         frames as f64 / decode_secs

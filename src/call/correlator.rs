@@ -10,8 +10,8 @@
 //!   request → response latency and cause, indexed by TEID and IMSI;
 //! - the [`SubscriberTable`] (IMSI, MSISDN, UE IPs, bearers, TEIDs).
 //!
-//! All of it is bounded ([`MAX_EXCHANGES`], [`MAX_PROCEDURES`],
-//! [`MAX_PENDING_REQUESTS`], [`MAX_PER_KEY`]; evictions counted) and aged out
+//! All of it is bounded ([`CorrelatorLimits`], [`MAX_PER_KEY`]; evictions
+//! counted) and aged out
 //! by [`Correlator::handle_timeout`] after [`RETENTION_NS`] of packet time.
 //!
 //! [`Correlator::attach`] then joins legs to each call per DESIGN.md: ICID →
@@ -33,12 +33,38 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
 
-/// Most DIAMETER Rx/Gx exchanges remembered.
-pub const MAX_EXCHANGES: usize = 65_536;
-/// Most GTPv2-C procedures remembered.
-pub const MAX_PROCEDURES: usize = 65_536;
-/// Most GTPv2-C requests waiting for their response.
+/// Most DIAMETER Rx/Gx exchanges remembered by default: a VoLTE call makes
+/// about five (CCR-I, AAR, RAR, STR, CCR-T), so 100 000 calls at once (the
+/// call table's default) keep their legs.
+pub const MAX_EXCHANGES: usize = 524_288;
+/// Most GTPv2-C procedures remembered by default: a call makes about four
+/// (Create Session, Create Bearer on two hops, Delete Bearer).
+pub const MAX_PROCEDURES: usize = 524_288;
+/// Most GTPv2-C requests waiting for their response by default.
 pub const MAX_PENDING_REQUESTS: usize = 65_536;
+
+/// How much the correlator remembers; what goes past a limit is evicted
+/// (oldest first) and counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CorrelatorLimits {
+    /// DIAMETER Rx/Gx exchanges (default [`MAX_EXCHANGES`]).
+    pub max_exchanges: usize,
+    /// GTPv2-C procedures (default [`MAX_PROCEDURES`]).
+    pub max_procedures: usize,
+    /// GTPv2-C requests waiting for a response (default
+    /// [`MAX_PENDING_REQUESTS`]).
+    pub max_pending_requests: usize,
+}
+
+impl Default for CorrelatorLimits {
+    fn default() -> Self {
+        CorrelatorLimits {
+            max_exchanges: MAX_EXCHANGES,
+            max_procedures: MAX_PROCEDURES,
+            max_pending_requests: MAX_PENDING_REQUESTS,
+        }
+    }
+}
 /// Most entries per index key (e.g. RARs of one Gx session); the oldest goes.
 pub const MAX_PER_KEY: usize = 64;
 /// Exchanges and procedures are kept this long (packet time): two hours, the
@@ -99,13 +125,14 @@ pub struct CorrelatorCounters {
     pub bearer_unmatched: u64,
     /// DIAMETER answers whose exchange was not found.
     pub diameter_answers_unmatched: u64,
-    /// Exchanges evicted because [`MAX_EXCHANGES`] was reached.
+    /// Exchanges evicted because [`CorrelatorLimits::max_exchanges`] was reached.
     pub exchanges_evicted: u64,
-    /// Procedures evicted because [`MAX_PROCEDURES`] was reached.
+    /// Procedures evicted because [`CorrelatorLimits::max_procedures`] was reached.
     pub procedures_evicted: u64,
     /// Exchanges and procedures aged out after [`RETENTION_NS`].
     pub aged_out: u64,
-    /// GTPv2-C requests not remembered ([`MAX_PENDING_REQUESTS`]) or timed out.
+    /// GTPv2-C requests not remembered
+    /// ([`CorrelatorLimits::max_pending_requests`]) or timed out.
     pub pending_dropped: u64,
     /// Index entries dropped past [`MAX_PER_KEY`].
     pub index_overflow: u64,
@@ -276,6 +303,7 @@ fn index_remove<K: Hash + Eq>(index: &mut Index<K>, key: &K, seq: u64) {
 /// Joins DIAMETER, GTPv2-C and subscribers to SIP calls. See the module doc.
 #[derive(Debug, Default)]
 pub struct Correlator {
+    limits: CorrelatorLimits,
     subscribers: SubscriberTable,
     exchanges: Log<Exchange>,
     ex_by_session: Index<String>,
@@ -331,6 +359,14 @@ impl Correlator {
     /// A correlator with the default limits.
     pub fn new() -> Self {
         Correlator::default()
+    }
+
+    /// A correlator with these limits.
+    pub fn with_limits(limits: CorrelatorLimits) -> Self {
+        Correlator {
+            limits,
+            ..Correlator::default()
+        }
     }
 
     /// Takes one decoded DIAMETER message; `matched` is the request an
@@ -441,7 +477,7 @@ impl Correlator {
     }
 
     fn push_exchange(&mut self, ex: Exchange) {
-        if self.exchanges.items.len() >= MAX_EXCHANGES {
+        if self.exchanges.items.len() >= self.limits.max_exchanges {
             self.pop_exchange();
             self.counters.exchanges_evicted += 1;
         }
@@ -530,7 +566,7 @@ impl Correlator {
         if self.pending.contains_key(&key) {
             return; // a retransmission: the first copy times the procedure
         }
-        if self.pending.len() >= MAX_PENDING_REQUESTS {
+        if self.pending.len() >= self.limits.max_pending_requests {
             self.counters.pending_dropped += 1;
             return;
         }
@@ -562,7 +598,7 @@ impl Correlator {
             latency_ms: None,
             cause: None,
         };
-        if self.procedures.items.len() >= MAX_PROCEDURES {
+        if self.procedures.items.len() >= self.limits.max_procedures {
             self.pop_procedure();
             self.counters.procedures_evicted += 1;
         }
@@ -1319,18 +1355,22 @@ mod tests {
 
     #[test]
     fn exchanges_are_bounded_and_aged_out_with_their_indices() {
-        let mut c = Correlator::new();
-        for i in 0..=MAX_EXCHANGES {
+        const LIMIT: usize = 1000;
+        let mut c = Correlator::with_limits(CorrelatorLimits {
+            max_exchanges: LIMIT,
+            ..CorrelatorLimits::default()
+        });
+        for i in 0..=LIMIT {
             let mut aar = diameter(APP_RX, CMD_AA, true, &format!("s;{i}"));
             aar.framed_ip = Some(Ipv4Addr::from(UE));
             c.handle_diameter(at(0), i as u64, ep([1; 4]), ep([2; 4]), &aar, None);
         }
         assert_eq!(c.counters().exchanges_evicted, 1);
-        assert_eq!(c.exchanges.items.len(), MAX_EXCHANGES);
+        assert_eq!(c.exchanges.items.len(), LIMIT);
         assert!(!c.ex_by_session.contains_key("s;0"));
         assert_eq!(c.ex_by_ip[&IpAddr::from(UE)].len(), MAX_PER_KEY);
         c.handle_timeout(at(1000).add_nanos(RETENTION_NS));
-        assert_eq!(c.counters().aged_out, MAX_EXCHANGES as u64);
+        assert_eq!(c.counters().aged_out, LIMIT as u64);
         assert!(c.exchanges.items.is_empty());
         assert!(c.ex_by_session.is_empty());
         assert!(c.ex_by_ip.is_empty());
