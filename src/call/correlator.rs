@@ -29,9 +29,11 @@ use crate::proto::diameter::transactions::Matched;
 use crate::proto::gtpv2::{MessageSummary, Transaction};
 use crate::time::PacketTime;
 use serde::Serialize;
+use smallvec::SmallVec;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Most DIAMETER Rx/Gx exchanges remembered by default: a VoLTE call makes
 /// about five (CCR-I, AAR, RAR, STR, CCR-T), so 100 000 calls at once (the
@@ -163,11 +165,12 @@ enum App {
 struct Exchange {
     app: App,
     command_code: u32,
-    session_id: String,
+    /// Shared by the exchanges of one session.
+    session_id: Arc<str>,
     request_time: PacketTime,
     request_frame: u64,
     framed_ip: Option<IpAddr>,
-    imsi: Option<String>,
+    imsi: Option<Arc<str>>,
     af_charging_id: Option<String>,
     media_components: usize,
     rules: Vec<String>,
@@ -276,8 +279,45 @@ impl<T> Log<T> {
     }
 }
 
+/// The sequence numbers under one index key: most keys have one or two, kept
+/// inline (a heap block per key was a fifth of the correlator's memory).
+type Seqs = SmallVec<[u64; 2]>;
+
 /// An index from a key to the sequence numbers of a [`Log`].
-type Index<K> = HashMap<K, Vec<u64>, foldhash::fast::RandomState>;
+type Index<K> = HashMap<K, Seqs, foldhash::fast::RandomState>;
+
+/// An index from a string (Session-Id, ICID, IMSI) to sequence numbers, keyed
+/// by the string's 64-bit hash under a per-run random seed: the items hold
+/// the string already, and a second copy per key cost more than the rest of
+/// the entry. A lookup yields candidates; callers compare the item's own
+/// string, so a collision can cost a lookup but never join a wrong leg.
+#[derive(Debug, Default)]
+struct StrIndex {
+    seed: foldhash::fast::RandomState,
+    seqs: Index<u64>,
+}
+
+impl StrIndex {
+    fn add(&mut self, key: &str, seq: u64, overflow: &mut u64) {
+        index_add(&mut self.seqs, self.seed.hash_one(key), seq, overflow);
+    }
+
+    fn remove(&mut self, key: &str, seq: u64) {
+        index_remove(&mut self.seqs, &self.seed.hash_one(key), seq);
+    }
+
+    /// Sequence numbers whose key may be `key` (oldest first).
+    fn candidates(&self, key: &str) -> &[u64] {
+        self.seqs
+            .get(&self.seed.hash_one(key))
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+}
 
 fn index_add<K: Hash + Eq>(index: &mut Index<K>, key: K, seq: u64, overflow: &mut u64) {
     let v = index.entry(key).or_default();
@@ -306,12 +346,12 @@ pub struct Correlator {
     limits: CorrelatorLimits,
     subscribers: SubscriberTable,
     exchanges: Log<Exchange>,
-    ex_by_session: Index<String>,
-    ex_by_icid: Index<String>,
+    ex_by_session: StrIndex,
+    ex_by_icid: StrIndex,
     ex_by_ip: Index<IpAddr>,
     procedures: Log<Procedure>,
     proc_by_teid: Index<u32>,
-    proc_by_imsi: Index<String>,
+    proc_by_imsi: StrIndex,
     /// (requester IP, responder IP, sequence) → (request time, procedure).
     pending: HashMap<(IpAddr, IpAddr, u32), (PacketTime, u64), foldhash::fast::RandomState>,
     counters: CorrelatorCounters,
@@ -410,13 +450,15 @@ impl Correlator {
             // request said of the UE.
             let first = self
                 .ex_by_session
-                .get(&session_id)
-                .and_then(|v| v.first())
-                .and_then(|&s| self.exchanges.get(s));
+                .candidates(&session_id)
+                .iter()
+                .filter_map(|&s| self.exchanges.get(s))
+                .find(|e| *e.session_id == *session_id);
             let framed_ip = framed_ip.or(first.and_then(|e| e.framed_ip));
             let imsi = imsi
-                .map(str::to_owned)
+                .map(Arc::from)
                 .or_else(|| first.and_then(|e| e.imsi.clone()));
+            let session_id = first.map_or_else(|| Arc::from(session_id), |e| e.session_id.clone());
             let ex = Exchange {
                 app,
                 command_code,
@@ -427,7 +469,7 @@ impl Correlator {
                 imsi,
                 af_charging_id: m.af_charging_identifier.clone(),
                 media_components: m.media_components.len(),
-                rules: rules.collect(),
+                rules: rules.collect::<Vec<_>>().into_iter().collect(),
                 qci,
                 answered: false,
                 latency_ms: None,
@@ -436,16 +478,20 @@ impl Correlator {
             self.push_exchange(ex);
             return;
         }
-        let seqs = self.ex_by_session.get(&session_id);
-        let found = seqs.and_then(|v| {
-            v.iter().rev().copied().find(|&s| {
+        let found = self
+            .ex_by_session
+            .candidates(&session_id)
+            .iter()
+            .rev()
+            .copied()
+            .find(|&s| {
                 self.exchanges.get(s).is_some_and(|e| {
-                    e.command_code == command_code
+                    *e.session_id == *session_id
+                        && e.command_code == command_code
                         && !e.answered
                         && matched.is_none_or(|mm| mm.request_frame == e.request_frame)
                 })
-            })
-        });
+            });
         let Some(seq) = found else {
             self.counters.diameter_answers_unmatched += 1;
             return;
@@ -483,9 +529,9 @@ impl Correlator {
         }
         let seq = self.exchanges.next_seq();
         let o = &mut self.counters.index_overflow;
-        index_add(&mut self.ex_by_session, ex.session_id.clone(), seq, o);
+        self.ex_by_session.add(&ex.session_id, seq, o);
         if let Some(icid) = &ex.af_charging_id {
-            index_add(&mut self.ex_by_icid, icid.clone(), seq, o);
+            self.ex_by_icid.add(icid, seq, o);
         }
         if let Some(ip) = ex.framed_ip {
             index_add(&mut self.ex_by_ip, ip, seq, o);
@@ -495,9 +541,9 @@ impl Correlator {
 
     fn pop_exchange(&mut self) {
         if let Some((seq, ex)) = self.exchanges.pop_front() {
-            index_remove(&mut self.ex_by_session, &ex.session_id, seq);
+            self.ex_by_session.remove(&ex.session_id, seq);
             if let Some(icid) = &ex.af_charging_id {
-                index_remove(&mut self.ex_by_icid, icid, seq);
+                self.ex_by_icid.remove(icid, seq);
             }
             if let Some(ip) = ex.framed_ip {
                 index_remove(&mut self.ex_by_ip, &ip, seq);
@@ -516,7 +562,7 @@ impl Correlator {
                 index_remove(&mut self.proc_by_teid, t, seq);
             }
             if let Some(imsi) = &p.imsi {
-                index_remove(&mut self.proc_by_imsi, imsi, seq);
+                self.proc_by_imsi.remove(imsi, seq);
             }
         }
     }
@@ -610,7 +656,7 @@ impl Correlator {
             }
         }
         if let Some(imsi) = &p.imsi {
-            index_add(&mut self.proc_by_imsi, imsi.clone(), seq, o);
+            self.proc_by_imsi.add(imsi, seq, o);
         }
         self.procedures.items.push_back(p);
         self.pending.insert(key, (time, seq));
@@ -745,11 +791,11 @@ impl Correlator {
     /// The subscribers held, by IMSI, each with the Rx and Gx sessions of
     /// its UE IPs or IMSI.
     pub fn subscribers(&self) -> Vec<SubscriberReport> {
-        let mut gx_by_imsi: HashMap<&str, Vec<&String>> = HashMap::new();
+        let mut gx_by_imsi: HashMap<&str, Vec<&str>> = HashMap::new();
         for (_, e) in self.exchanges.iter() {
             if let (App::Gx, Some(imsi)) = (e.app, e.imsi.as_deref()) {
                 let v = gx_by_imsi.entry(imsi).or_default();
-                if !v.contains(&&e.session_id) && v.len() < MAX_PER_KEY {
+                if !v.contains(&&*e.session_id) && v.len() < MAX_PER_KEY {
                     v.push(&e.session_id);
                 }
             }
@@ -758,8 +804,8 @@ impl Correlator {
             .subscribers
             .iter()
             .map(|sub| {
-                let mut rx = Vec::new();
-                let mut gx = Vec::new();
+                let mut rx: Vec<String> = Vec::new();
+                let mut gx: Vec<String> = Vec::new();
                 let seqs = sub
                     .ue_ips
                     .iter()
@@ -771,13 +817,13 @@ impl Correlator {
                         (App::Gx, CMD_CC) => &mut gx,
                         _ => continue,
                     };
-                    if !list.contains(&e.session_id) {
-                        list.push(e.session_id.clone());
+                    if !list.iter().any(|l| **l == *e.session_id) {
+                        list.push(e.session_id.to_string());
                     }
                 }
                 for session in gx_by_imsi.get(sub.imsi.as_str()).into_iter().flatten() {
-                    if !gx.contains(*session) {
-                        gx.push((*session).clone());
+                    if !gx.iter().any(|g| g == session) {
+                        gx.push((*session).to_owned());
                     }
                 }
                 SubscriberReport {
@@ -940,8 +986,12 @@ impl Correlator {
         let rx = call
             .icid
             .as_ref()
-            .and_then(|icid| self.ex_by_icid.get(icid))
-            .and_then(|v| self.nearest_exchange(v.iter(), call.invite_time, is_aar))
+            .and_then(|icid| {
+                let v = self.ex_by_icid.candidates(icid);
+                self.nearest_exchange(v.iter(), call.invite_time, |e| {
+                    is_aar(e) && e.af_charging_id.as_ref() == Some(icid)
+                })
+            })
             .or_else(|| {
                 let v = self.ex_by_ip.get(&ue_ip?)?;
                 self.nearest_exchange(v.iter(), call.invite_time, |e| {
@@ -976,13 +1026,13 @@ impl Correlator {
             if let Some(sub) = subscriber {
                 bearer = self
                     .proc_by_imsi
-                    .get(&sub.imsi)
-                    .into_iter()
-                    .flatten()
+                    .candidates(&sub.imsi)
+                    .iter()
                     .copied()
                     .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
                     .filter(|(_, p)| {
-                        p.kind == ProcedureKind::CreateBearer
+                        p.imsi.as_deref() == Some(sub.imsi.as_str())
+                            && p.kind == ProcedureKind::CreateBearer
                             && p.voice_bearer().is_some()
                             && in_window(p.request_time)
                     })
@@ -1144,7 +1194,7 @@ impl Correlator {
         let imsi = subscriber
             .map(|s| s.imsi.clone())
             .or_else(|| bearer_proc.and_then(|p| p.imsi.clone()))
-            .or_else(|| gx_ex.and_then(|e| e.imsi.clone()));
+            .or_else(|| gx_ex.and_then(|e| e.imsi.as_deref().map(str::to_owned)));
         let msisdn = subscriber.and_then(|s| s.msisdn.clone());
 
         let rtp_leg = ue_ip.map(|ip| {
@@ -1182,7 +1232,7 @@ impl Correlator {
             ue_ip,
             icid: call.icid.clone(),
             rx_leg: rx_ex.map(|e| RxLeg {
-                session_id: e.session_id.clone(),
+                session_id: e.session_id.to_string(),
                 request_frame: e.request_frame,
                 aar_to_aaa_ms: e.latency_ms,
                 result_code: e.result_code,
@@ -1190,7 +1240,7 @@ impl Correlator {
                 af_charging_identifier: e.af_charging_id.clone(),
             }),
             gx_leg: gx_ex.map(|e| GxLeg {
-                session_id: e.session_id.clone(),
+                session_id: e.session_id.to_string(),
                 command: if e.command_code == CMD_RA {
                     "rar"
                 } else {
@@ -1367,7 +1417,7 @@ mod tests {
         }
         assert_eq!(c.counters().exchanges_evicted, 1);
         assert_eq!(c.exchanges.items.len(), LIMIT);
-        assert!(!c.ex_by_session.contains_key("s;0"));
+        assert!(c.ex_by_session.candidates("s;0").is_empty());
         assert_eq!(c.ex_by_ip[&IpAddr::from(UE)].len(), MAX_PER_KEY);
         c.handle_timeout(at(1000).add_nanos(RETENTION_NS));
         assert_eq!(c.counters().aged_out, LIMIT as u64);

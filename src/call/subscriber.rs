@@ -89,6 +89,14 @@ pub struct SubscriberTable {
     counters: SubscriberCounters,
 }
 
+/// Appends to one of a subscriber's short lists, growing it by one item
+/// rather than doubling: the lists rarely pass two items, and a table of
+/// 100 000 subscribers paid for the room of four.
+fn push_exact<T>(list: &mut Vec<T>, item: T) {
+    list.reserve_exact(1);
+    list.push(item);
+}
+
 impl Default for SubscriberTable {
     fn default() -> Self {
         SubscriberTable::new(MAX_SUBSCRIBERS, SUBSCRIBER_IDLE_NS)
@@ -173,7 +181,7 @@ impl SubscriberTable {
                 self.counters.items_dropped += 1;
                 return;
             }
-            sub.ue_ips.push(ip);
+            push_exact(&mut sub.ue_ips, ip);
         }
         if let Some(old) = self.by_ip.insert(ip, id) {
             if old != id {
@@ -197,7 +205,7 @@ impl SubscriberTable {
                 self.counters.items_dropped += 1;
                 return;
             }
-            sub.control_teids.push(teid);
+            push_exact(&mut sub.control_teids, teid);
         }
         self.by_teid.insert(teid, id);
     }
@@ -222,10 +230,13 @@ impl SubscriberTable {
                 return;
             }
             None => {
-                sub.bearers.push(Bearer {
-                    ebi: bearer.ebi,
-                    ..Bearer::default()
-                });
+                push_exact(
+                    &mut sub.bearers,
+                    Bearer {
+                        ebi: bearer.ebi,
+                        ..Bearer::default()
+                    },
+                );
                 sub.bearers.len() - 1
             }
         };
@@ -241,7 +252,7 @@ impl SubscriberTable {
                 self.counters.items_dropped += 1;
                 continue;
             }
-            b.teids.push(t);
+            push_exact(&mut b.teids, t);
             self.by_teid.insert(t, id);
         }
     }

@@ -14,7 +14,7 @@ use super::Header;
 use crate::packet::Endpoint;
 use crate::time::PacketTime;
 use serde::Serialize;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 /// Requests waiting for an answer at most. A busy PCRF link sees a few
 /// thousand transactions per second with answers in milliseconds; 65 536
@@ -99,9 +99,9 @@ struct Pending {
 /// The table of pending requests.
 #[derive(Debug)]
 pub struct Transactions {
-    pending: HashMap<TransactionKey, Pending>,
-    /// Requests in arrival order, for ageing out.
-    order: VecDeque<(PacketTime, TransactionKey)>,
+    /// Only requests in flight: timeouts sweep this map (a time-ordered queue
+    /// kept every answered request for the whole timeout, 64 bytes each).
+    pending: HashMap<TransactionKey, Pending, foldhash::fast::RandomState>,
     capacity: usize,
     timeout_ns: i64,
     counters: TransactionCounters,
@@ -117,8 +117,7 @@ impl Transactions {
     /// A table holding `capacity` requests, each for `timeout_ns`.
     pub fn new(capacity: usize, timeout_ns: i64) -> Self {
         Transactions {
-            pending: HashMap::new(),
-            order: VecDeque::new(),
+            pending: HashMap::default(),
             capacity,
             timeout_ns,
             counters: TransactionCounters::default(),
@@ -142,7 +141,6 @@ impl Transactions {
                 self.counters.refused_table_full += 1;
             } else {
                 self.pending.insert(key, Pending { time: now, frame });
-                self.order.push_back((now, key));
                 self.counters.requests += 1;
             }
             return None;
@@ -165,25 +163,11 @@ impl Transactions {
 
     /// Gives up requests older than the timeout.
     pub fn handle_timeout(&mut self, now: PacketTime) {
-        while let Some(&(t, key)) = self.order.front() {
-            if now.as_nanos().saturating_sub(t.as_nanos()) < self.timeout_ns {
-                break;
-            }
-            self.order.pop_front();
-            // Only the entry inserted at `t` is this one; an answered
-            // request left a stale key behind, and a later request with the
-            // same key has a later time.
-            if self.pending.get(&key).is_some_and(|p| p.time == t) {
-                self.pending.remove(&key);
-                self.counters.timed_out_requests += 1;
-            }
-        }
-        // Stale entries cannot pile up past twice the capacity.
-        if self.order.len() > self.capacity.saturating_mul(2) {
-            let pending = &self.pending;
-            self.order
-                .retain(|(t, k)| pending.get(k).is_some_and(|p| p.time == *t));
-        }
+        let before = self.pending.len();
+        let timeout_ns = self.timeout_ns;
+        self.pending
+            .retain(|_, p| now.as_nanos().saturating_sub(p.time.as_nanos()) < timeout_ns);
+        self.counters.timed_out_requests += (before - self.pending.len()) as u64;
     }
 
     /// Requests waiting for an answer.

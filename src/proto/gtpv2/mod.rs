@@ -756,7 +756,7 @@ struct Pending {
 /// unanswered requests. Deterministic: no clock but the packets'.
 #[derive(Debug)]
 pub struct Gtpv2Tracker {
-    pending: HashMap<Key, Pending>,
+    pending: HashMap<Key, Pending, foldhash::fast::RandomState>,
     max_pending: usize,
     timeout_nanos: i64,
     /// No pending request expires before this (packet time).
@@ -775,7 +775,7 @@ impl Gtpv2Tracker {
     /// `timeout_nanos` of packet time.
     pub fn new(max_pending: usize, timeout_nanos: i64) -> Self {
         Gtpv2Tracker {
-            pending: HashMap::new(),
+            pending: HashMap::default(),
             max_pending,
             timeout_nanos,
             next_expiry: None,
