@@ -231,49 +231,116 @@ const MAX_HOP_CANDIDATES: usize = 256;
 /// work per call when thousands of calls overlap.
 const MAX_TIME_JOIN_CANDIDATES: usize = 64;
 
+/// Items per block of a [`Log`].
+const LOG_BLOCK: usize = 1024;
+
 /// A bounded, time-ordered log with stable sequence numbers.
+///
+/// Held in blocks of [`LOG_BLOCK`] items so it grows a block at a time: one
+/// deque doubling its room held space for 524 288 exchanges when 300 001
+/// were in it. Every block is full but the first (which loses items at its
+/// front) and the last (which gains them at its back).
 #[derive(Debug)]
 struct Log<T> {
+    /// Sequence number of the oldest item held.
     base: u64,
-    items: VecDeque<T>,
+    blocks: VecDeque<VecDeque<T>>,
+    len: usize,
 }
 
 impl<T> Default for Log<T> {
     fn default() -> Self {
         Log {
             base: 0,
-            items: VecDeque::new(),
+            blocks: VecDeque::new(),
+            len: 0,
         }
     }
 }
 
 impl<T> Log<T> {
+    fn len(&self) -> usize {
+        self.len
+    }
     fn next_seq(&self) -> u64 {
-        self.base + self.items.len() as u64
+        self.base + self.len as u64
+    }
+    /// Block and index within it of the item at `position` (0: oldest).
+    fn locate(&self, position: usize) -> Option<(usize, usize)> {
+        if position >= self.len {
+            return None;
+        }
+        let first = self.blocks.front().map_or(0, VecDeque::len);
+        if position < first {
+            return Some((0, position));
+        }
+        let rest = position - first;
+        Some((1 + rest / LOG_BLOCK, rest % LOG_BLOCK))
+    }
+    fn at(&self, position: usize) -> Option<&T> {
+        let (b, i) = self.locate(position)?;
+        self.blocks.get(b)?.get(i)
+    }
+    fn position(&self, seq: u64) -> Option<usize> {
+        seq.checked_sub(self.base)
+            .and_then(|i| usize::try_from(i).ok())
     }
     fn get(&self, seq: u64) -> Option<&T> {
-        seq.checked_sub(self.base)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.items.get(i))
+        self.at(self.position(seq)?)
     }
     fn get_mut(&mut self, seq: u64) -> Option<&mut T> {
-        seq.checked_sub(self.base)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| self.items.get_mut(i))
+        let (b, i) = self.locate(self.position(seq)?)?;
+        self.blocks.get_mut(b)?.get_mut(i)
+    }
+    fn front(&self) -> Option<&T> {
+        self.at(0)
+    }
+    fn push_back(&mut self, item: T) {
+        match self.blocks.back_mut() {
+            Some(last) if last.len() < LOG_BLOCK => last.push_back(item),
+            _ => {
+                let mut block = VecDeque::with_capacity(LOG_BLOCK);
+                block.push_back(item);
+                self.blocks.push_back(block);
+            }
+        }
+        self.len += 1;
     }
     fn pop_front(&mut self) -> Option<(u64, T)> {
-        let t = self.items.pop_front()?;
+        let first = self.blocks.front_mut()?;
+        let t = first.pop_front()?;
+        if first.is_empty() {
+            self.blocks.pop_front();
+        }
+        self.len -= 1;
         self.base += 1;
         Some((self.base - 1, t))
+    }
+    /// The position of the first item for which `before` is false, the items
+    /// being ordered so that `before` holds for a prefix (binary search).
+    fn partition_point(&self, mut before: impl FnMut(&T) -> bool) -> usize {
+        let (mut lo, mut hi) = (0, self.len);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.at(mid).is_some_and(&mut before) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
     fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
         self.iter_from(0)
     }
     /// Items from position `first` (not a sequence number) on.
     fn iter_from(&self, first: usize) -> impl Iterator<Item = (u64, &T)> {
+        let (block, index) = self.locate(first).unwrap_or((self.blocks.len(), 0));
         let base = self.base + first as u64;
-        self.items
-            .range(first.min(self.items.len())..)
+        self.blocks
+            .range(block..)
+            .enumerate()
+            .flat_map(move |(k, b)| b.range(if k == 0 { index } else { 0 }..))
             .enumerate()
             .map(move |(i, t)| (base + i as u64, t))
     }
@@ -523,7 +590,7 @@ impl Correlator {
     }
 
     fn push_exchange(&mut self, ex: Exchange) {
-        if self.exchanges.items.len() >= self.limits.max_exchanges {
+        if self.exchanges.len() >= self.limits.max_exchanges {
             self.pop_exchange();
             self.counters.exchanges_evicted += 1;
         }
@@ -536,7 +603,7 @@ impl Correlator {
         if let Some(ip) = ex.framed_ip {
             index_add(&mut self.ex_by_ip, ip, seq, o);
         }
-        self.exchanges.items.push_back(ex);
+        self.exchanges.push_back(ex);
     }
 
     fn pop_exchange(&mut self) {
@@ -644,7 +711,7 @@ impl Correlator {
             latency_ms: None,
             cause: None,
         };
-        if self.procedures.items.len() >= self.limits.max_procedures {
+        if self.procedures.len() >= self.limits.max_procedures {
             self.pop_procedure();
             self.counters.procedures_evicted += 1;
         }
@@ -658,7 +725,7 @@ impl Correlator {
         if let Some(imsi) = &p.imsi {
             self.proc_by_imsi.add(imsi, seq, o);
         }
-        self.procedures.items.push_back(p);
+        self.procedures.push_back(p);
         self.pending.insert(key, (time, seq));
     }
 
@@ -765,7 +832,6 @@ impl Correlator {
         let keep_after = now.add_nanos(-RETENTION_NS);
         while self
             .exchanges
-            .items
             .front()
             .is_some_and(|e| e.request_time < keep_after)
         {
@@ -774,7 +840,6 @@ impl Correlator {
         }
         while self
             .procedures
-            .items
             .front()
             .is_some_and(|p| p.request_time < keep_after)
         {
@@ -1051,10 +1116,7 @@ impl Correlator {
         if bearer.is_none() && subscriber.is_none() {
             bearer_by = "time";
             let from = call.invite_time;
-            let first = self
-                .procedures
-                .items
-                .partition_point(|p| p.request_time < from);
+            let first = self.procedures.partition_point(|p| p.request_time < from);
             bearer = self
                 .procedures
                 .iter_from(first)
@@ -1167,10 +1229,7 @@ impl Correlator {
         if gx.is_none() {
             if let Some(p) = bearer_proc {
                 let from = p.request_time.add_nanos(-RAR_BEFORE_BEARER_NS);
-                let first = self
-                    .exchanges
-                    .items
-                    .partition_point(|e| e.request_time < from);
+                let first = self.exchanges.partition_point(|e| e.request_time < from);
                 let candidates = self
                     .exchanges
                     .iter_from(first)
@@ -1404,6 +1463,43 @@ mod tests {
     }
 
     #[test]
+    fn log_keeps_sequence_numbers_across_blocks() {
+        let mut log = Log::default();
+        for i in 0..3 * LOG_BLOCK as u64 + 5 {
+            log.push_back(i * 10);
+        }
+        for i in 0..LOG_BLOCK as u64 + 7 {
+            assert_eq!(log.pop_front(), Some((i, i * 10)));
+        }
+        let first = LOG_BLOCK as u64 + 7;
+        assert_eq!(log.len(), 2 * LOG_BLOCK - 2);
+        assert_eq!(log.get(first - 1), None);
+        for seq in [
+            first,
+            first + 1,
+            2 * LOG_BLOCK as u64,
+            3 * LOG_BLOCK as u64 + 4,
+        ] {
+            assert_eq!(log.get(seq), Some(&(seq * 10)));
+        }
+        assert_eq!(log.get(3 * LOG_BLOCK as u64 + 5), None);
+        if let Some(v) = log.get_mut(2 * LOG_BLOCK as u64 + 1) {
+            *v += 1;
+        }
+        assert_eq!(
+            log.get(2 * LOG_BLOCK as u64 + 1),
+            Some(&((2 * LOG_BLOCK as u64 + 1) * 10 + 1))
+        );
+        let p = log.partition_point(|v| *v < 20_000);
+        let (seq, v) = log.iter_from(p).next().unwrap();
+        assert_eq!((seq, *v), (2000, 20_000));
+        let all: Vec<u64> = log.iter().map(|(s, _)| s).collect();
+        assert_eq!(all.len(), log.len());
+        assert!(all.windows(2).all(|w| w[1] == w[0] + 1) && all[0] == first);
+        assert_eq!(log.iter_from(log.len()).count(), 0);
+    }
+
+    #[test]
     fn exchanges_are_bounded_and_aged_out_with_their_indices() {
         const LIMIT: usize = 1000;
         let mut c = Correlator::with_limits(CorrelatorLimits {
@@ -1416,12 +1512,12 @@ mod tests {
             c.handle_diameter(at(0), i as u64, ep([1; 4]), ep([2; 4]), &aar, None);
         }
         assert_eq!(c.counters().exchanges_evicted, 1);
-        assert_eq!(c.exchanges.items.len(), LIMIT);
+        assert_eq!(c.exchanges.len(), LIMIT);
         assert!(c.ex_by_session.candidates("s;0").is_empty());
         assert_eq!(c.ex_by_ip[&IpAddr::from(UE)].len(), MAX_PER_KEY);
         c.handle_timeout(at(1000).add_nanos(RETENTION_NS));
         assert_eq!(c.counters().aged_out, LIMIT as u64);
-        assert!(c.exchanges.items.is_empty());
+        assert_eq!(c.exchanges.len(), 0);
         assert!(c.ex_by_session.is_empty());
         assert!(c.ex_by_ip.is_empty());
     }
