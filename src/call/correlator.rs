@@ -856,7 +856,8 @@ impl Correlator {
     /// The subscribers held, by IMSI, each with the Rx and Gx sessions of
     /// its UE IPs or IMSI.
     pub fn subscribers(&self) -> Vec<SubscriberReport> {
-        let mut gx_by_imsi: HashMap<&str, Vec<&str>> = HashMap::new();
+        let mut gx_by_imsi: HashMap<&str, Vec<&str>, foldhash::fast::RandomState> =
+            HashMap::default();
         for (_, e) in self.exchanges.iter() {
             if let (App::Gx, Some(imsi)) = (e.app, e.imsi.as_deref()) {
                 let v = gx_by_imsi.entry(imsi).or_default();
