@@ -7,7 +7,7 @@
 //! time, so the same file always gives the same result.
 
 use crate::call::dialog::MessageContext;
-use crate::call::signal_log::SignalLog;
+use crate::call::signal_log::{diameter_roles, gtp_roles, SignalLog};
 use crate::call::{
     CallRecord, CallTable, CallTableConfig, Correlator, CorrelatorCounters, Direction, SipCounters,
     SubscriberReport,
@@ -478,6 +478,7 @@ impl MediaClassifier {
                                 None,
                                 None,
                                 Some(summary.sequence),
+                                gtp_roles(&summary),
                             );
                         }
                         correlator.handle_gtpv2(
@@ -645,6 +646,11 @@ impl MediaClassifier {
                         m.session_id.clone(),
                         m.origin_host.clone(),
                         None,
+                        diameter_roles(
+                            m.header.application_id,
+                            m.header.command_code,
+                            m.header.request,
+                        ),
                     );
                 }
                 Verdict::Ours

@@ -431,6 +431,25 @@ fn volte_ladder_shows_every_protocol_with_named_nodes() {
     assert!(names.contains(&"UE"), "{names:?}");
     assert!(names.iter().any(|n| n.starts_with("pcrf.")), "{names:?}");
     assert!(names.iter().any(|n| n.starts_with("pgw.")), "{names:?}");
+    // Roles by endpoint (the open5gs host 10.4.128.21 is the P-CSCF on 5060,
+    // other CSCFs on 6060 and 4060, and the MME on 2123; sgwc is 127.0.0.2).
+    let role_of = |address: &str| {
+        ladder["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["address"] == address)
+            .map(|p| p["role"].clone())
+            .unwrap_or_else(|| panic!("no participant {address}"))
+    };
+    assert_eq!(role_of("192.168.101.2:5060"), "UE");
+    assert_eq!(role_of("192.168.101.3:40762"), "remote");
+    assert_eq!(role_of("10.4.128.21:5060"), "P-CSCF");
+    assert_eq!(role_of("10.4.128.21:6060"), serde_json::Value::Null);
+    assert_eq!(role_of("10.4.128.21:2123"), "MME");
+    assert_eq!(role_of("127.0.0.2:2123"), "SGW");
+    assert_eq!(role_of("127.0.0.1:39478"), "PCRF");
+    assert_eq!(role_of("127.0.0.3:3868"), "PGW");
     // The bearer's request and response, the Gx RAR and its answer.
     let labels: Vec<&str> = messages
         .iter()

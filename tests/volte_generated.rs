@@ -5,10 +5,14 @@
 
 use crate::generated::assert_regenerates;
 use crate::support::project_dir;
-use voxprobe::analyze::{analyze_file, AnalyzeConfig};
+use std::net::{IpAddr, Ipv4Addr};
+use voxprobe::analyze::{analyze_file, AnalyzeConfig, FileAnalysis};
+use voxprobe::call::signal_log::{Ladder, Role};
+use voxprobe::call::CallRecord;
 use voxprobe::proto::diameter::Message;
 use voxprobe::proto::gtpv2;
-use voxprobe::synth::{ExpectedCapture, Scenario};
+use voxprobe::synth::volte::{MME, PCRF, PCSCF, PGW_C, SGW_C};
+use voxprobe::synth::{ExpectedCapture, ExpectedVolteCall, Scenario};
 
 const STEM: &str = "volte";
 const SEED: u64 = 4;
@@ -18,6 +22,19 @@ fn expected() -> ExpectedCapture {
     let path = project_dir().join("captures/volte.expected.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("expected JSON")
+}
+
+fn analysis() -> FileAnalysis {
+    let path = project_dir().join("captures/volte.pcap");
+    analyze_file(&path, &AnalyzeConfig::default(), &mut |_| {}).expect("analysis")
+}
+
+/// The analysed call of a generated one.
+fn call_of<'a>(a: &'a FileAnalysis, want: &ExpectedVolteCall) -> &'a CallRecord {
+    a.calls
+        .iter()
+        .find(|c| c.call.call_id == want.call_id)
+        .unwrap_or_else(|| panic!("{}: no call {}", want.name, want.call_id))
 }
 
 fn pcap() -> Vec<u8> {
@@ -97,8 +114,7 @@ fn close(a: Option<f64>, b: Option<f64>) -> bool {
 fn analyser_volte_legs_equal_the_generated_truth() {
     let e = expected();
     assert_eq!(e.volte_calls.len(), 7);
-    let path = project_dir().join("captures/volte.pcap");
-    let a = analyze_file(&path, &AnalyzeConfig::default(), &mut |_| {}).expect("analysis");
+    let a = analysis();
     let p = &a.summary.protocols;
     assert_eq!(
         (p.sip, p.diameter, p.gtpv2),
@@ -115,11 +131,7 @@ fn analyser_volte_legs_equal_the_generated_truth() {
     );
     for want in &e.volte_calls {
         let ctx = &want.name;
-        let rec = a
-            .calls
-            .iter()
-            .find(|c| c.call.call_id == want.call_id)
-            .unwrap_or_else(|| panic!("{ctx}: no call {}", want.call_id));
+        let rec = call_of(&a, want);
         let legs = rec
             .volte
             .as_ref()
@@ -220,5 +232,51 @@ fn analyser_volte_legs_equal_the_generated_truth() {
                 "{ctx}: RTP"
             );
         }
+    }
+}
+
+#[test]
+fn ladder_nodes_have_the_roles_the_generator_gave_them() {
+    let e = expected();
+    let a = analysis();
+    let ip = |a: [u8; 4]| IpAddr::V4(Ipv4Addr::from(a));
+    for want in &e.volte_calls {
+        let ctx = &want.name;
+        let rec = call_of(&a, want);
+        let ladder = Ladder::of(rec, &a.signals);
+        let roles_of = |addr: IpAddr| -> Vec<Role> {
+            let mut r: Vec<Role> = ladder
+                .nodes
+                .iter()
+                .filter(|n| n.ip == addr)
+                .map(|n| n.role)
+                .collect();
+            r.dedup();
+            r
+        };
+        let ue: IpAddr = want.ue_ip.parse().expect("UE IP");
+        assert_eq!(roles_of(ue), [Role::Ue], "{ctx}");
+        assert_eq!(
+            roles_of(ip(PCSCF)),
+            [Role::PCscf],
+            "{ctx}: SIP peer and Rx client"
+        );
+        assert_eq!(roles_of(ip(PCRF)), [Role::Pcrf], "{ctx}");
+        if want.gx_rar_to_raa_ms.is_some() {
+            assert_eq!(roles_of(ip(PGW_C)), [Role::Pgw], "{ctx}");
+        }
+        if want.bearer_request_to_response_ms.is_some() {
+            assert_eq!(roles_of(ip(SGW_C)), [Role::Sgw], "{ctx}: F-TEID S1-U SGW");
+            assert_eq!(roles_of(ip(MME)), [Role::Mme], "{ctx}: F-TEID S1-U eNodeB");
+        }
+        let pcrf = ladder
+            .nodes
+            .iter()
+            .find(|n| n.role == Role::Pcrf)
+            .unwrap_or_else(|| panic!("{ctx}: no PCRF"));
+        assert!(
+            pcrf.host.as_deref().is_some_and(|h| h.starts_with("pcrf.")),
+            "{ctx}: {pcrf:?}"
+        );
     }
 }

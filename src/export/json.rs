@@ -388,8 +388,10 @@ pub fn write_call(out: &mut dyn Write, file: &Path, r: &CallRecord) -> io::Resul
 }
 
 /// Writes the ladder of one call as one `"ladder"` object: the participants
-/// (endpoints in order of appearance, named when known: the UE, DIAMETER
-/// peers by Origin-Host) and the messages of every protocol in time order.
+/// (endpoints in order of appearance, with their role when known — UE,
+/// remote, P-CSCF, PCRF, PGW, SGW, MME — and a name: the Origin-Host of a
+/// DIAMETER peer, else the role) and the messages of every protocol in time
+/// order.
 ///
 /// # Errors
 /// I/O errors of `out`.
@@ -406,8 +408,12 @@ pub fn write_ladder(
         for ep in [e.src, e.dst] {
             let address = ep.to_string();
             if !seen.contains(&address) {
-                participants
-                    .push(serde_json::json!({ "address": address, "name": ladder.name(ep.ip) }));
+                let node = ladder.node(ep);
+                participants.push(serde_json::json!({
+                    "address": address,
+                    "role": node.map(|n| n.role.name()),
+                    "name": node.map(|n| n.name()),
+                }));
                 seen.push(address);
             }
         }

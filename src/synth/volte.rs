@@ -123,15 +123,21 @@ const APP_RX: u32 = 16_777_236;
 const APP_GX: u32 = 16_777_238;
 const VENDOR_3GPP: u32 = 10_415;
 
-const MME: [u8; 4] = [10, 10, 0, 1];
-const SGW_C: [u8; 4] = [10, 10, 0, 2];
+/// Signalling address of the MME (S11).
+pub const MME: [u8; 4] = [10, 10, 0, 1];
+/// Signalling address of the SGW (S11; its Create Bearer hop to the MME is
+/// the one the generated calls carry).
+pub const SGW_C: [u8; 4] = [10, 10, 0, 2];
 const ENB: [u8; 4] = [10, 20, 0, 1];
 const SGW_U: [u8; 4] = [10, 20, 0, 2];
 const PGW_U: [u8; 4] = [10, 20, 0, 3];
-const PCSCF: [u8; 4] = [10, 46, 0, 1];
+/// The P-CSCF: SIP peer of the UEs and Rx client.
+pub const PCSCF: [u8; 4] = [10, 46, 0, 1];
 const MEDIA_GW: [u8; 4] = [10, 46, 0, 2];
-const PCRF: [u8; 4] = [10, 47, 0, 1];
-const PGW_C: [u8; 4] = [10, 48, 0, 1];
+/// The PCRF (Rx and Gx server).
+pub const PCRF: [u8; 4] = [10, 47, 0, 1];
+/// The PGW's Gx client address.
+pub const PGW_C: [u8; 4] = [10, 48, 0, 1];
 const UE_RTP_PORT: u16 = 40_000;
 
 fn sa(ip: [u8; 4], port: u16) -> SocketAddrV4 {
