@@ -215,6 +215,19 @@ fn analyser_volte_legs_equal_the_generated_truth() {
             want.failed_leg.as_deref(),
             "{ctx}: failed_leg"
         );
+        // The reason quotes the failing leg's own code.
+        let reason = legs.state_reason.as_deref().unwrap_or_default();
+        let quoted = match want.failed_leg.as_deref() {
+            Some("rx") => want.rx_result.to_string(),
+            Some("gx") => want.gx_result.map(|c| c.to_string()).unwrap_or_default(),
+            Some("bearer") => want.bearer_cause.map(|c| c.to_string()).unwrap_or_default(),
+            Some(_) => want.final_code.to_string(),
+            None => "BYE".to_owned(),
+        };
+        assert!(
+            reason.contains(&quoted) && !quoted.is_empty(),
+            "{ctx}: state_reason {reason:?} should quote {quoted}"
+        );
         assert_eq!(
             rec.call.final_code,
             Some(want.final_code),

@@ -1327,6 +1327,7 @@ impl Correlator {
             rtp_leg,
             state: VolteState::Initiating,
             failed_leg: None,
+            state_reason: None,
         };
         legs.settle(record);
         Some(legs)

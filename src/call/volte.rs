@@ -6,7 +6,7 @@
 //! These are owned values built by [`super::correlator::Correlator::attach`]
 //! at the end of a run; nothing here holds state between packets.
 
-use super::dialog::CallState;
+use super::dialog::{CallState, Side};
 use super::record::{CallRecord, Outcome};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -167,6 +167,10 @@ pub struct VolteLegs {
     pub state: VolteState,
     /// The leg that failed: `rx`, `gx`, `bearer`, `sip`.
     pub failed_leg: Option<&'static str>,
+    /// Why the call is in its state, for a failed, cancelled or completed
+    /// call: `Rx AAA 5065`, `Create Bearer cause 73`, `SIP 503 Service
+    /// Unavailable (Q.850 34)`, `CANCEL from the caller`, `BYE from the callee`.
+    pub state_reason: Option<String>,
 }
 
 impl VolteLegs {
@@ -209,6 +213,49 @@ impl VolteLegs {
                 CallState::Cancelled => VolteState::Cancelled,
             }
         };
+        self.state_reason = self.reason(record);
+    }
+
+    fn reason(&self, record: &CallRecord) -> Option<String> {
+        let call = &record.call;
+        let side = |s: Option<Side>| match s {
+            Some(Side::Caller) => " from the caller",
+            Some(Side::Callee) => " from the callee",
+            None => "",
+        };
+        let code =
+            |c: Option<u32>| c.map_or_else(|| "without a result".to_owned(), |c| c.to_string());
+        match (self.state, self.failed_leg) {
+            (VolteState::Cancelled, _) => Some(format!("CANCEL{}", side(call.hangup_by))),
+            (VolteState::Failed, Some("rx")) => self
+                .rx_leg
+                .as_ref()
+                .map(|l| format!("Rx AAA {}", code(l.result_code))),
+            (VolteState::Failed, Some("gx")) => self.gx_leg.as_ref().map(|l| {
+                let answer = if l.command == "rar" { "RAA" } else { "CCA" };
+                format!("Gx {answer} {}", code(l.result_code))
+            }),
+            (VolteState::Failed, Some("bearer")) => self
+                .bearer_leg
+                .as_ref()
+                .and_then(|b| b.cause)
+                .map(|c| format!("Create Bearer cause {c}")),
+            (VolteState::Failed, _) => call.final_code.map(|c| {
+                let mut r = format!("SIP {c}");
+                if let Some(phrase) = call.final_reason.as_deref().filter(|p| !p.is_empty()) {
+                    r.push(' ');
+                    r.push_str(phrase);
+                }
+                if let Some(q850) = call.q850_cause {
+                    r.push_str(&format!(" (Q.850 {q850})"));
+                }
+                r
+            }),
+            (VolteState::Completed | VolteState::Terminating, _) => {
+                Some(format!("BYE{}", side(call.hangup_by)))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -264,6 +264,7 @@ struct VolteLine<'a> {
     ue_ip: Option<String>,
     volte_state: crate::call::VolteState,
     failed_leg: Option<&'static str>,
+    state_reason: Option<&'a str>,
     sip_leg: SipLeg<'a>,
     rx_leg: Option<&'a crate::call::volte::RxLeg>,
     gx_leg: Option<&'a crate::call::volte::GxLeg>,
@@ -287,6 +288,7 @@ fn volte_line(r: &CallRecord) -> Option<VolteLine<'_>> {
         ue_ip: legs.ue_ip.map(|ip| ip.to_string()),
         volte_state: legs.state,
         failed_leg: legs.failed_leg,
+        state_reason: legs.state_reason.as_deref(),
         sip_leg: SipLeg {
             call_id: &r.call.call_id,
             icid: r.call.icid.as_deref(),
