@@ -155,6 +155,10 @@ struct AnalyzeArgs {
     /// Only the VoLTE calls of this subscriber.
     #[arg(long, value_name = "IMSI")]
     imsi: Option<String>,
+    /// Only the calls using this GTP-U TEID (decimal or 0x-hex): a TEID of
+    /// their dedicated bearer, or of a tunnel carrying their media.
+    #[arg(long, value_name = "TEID", value_parser = parse_teid)]
+    teid: Option<u32>,
     #[command(flatten)]
     decode: DecodeArgs,
     /// Never show a progress bar.
@@ -339,10 +343,28 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-/// Keeps only the calls `--call-id`, `--icid` and `--imsi` ask for (all of
-/// them must match); without them every call stays.
+/// A TEID as `--teid` takes it: decimal, or hex with `0x`.
+fn parse_teid(s: &str) -> Result<u32, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u32::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    parsed.map_err(|_| format!("{s:?} is not a TEID (a 32-bit number, decimal or 0x-hex)"))
+}
+
+/// Whether a call uses a GTP-U TEID: its bearer's, or one its media is in.
+fn uses_teid(c: &voxprobe::call::CallRecord, teid: u32) -> bool {
+    let bearer = c.volte.as_ref().and_then(|v| v.bearer_leg.as_ref());
+    bearer.is_some_and(|b| b.uplink_teids.contains(&teid) || b.downlink_teids.contains(&teid))
+        || c.streams
+            .iter()
+            .any(|s| s.key.observation == voxprobe::packet::Observation::GtpU { teid })
+}
+
+/// Keeps only the calls `--call-id`, `--icid`, `--imsi` and `--teid` ask for
+/// (all of them must match); without them every call stays.
 fn select_calls(a: &mut FileAnalysis, args: &AnalyzeArgs) {
-    if args.call_id.is_none() && args.icid.is_none() && args.imsi.is_none() {
+    if args.call_id.is_none() && args.icid.is_none() && args.imsi.is_none() && args.teid.is_none() {
         return;
     }
     a.calls.retain(|c| {
@@ -356,6 +378,7 @@ fn select_calls(a: &mut FileAnalysis, args: &AnalyzeArgs) {
                 .imsi
                 .as_ref()
                 .is_none_or(|imsi| volte.and_then(|v| v.imsi.as_ref()) == Some(imsi))
+            && args.teid.is_none_or(|teid| uses_teid(c, teid))
     });
 }
 

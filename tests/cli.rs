@@ -464,3 +464,62 @@ fn volte_ladder_shows_every_protocol_with_named_nodes() {
         assert!(labels.contains(&label), "{label} missing: {labels:?}");
     }
 }
+
+#[test]
+fn teid_filter_finds_the_call_of_a_bearer() {
+    let capture = project_dir().join("captures/volte.pcap");
+    let truth: voxprobe::synth::ExpectedCapture = serde_json::from_str(
+        &std::fs::read_to_string(project_dir().join("captures/volte.expected.json")).unwrap(),
+    )
+    .unwrap();
+    let call_ids = |teid: &str| -> Vec<String> {
+        let out = voxprobe()
+            .args(["analyze", "--format", "json", "--teid", teid])
+            .arg(&capture)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|l| l["type"] == "call")
+            .map(|l| l["call_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut checked = 0;
+    for want in &truth.volte_calls {
+        for teid in [want.bearer_uplink_teid, want.bearer_downlink_teid]
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(
+                call_ids(&format!("0x{teid:x}")),
+                std::slice::from_ref(&want.call_id),
+                "{}",
+                want.name
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 4, "the generated capture has bearers");
+    let some = truth
+        .volte_calls
+        .iter()
+        .find_map(|c| c.bearer_uplink_teid)
+        .unwrap();
+    assert_eq!(call_ids(&some.to_string()).len(), 1, "decimal form");
+    assert!(call_ids("0x1").is_empty());
+    let out = voxprobe()
+        .args(["analyze", "--teid", "0xZZ"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a TEID"));
+}
