@@ -9,6 +9,29 @@ fn voxprobe() -> Command {
     Command::new(env!("CARGO_BIN_EXE_voxprobe"))
 }
 
+/// The records of one type that `voxprobe analyze --format json ARGS
+/// CAPTURE` prints, once it has exited 0.
+fn json_records(capture: &std::path::Path, args: &[&str], kind: &str) -> Vec<serde_json::Value> {
+    let out = voxprobe()
+        .args(["analyze", "--format", "json"])
+        .args(args)
+        .arg(capture)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["type"] == kind)
+        .collect()
+}
+
 #[test]
 fn json_lines_have_types_and_contract_fields() {
     let capture = project_dir().join("captures/impairments.pcap");
@@ -358,21 +381,7 @@ fn call_filters_and_the_volte_summary() {
         return;
     };
     let capture = shared.join("volte/volte-call-gx-rar-cbr-amrwb.pcapng");
-    let calls = |args: &[&str]| -> Vec<serde_json::Value> {
-        let out = voxprobe()
-            .args(["analyze", "--format", "json"])
-            .args(args)
-            .arg(&capture)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0));
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|l| l["type"] == "call")
-            .collect()
-    };
+    let calls = |args: &[&str]| json_records(&capture, args, "call");
     let all = calls(&[]);
     assert_eq!(all.len(), 1);
     let id = all[0]["call_id"].as_str().unwrap().to_owned();
@@ -473,22 +482,8 @@ fn teid_filter_finds_the_call_of_a_bearer() {
     )
     .unwrap();
     let call_ids = |teid: &str| -> Vec<String> {
-        let out = voxprobe()
-            .args(["analyze", "--format", "json", "--teid", teid])
-            .arg(&capture)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|l| l["type"] == "call")
+        json_records(&capture, &["--teid", teid], "call")
+            .iter()
             .map(|l| l["call_id"].as_str().unwrap().to_owned())
             .collect()
     };
