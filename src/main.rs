@@ -48,6 +48,9 @@ enum Command {
     Extract(ExtractArgs),
     /// E-model calculator: R and MOS for a codec under loss, burstiness and delay.
     Mos(MosArgs),
+    /// Capture live from a network interface, then print what `analyze`
+    /// prints (at SIGINT/SIGTERM, --duration or --count).
+    Capture(CaptureArgs),
 }
 
 #[derive(clap::Args)]
@@ -131,11 +134,9 @@ enum Format {
     Json,
 }
 
+/// What to print of an analysis, and of which calls.
 #[derive(clap::Args)]
-struct AnalyzeArgs {
-    /// Capture files; the format is detected from the content, not the name.
-    #[arg(required = true)]
-    files: Vec<PathBuf>,
+struct OutputArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
@@ -159,6 +160,15 @@ struct AnalyzeArgs {
     /// their dedicated bearer, or of a tunnel carrying their media.
     #[arg(long, value_name = "TEID", value_parser = parse_teid)]
     teid: Option<u32>,
+}
+
+#[derive(clap::Args)]
+struct AnalyzeArgs {
+    /// Capture files; the format is detected from the content, not the name.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
     #[command(flatten)]
     decode: DecodeArgs,
     /// Never show a progress bar.
@@ -166,17 +176,50 @@ struct AnalyzeArgs {
     quiet: bool,
 }
 
+#[derive(clap::Args)]
+struct CaptureArgs {
+    /// Network interface to capture on (Linux AF_PACKET, TPACKET_V3 ring).
+    #[arg(short, long, value_name = "IFACE")]
+    interface: String,
+    /// Stop after this many seconds (default: at SIGINT or SIGTERM).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<f64>,
+    /// Stop after this many frames.
+    #[arg(long, value_name = "FRAMES")]
+    count: Option<u64>,
+    /// Bytes per ring block (a multiple of 4096).
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    ring_block_size: u32,
+    /// Blocks in the ring.
+    #[arg(long, default_value_t = 64, value_name = "N")]
+    ring_blocks: u32,
+    /// Only frames for this host (promiscuous mode off).
+    #[arg(long)]
+    no_promiscuous: bool,
+    #[command(flatten)]
+    output: OutputArgs,
+    #[command(flatten)]
+    decode: DecodeArgs,
+}
+
+/// The exit code of a run: its own, success when the reader of our output
+/// went away, else the error said on stderr.
+fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("voxprobe: {e:#}");
+            ExitCode::from(EXIT_UNREADABLE)
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Analyze(args) => match run_analyze(&args) {
-            Ok(code) => ExitCode::from(code),
-            Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("voxprobe: {e:#}");
-                ExitCode::from(EXIT_UNREADABLE)
-            }
-        },
+        Command::Analyze(args) => exit_code(run_analyze(&args)),
+        Command::Capture(args) => exit_code(run_capture(&args)),
         Command::Mos(args) => {
             match voxprobe::media::emodel::what_if(
                 &args.codec,
@@ -291,16 +334,26 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
     Ok(config)
 }
 
-fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let mut config = match config_from(&args.decode) {
-        Ok(c) => c,
+/// The configuration of an `analyze` or `capture` run; `None` (after saying
+/// why on stderr) when the options are wrong.
+fn run_config(decode: &DecodeArgs, output: &OutputArgs) -> Option<AnalyzeConfig> {
+    match config_from(decode) {
+        Ok(mut config) => {
+            // Every message of every call is kept only when a ladder is printed.
+            config.calls.keep_ladders = output.ladder.is_some();
+            Some(config)
+        }
         Err(e) => {
             eprintln!("voxprobe: {e:#}");
-            return Ok(2);
+            None
         }
+    }
+}
+
+fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
+    let Some(config) = run_config(&args.decode, &args.output) else {
+        return Ok(2);
     };
-    // Every message of every call is kept only when a ladder is printed.
-    config.calls.keep_ladders = args.ladder.is_some();
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut code = 0u8;
@@ -329,8 +382,8 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
             }
         }
         let mut analysis = analysis;
-        select_calls(&mut analysis, args);
-        if let Err(e) = write_analysis(&mut out, args, &analysis) {
+        select_calls(&mut analysis, &args.output);
+        if let Err(e) = write_analysis(&mut out, &args.output, &analysis) {
             if e.downcast_ref::<io::Error>().is_some() {
                 return Err(e.context("writing the results to standard output"));
             }
@@ -363,7 +416,7 @@ fn uses_teid(c: &voxprobe::call::CallRecord, teid: u32) -> bool {
 
 /// Keeps only the calls `--call-id`, `--icid`, `--imsi` and `--teid` ask for
 /// (all of them must match); without them every call stays.
-fn select_calls(a: &mut FileAnalysis, args: &AnalyzeArgs) {
+fn select_calls(a: &mut FileAnalysis, args: &OutputArgs) {
     if args.call_id.is_none() && args.icid.is_none() && args.imsi.is_none() && args.teid.is_none() {
         return;
     }
@@ -382,7 +435,7 @@ fn select_calls(a: &mut FileAnalysis, args: &AnalyzeArgs) {
     });
 }
 
-fn write_analysis(out: &mut dyn Write, args: &AnalyzeArgs, a: &FileAnalysis) -> anyhow::Result<()> {
+fn write_analysis(out: &mut dyn Write, args: &OutputArgs, a: &FileAnalysis) -> anyhow::Result<()> {
     if let Some(call_id) = &args.ladder {
         let Some(call) = a.calls.iter().find(|c| &c.call.call_id == call_id) else {
             anyhow::bail!(
@@ -416,6 +469,85 @@ fn write_analysis(out: &mut dyn Write, args: &AnalyzeArgs, a: &FileAnalysis) -> 
         }
     }
     Ok(())
+}
+
+/// Captures on an interface until told to stop, then prints the analysis
+/// as `analyze` does, and the kernel's counters on stderr.
+#[cfg(target_os = "linux")]
+fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use voxprobe::capture::afpacket::{Ring, RingConfig};
+    let Some(config) = run_config(&args.decode, &args.output) else {
+        return Ok(2);
+    };
+    let ring_config = RingConfig {
+        block_size: args.ring_block_size,
+        block_count: args.ring_blocks,
+        promiscuous: !args.no_promiscuous,
+        ..RingConfig::default()
+    };
+    let mut ring = Ring::open(&args.interface, &ring_config)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| anyhow::anyhow!("installing the handler of signal {signal}: {e}"))?;
+    }
+    let deadline = args
+        .duration
+        .filter(|d| d.is_finite() && *d >= 0.0)
+        .map(|d| Instant::now() + Duration::from_secs_f64(d));
+    eprintln!(
+        "voxprobe: capturing on {} ({} blocks of {} KiB); SIGINT or SIGTERM ends it",
+        ring.interface(),
+        args.ring_blocks,
+        args.ring_block_size / 1024
+    );
+    let mut analyzer = voxprobe::analyze::Analyzer::new(&config);
+    let (mut frames, mut bytes) = (0u64, 0u64);
+    let limit = args.count.unwrap_or(u64::MAX);
+    let mut take = |frame: &voxprobe::capture::Frame<'_>| {
+        if frames < limit {
+            frames += 1;
+            bytes += frame.data.len() as u64;
+            analyzer.handle_frame(frame);
+        }
+    };
+    let mut taken = 0u64;
+    while !stop.load(Ordering::Relaxed)
+        && taken < limit
+        && deadline.is_none_or(|d| Instant::now() < d)
+    {
+        taken += ring.next_block(Duration::from_millis(100), &mut take)? as u64;
+    }
+    // What the kernel captured before the stop, still in its open block.
+    let linger = ring.block_timeout() * 2;
+    ring.drain(linger, &mut take)?;
+    let kernel = ring.kernel_counters()?;
+    eprintln!(
+        "voxprobe: {}: {frames} frames analysed; kernel: {} received, {} dropped (ring full), {} ring freezes",
+        ring.interface(),
+        kernel.packets,
+        kernel.drops,
+        kernel.freeze_queue
+    );
+    let mut analysis = analyzer.finish(
+        PathBuf::from(format!("interface:{}", args.interface)),
+        bytes,
+        None,
+    );
+    select_calls(&mut analysis, &args.output);
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    write_analysis(&mut out, &args.output, &analysis)
+        .map_err(|e| e.context("writing the results to standard output"))?;
+    out.flush()?;
+    Ok(0)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_capture(_args: &CaptureArgs) -> anyhow::Result<u8> {
+    anyhow::bail!("live capture needs Linux (AF_PACKET)")
 }
 
 /// A progress bar on stderr, shown only when stderr is a terminal and the

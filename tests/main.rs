@@ -16,6 +16,7 @@ mod decode_captures;
 mod diameter_captures;
 mod generated;
 mod gtpv2_captures;
+mod live_capture;
 mod rtcp_captures;
 mod sip_counts;
 mod volte_captures;

@@ -1,4 +1,5 @@
-//! Packet sources: capture files now, live rings later.
+//! Packet sources: capture files ([`file`]) and live interfaces
+//! ([`afpacket`], Linux).
 //!
 //! A source yields borrowed [`Frame`]s in capture order: the bytes as captured
 //! (never copied), the packet time, the original length on the wire, and the
@@ -10,6 +11,8 @@
 //! (byte offset) and why through [`ReadStop`], after every frame before that
 //! point has been yielded.
 
+#[cfg(target_os = "linux")]
+pub mod afpacket;
 pub mod file;
 
 pub use file::CaptureFile;
