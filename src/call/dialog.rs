@@ -9,6 +9,7 @@
 //! apart; the first 2xx answers the call.
 
 use super::record::Outcome;
+use crate::media::PayloadKind;
 use crate::packet::{Endpoint, Observation, Transport};
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
@@ -83,6 +84,53 @@ pub enum CallState {
     Cancelled,
 }
 
+/// Where one `m=` line of an SDP wants RTP: all a call keeps of the line
+/// besides its codec (joining streams to calls and the VoLTE correlator read
+/// nothing else, and a call holds several SDPs for its whole life).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaLine {
+    /// Connection address (media-level `c=`, else session-level).
+    pub address: Option<IpAddr>,
+    /// RTP port (0 = stream rejected/disabled).
+    pub port: u16,
+}
+
+/// The media lines of one SDP, in order. Nearly every SDP of a call has one
+/// line, kept without an allocation of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaLines {
+    /// A single `m=` line.
+    One(MediaLine),
+    /// Several (audio and video, ...).
+    Many(Box<[MediaLine]>),
+}
+
+impl MediaLines {
+    fn of(media: &[MediaDescription]) -> MediaLines {
+        let line = |m: &MediaDescription| MediaLine {
+            address: m.address,
+            port: m.port,
+        };
+        match media {
+            [one] => MediaLines::One(line(one)),
+            many => MediaLines::Many(many.iter().map(line).collect()),
+        }
+    }
+
+    /// The lines as a slice.
+    pub fn as_slice(&self) -> &[MediaLine] {
+        match self {
+            MediaLines::One(line) => std::slice::from_ref(line),
+            MediaLines::Many(lines) => lines,
+        }
+    }
+
+    /// The lines in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, MediaLine> {
+        self.as_slice().iter()
+    }
+}
+
 /// The SDP of one side at one moment: an offer or an answer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MediaOffer {
@@ -92,8 +140,32 @@ pub struct MediaOffer {
     pub side: Side,
     /// An answer (SDP in a response, ACK or PRACK) rather than an offer.
     pub is_answer: bool,
-    /// The media descriptions (each with its RTP endpoint and payload types).
-    pub media: Vec<MediaDescription>,
+    /// The codec of its first audio line that is not disabled: the first
+    /// payload type of the line that is a codec (not telephone-event or
+    /// comfort noise), by name. An answer's first payload type is the one
+    /// chosen (RFC 3264 §6.1).
+    pub audio_codec: Option<&'static str>,
+    /// Where each media line wants RTP.
+    pub media: MediaLines,
+}
+
+impl MediaOffer {
+    /// Whether `other` says the same as this one (its time aside).
+    fn says_the_same_as(&self, other: &MediaOffer) -> bool {
+        self.side == other.side
+            && self.is_answer == other.is_answer
+            && self.audio_codec == other.audio_codec
+            && self.media == other.media
+    }
+}
+
+/// The first payload type of an m-line that is a codec (not telephone-event
+/// or comfort noise), by name.
+fn preferred_codec(m: &MediaDescription) -> Option<&'static str> {
+    m.payload_types.iter().find_map(|&pt| {
+        let info = m.payloads.resolve(pt);
+        (info.kind == PayloadKind::Media).then_some(info.name?)
+    })
 }
 
 /// One SIP message of a call, for its ladder diagram.
@@ -186,8 +258,12 @@ pub struct Call {
     /// Current state.
     pub state: CallState,
     invite_cseq: u32,
-    /// SDP offers and answers in order.
+    /// SDP offers and answers in order; one that says the same as the one
+    /// before it (the copy of a message seen at another hop) is not kept.
     pub media: Vec<MediaOffer>,
+    /// SDP offers and answers seen, kept or not (bounded by
+    /// [`MAX_MEDIA_OFFERS`]).
+    media_offers_seen: u8,
     /// To-tags of the responses (forks).
     pub to_tags: Vec<String>,
     /// Messages in order (bounded by [`MAX_LADDER_ENTRIES`]).
@@ -304,6 +380,7 @@ impl Call {
             state: CallState::Initiating,
             invite_cseq,
             media: Vec::new(),
+            media_offers_seen: 0,
             to_tags: Vec::new(),
             ladder: Vec::new(),
             ladder_overflow: 0,
@@ -425,15 +502,33 @@ impl Call {
         is_answer: bool,
         media: &[MediaDescription],
     ) {
-        if media.is_empty() || self.media.len() >= MAX_MEDIA_OFFERS {
+        if media.is_empty() || usize::from(self.media_offers_seen) >= MAX_MEDIA_OFFERS {
             return;
         }
-        self.media.push(MediaOffer {
+        self.media_offers_seen += 1;
+        let offer = MediaOffer {
             time,
             side,
             is_answer,
-            media: media.to_vec(),
-        });
+            audio_codec: media
+                .iter()
+                .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0)
+                .and_then(preferred_codec),
+            media: MediaLines::of(media),
+        };
+        // A repeat of the offer before it changes neither the codecs in use
+        // (the same answer again) nor the endpoints a side announced (the
+        // first announcement's time counts), nor the correlator's addresses.
+        if self
+            .media
+            .last()
+            .is_some_and(|last| last.says_the_same_as(&offer))
+        {
+            return;
+        }
+        // Calls see a few SDPs: room for exactly one more each time.
+        self.media.reserve_exact(1);
+        self.media.push(offer);
     }
 
     fn note_q850(&mut self, msg: &sip::Message<'_>) {

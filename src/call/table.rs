@@ -4,7 +4,6 @@ use super::dialog::{Call, MediaOffer, MessageContext, Side};
 use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
 use crate::analyze::{StreamCall, StreamRecord};
 use crate::media::stream::{IntervalSample, HEADLINE_BUFFER};
-use crate::media::PayloadKind;
 use crate::packet::Endpoint;
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
@@ -285,7 +284,7 @@ impl MediaIndex {
         let mut by_endpoint: FastMap<Endpoint, Vec<(usize, Side, PacketTime)>> = FastMap::default();
         for (i, call) in calls.iter().enumerate() {
             for offer in &call.media {
-                for m in &offer.media {
+                for m in offer.media.iter() {
                     if let (Some(ip), true) = (m.address, m.port != 0) {
                         let list = by_endpoint.entry(Endpoint::new(ip, m.port)).or_default();
                         if !list.iter().any(|(c, s, _)| *c == i && *s == offer.side) {
@@ -351,17 +350,6 @@ fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
         mos_interval_mean: (!interval_mos.is_empty())
             .then(|| interval_mos.iter().sum::<f64>() / interval_mos.len() as f64),
         intervals: main.report.intervals.clone(),
-    })
-}
-
-/// The first payload type of an m-line that is a codec (not telephone-event
-/// or comfort noise), by name.
-fn preferred_codec(m: &MediaDescription) -> Option<String> {
-    m.payload_types.iter().find_map(|&pt| {
-        let info = m.payloads.resolve(pt);
-        (info.kind == PayloadKind::Media)
-            .then_some(info.name?)
-            .map(str::to_owned)
     })
 }
 
@@ -438,16 +426,9 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
     } else {
         answers
     };
-    for offer in sources {
-        if let Some(name) = offer
-            .media
-            .iter()
-            .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0)
-            .and_then(preferred_codec)
-        {
-            if codecs.last() != Some(&name) {
-                codecs.push(name);
-            }
+    for name in sources.into_iter().filter_map(|offer| offer.audio_codec) {
+        if codecs.last().map(String::as_str) != Some(name) {
+            codecs.push(name.to_owned());
         }
     }
 
