@@ -21,8 +21,6 @@ use std::net::IpAddr;
 pub const MAX_LADDER_ENTRIES: usize = 512;
 /// Media descriptions kept per call (offers and answers, re-INVITEs included).
 pub const MAX_MEDIA_OFFERS: usize = 32;
-/// To-tags (forks) tracked per call.
-pub const MAX_FORKS: usize = 8;
 /// Recent message fingerprints kept per call to recognise retransmissions
 /// (32-bit: a false match needs one of 32 fingerprints to equal a new one,
 /// about 1 in 10^8 per message).
@@ -209,32 +207,129 @@ pub struct MessageContext {
     pub observation: Observation,
 }
 
+/// The text of a call besides its Call-ID and ICID, in one allocation:
+/// [`TextField`]s one after the other. Most are set once, with the INVITE.
+#[derive(Clone, Debug, Default)]
+struct CallText {
+    bytes: Box<[u8]>,
+    /// Where each field ends in `bytes` (it starts where the one before ends).
+    ends: [u32; TEXT_FIELDS],
+    /// Bit `i` set: field `i` is present (an absent field is empty).
+    present: u16,
+}
+
+/// The fields of [`CallText`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextField {
+    From,
+    FromUser,
+    To,
+    ToUser,
+    AssertedIdentity,
+    CallerUserAgent,
+    CalleeUserAgent,
+    FinalReason,
+    /// The From tag of the first INVITE, as written (not text: compared
+    /// byte for byte).
+    CallerTag,
+}
+
+const TEXT_FIELDS: usize = 9;
+
+impl CallText {
+    fn range(&self, field: TextField) -> std::ops::Range<usize> {
+        let i = field as usize;
+        let end = self.ends.get(i).map_or(0, |&e| e as usize);
+        let start = i
+            .checked_sub(1)
+            .and_then(|before| self.ends.get(before))
+            .map_or(0, |&e| e as usize);
+        start..end
+    }
+
+    fn bytes(&self, field: TextField) -> Option<&[u8]> {
+        (self.present & (1 << field as u16) != 0)
+            .then(|| self.bytes.get(self.range(field)).unwrap_or_default())
+    }
+
+    fn text(&self, field: TextField) -> Option<&str> {
+        self.bytes(field)
+            .map(|b| std::str::from_utf8(b).unwrap_or_default())
+    }
+
+    /// The fields in [`TextField`] order from their header values (`None`:
+    /// absent), kept as [`text_of`] keeps text; the caller tag as written.
+    fn build(values: [Option<&[u8]>; TEXT_FIELDS]) -> CallText {
+        let mut out = Vec::new();
+        let mut ends = [0u32; TEXT_FIELDS];
+        let mut present = 0u16;
+        for (i, (value, end)) in values.iter().zip(&mut ends).enumerate() {
+            if let Some(value) = value {
+                present |= 1 << i;
+                if i == TextField::CallerTag as usize {
+                    out.extend_from_slice(value);
+                } else {
+                    write_text(&mut out, value);
+                }
+            }
+            *end = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        }
+        CallText {
+            bytes: out.into_boxed_slice(),
+            ends,
+            present,
+        }
+    }
+
+    /// Sets one field (rare after the INVITE: the callee's user agent, the
+    /// final reason), rewriting the allocation to its exact new size.
+    fn set(&mut self, field: TextField, value: Option<&[u8]>) {
+        let old = self.range(field).len();
+        let new = value.map_or(0, <[u8]>::len);
+        let mut out = Vec::with_capacity(self.bytes.len().saturating_sub(old) + new);
+        let mut ends = [0u32; TEXT_FIELDS];
+        let mut present = self.present;
+        for (i, end) in ends.iter_mut().enumerate() {
+            if i == field as usize {
+                out.extend_from_slice(value.unwrap_or_default());
+                present = match value {
+                    Some(_) => present | (1 << i),
+                    None => present & !(1 << i),
+                };
+            } else {
+                let start = i
+                    .checked_sub(1)
+                    .and_then(|before| self.ends.get(before))
+                    .map_or(0, |&e| e as usize);
+                let end = self.ends.get(i).map_or(0, |&e| e as usize);
+                out.extend_from_slice(self.bytes.get(start..end).unwrap_or_default());
+            }
+            *end = u32::try_from(out.len()).unwrap_or(u32::MAX);
+        }
+        *self = CallText {
+            bytes: out.into_boxed_slice(),
+            ends,
+            present,
+        };
+    }
+}
+
 /// Everything known about one call so far.
 #[derive(Clone, Debug)]
 pub struct Call {
-    /// Call-ID.
+    /// Call-ID. Empty while the call is in the call table, which keys the
+    /// call by it: set when the call leaves the table (see
+    /// [`Call::set_call_id`]).
     pub call_id: String,
-    /// From URI of the first INVITE.
-    pub from: String,
-    /// User part of `from`.
-    pub from_user: Option<String>,
-    /// To URI of the first INVITE.
-    pub to: String,
-    /// User part of `to`.
-    pub to_user: Option<String>,
-    /// P-Asserted-Identity of the first INVITE, if any.
-    pub asserted_identity: Option<String>,
     /// IMS charging identifier (P-Charging-Vector icid-value), if any.
     pub icid: Option<String>,
-    caller_tag: Option<Vec<u8>>,
+    /// From, To, user parts, P-Asserted-Identity, user agents, final
+    /// reason, caller tag.
+    text: CallText,
     /// Sender of the first INVITE.
     pub caller_signalling: Endpoint,
     /// Receiver of the first INVITE.
     pub callee_signalling: Endpoint,
-    /// User-Agent of the first INVITE.
-    pub caller_user_agent: Option<String>,
-    /// Server or User-Agent of the callee's first response.
-    pub callee_user_agent: Option<String>,
     /// First INVITE.
     pub invite_time: PacketTime,
     /// Frame of the first INVITE.
@@ -247,8 +342,6 @@ pub struct Call {
     pub end_time: Option<PacketTime>,
     /// Final response code to the INVITE.
     pub final_code: Option<u16>,
-    /// Its reason phrase.
-    pub final_reason: Option<String>,
     /// Q.850 cause from a Reason header (BYE, CANCEL or final response).
     pub q850_cause: Option<u16>,
     /// Who sent the BYE (or the CANCEL that abandoned the call).
@@ -264,8 +357,6 @@ pub struct Call {
     /// SDP offers and answers seen, kept or not (bounded by
     /// [`MAX_MEDIA_OFFERS`]).
     media_offers_seen: u8,
-    /// To-tags of the responses (forks).
-    pub to_tags: Vec<String>,
     /// Messages in order (bounded by [`MAX_LADDER_ENTRIES`]).
     pub ladder: Vec<LadderEntry>,
     /// Messages not kept in the ladder because it was full.
@@ -280,26 +371,49 @@ pub struct Call {
     pub attempts: u32,
     /// Time of the last message.
     pub last_activity: PacketTime,
-    fingerprints: [u32; RETRANSMISSION_WINDOW],
+    /// Recent message fingerprints, at most [`RETRANSMISSION_WINDOW`]: grown
+    /// as messages come (most calls have a handful), then a ring.
+    fingerprints: Vec<u32>,
     fingerprint_next: u8,
     keep_ladder: bool,
 }
 
-fn text(b: &[u8]) -> String {
-    let s = sip::unfold(b);
-    if s.len() > MAX_TEXT_LEN {
-        let mut end = MAX_TEXT_LEN;
-        while !s.is_char_boundary(end) {
+/// Writes `b` unfolded (whitespace runs as one space, invalid UTF-8
+/// replaced) into `out`, cut to [`MAX_TEXT_LEN`] bytes at a character
+/// boundary: what [`text`] returns, without allocating.
+fn write_text(out: &mut Vec<u8>, b: &[u8]) {
+    let start = out.len();
+    let s = String::from_utf8_lossy(b);
+    for (i, word) in s.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(word.as_bytes());
+    }
+    if out.len() - start > MAX_TEXT_LEN {
+        let mut end = start + MAX_TEXT_LEN;
+        // A UTF-8 continuation byte is no character boundary.
+        while out.get(end).is_some_and(|&b| b & 0xc0 == 0x80) {
             end -= 1;
         }
-        s[..end].to_owned()
-    } else {
-        s
+        out.truncate(end);
     }
 }
 
-fn user_of(name_addr: Option<sip::NameAddr<'_>>) -> Option<String> {
-    name_addr.and_then(|n| n.uri.user).map(text)
+/// Header text as kept: unfolded, cut to [`MAX_TEXT_LEN`] bytes.
+fn text_of(b: &[u8]) -> String {
+    let mut out = Vec::new();
+    write_text(&mut out, b);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// From and To as kept: the name-addr's URI, else the header as written,
+/// else empty (present all the same).
+fn uri_or_header<'a>(
+    parsed: Option<sip::NameAddr<'a>>,
+    header: Option<&'a [u8]>,
+) -> Option<&'a [u8]> {
+    Some(parsed.map(|n| n.uri.raw).or(header).unwrap_or_default())
 }
 
 /// The `branch` parameter of a Via value.
@@ -346,34 +460,36 @@ pub fn sdp_body<'a>(msg: &sip::Message<'a>) -> Option<&'a [u8]> {
 impl Call {
     /// A call started by an initial INVITE (`msg` must be one; see
     /// [`Call::is_initial_invite`]).
-    pub fn new(ctx: &MessageContext, msg: &sip::Message<'_>, call_id: &[u8]) -> Call {
+    pub fn new(ctx: &MessageContext, msg: &sip::Message<'_>) -> Call {
         let h = &msg.headers;
         let from = h.from.and_then(sip::parse_name_addr);
         let to = h.to.and_then(sip::parse_name_addr);
         let invite_cseq = h.cseq.and_then(sip::parse_cseq).map_or(0, |c| c.number);
-        Call {
-            call_id: text(call_id),
-            from: from.map_or_else(|| h.from.map(text).unwrap_or_default(), |n| text(n.uri.raw)),
-            from_user: user_of(from),
-            to: to.map_or_else(|| h.to.map(text).unwrap_or_default(), |n| text(n.uri.raw)),
-            to_user: user_of(to),
-            asserted_identity: h
-                .p_asserted_identity
+        let text = CallText::build([
+            uri_or_header(from, h.from),
+            from.and_then(|n| n.uri.user),
+            uri_or_header(to, h.to),
+            to.and_then(|n| n.uri.user),
+            h.p_asserted_identity
                 .and_then(sip::parse_name_addr)
-                .map(|n| text(n.uri.raw)),
-            icid: h.p_charging_vector.and_then(sip::parse_icid).map(text),
-            caller_tag: from.and_then(|f| f.tag).map(<[u8]>::to_vec),
+                .map(|n| n.uri.raw),
+            h.user_agent,
+            None,
+            None,
+            from.and_then(|f| f.tag),
+        ]);
+        Call {
+            call_id: String::new(),
+            icid: h.p_charging_vector.and_then(sip::parse_icid).map(text_of),
+            text,
             caller_signalling: ctx.src,
             callee_signalling: ctx.dst,
-            caller_user_agent: h.user_agent.map(text),
-            callee_user_agent: None,
             invite_time: ctx.time,
             first_frame: ctx.frame,
             ringing_time: None,
             answer_time: None,
             end_time: None,
             final_code: None,
-            final_reason: None,
             q850_cause: None,
             hangup_by: None,
             cancelled: false,
@@ -381,7 +497,6 @@ impl Call {
             invite_cseq,
             media: Vec::new(),
             media_offers_seen: 0,
-            to_tags: Vec::new(),
             ladder: Vec::new(),
             ladder_overflow: 0,
             messages: 0,
@@ -389,9 +504,66 @@ impl Call {
             reinvites: 0,
             attempts: 1,
             last_activity: ctx.time,
-            fingerprints: [0; RETRANSMISSION_WINDOW],
+            fingerprints: Vec::new(),
             fingerprint_next: 0,
             keep_ladder: true,
+        }
+    }
+
+    /// Sets the Call-ID from the header value as written (the call table
+    /// keeps it as the key of the call until the call leaves the table).
+    pub fn set_call_id(&mut self, raw: &[u8]) {
+        self.call_id = text_of(raw);
+    }
+
+    /// From URI of the first INVITE.
+    pub fn from(&self) -> &str {
+        self.text.text(TextField::From).unwrap_or_default()
+    }
+
+    /// User part of [`Call::from`].
+    pub fn from_user(&self) -> Option<&str> {
+        self.text.text(TextField::FromUser)
+    }
+
+    /// To URI of the first INVITE.
+    pub fn to(&self) -> &str {
+        self.text.text(TextField::To).unwrap_or_default()
+    }
+
+    /// User part of [`Call::to`].
+    pub fn to_user(&self) -> Option<&str> {
+        self.text.text(TextField::ToUser)
+    }
+
+    /// P-Asserted-Identity of the first INVITE, if any.
+    pub fn asserted_identity(&self) -> Option<&str> {
+        self.text.text(TextField::AssertedIdentity)
+    }
+
+    /// User-Agent of the first INVITE.
+    pub fn caller_user_agent(&self) -> Option<&str> {
+        self.text.text(TextField::CallerUserAgent)
+    }
+
+    /// Server or User-Agent of the callee's first response.
+    pub fn callee_user_agent(&self) -> Option<&str> {
+        self.text.text(TextField::CalleeUserAgent)
+    }
+
+    /// The reason phrase of the final response to the INVITE.
+    pub fn final_reason(&self) -> Option<&str> {
+        self.text.text(TextField::FinalReason)
+    }
+
+    fn set_text(&mut self, field: TextField, value: Option<&[u8]>) {
+        match value {
+            Some(raw) => {
+                let mut written = Vec::new();
+                write_text(&mut written, raw);
+                self.text.set(field, Some(&written));
+            }
+            None => self.text.set(field, None),
         }
     }
 
@@ -429,8 +601,8 @@ impl Call {
 
     /// Which side sent a message with this From tag.
     fn side_of_from_tag(&self, tag: Option<&[u8]>) -> Side {
-        match (&self.caller_tag, tag) {
-            (Some(caller), Some(t)) if caller.as_slice() != t => Side::Callee,
+        match (self.text.bytes(TextField::CallerTag), tag) {
+            (Some(caller), Some(t)) if caller != t => Side::Callee,
             _ => Side::Caller,
         }
     }
@@ -459,8 +631,9 @@ impl Call {
             return true;
         }
         let next = usize::from(self.fingerprint_next) % RETRANSMISSION_WINDOW;
-        if let Some(slot) = self.fingerprints.get_mut(next) {
-            *slot = fp;
+        match self.fingerprints.get_mut(next) {
+            Some(slot) => *slot = fp,
+            None => self.fingerprints.push(fp),
         }
         self.fingerprint_next = ((next + 1) % RETRANSMISSION_WINDOW) as u8;
         false
@@ -479,7 +652,7 @@ impl Call {
         }
         let mut label = match msg.start {
             StartLine::Request { method, .. } => method.as_str().to_owned(),
-            StartLine::Response { code, reason } => format!("{code} {}", text(reason)),
+            StartLine::Response { code, reason } => format!("{code} {}", text_of(reason)),
         };
         if has_sdp {
             label.push_str(" (SDP)");
@@ -580,7 +753,7 @@ impl Call {
                             // 422/491. The call goes on from the first INVITE.
                             self.invite_cseq = number;
                             self.final_code = None;
-                            self.final_reason = None;
+                            self.text.set(TextField::FinalReason, None);
                             self.end_time = None;
                             self.state = CallState::Initiating;
                             self.attempts += 1;
@@ -626,20 +799,13 @@ impl Call {
                 };
                 // The responder is the side the request's From did not name.
                 let responder = self.side_of_from_tag(from_tag).other();
-                if let Some(tag) = to_tag {
-                    if self.to_tags.len() < MAX_FORKS
-                        && !self.to_tags.iter().any(|t| t.as_bytes() == tag)
-                    {
-                        self.to_tags.push(text(tag));
-                    }
-                }
                 match cseq.method {
                     Method::Invite if cseq.number == self.invite_cseq => {
                         if responder == Side::Callee
                             && code > 100
-                            && self.callee_user_agent.is_none()
+                            && self.callee_user_agent().is_none()
                         {
-                            self.callee_user_agent = h.server.or(h.user_agent).map(text);
+                            self.set_text(TextField::CalleeUserAgent, h.server.or(h.user_agent));
                         }
                         self.handle_invite_response(ctx.time, code, reason, msg);
                         self.note_media(ctx.time, responder, true, media);
@@ -684,7 +850,7 @@ impl Call {
                 if self.answer_time.is_none() {
                     self.answer_time = Some(time);
                     self.final_code = Some(code);
-                    self.final_reason = Some(text(reason));
+                    self.set_text(TextField::FinalReason, Some(reason));
                     self.state = CallState::Answered;
                 }
             }
@@ -692,7 +858,7 @@ impl Call {
                 // A failure ends the call unless another fork answered it.
                 if self.answer_time.is_none() && self.final_code.is_none() {
                     self.final_code = Some(code);
-                    self.final_reason = Some(text(reason));
+                    self.set_text(TextField::FinalReason, Some(reason));
                     self.end_time.get_or_insert(time);
                     self.note_q850(msg);
                     self.state = if code == 487 && self.cancelled {

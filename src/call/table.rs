@@ -75,7 +75,9 @@ pub struct SipCounters {
 /// Every call of a run.
 pub struct CallTable {
     config: CallTableConfig,
-    /// Boxed: a slot of a table sized for 100 000 calls stays small.
+    /// Boxed: a slot of a table sized for 100 000 calls stays small. Keyed
+    /// by the Call-ID as written, which the call itself gets only when it
+    /// leaves the table (one copy per call).
     active: FastMap<Box<[u8]>, Box<Call>>,
     finished: Vec<Call>,
     requests: FastMap<Method<'static>, u64>,
@@ -187,7 +189,7 @@ impl CallTable {
             return;
         }
         self.counters.calls += 1;
-        let mut call = Box::new(Call::new(ctx, msg, call_id).with_ladder(self.config.keep_ladders));
+        let mut call = Box::new(Call::new(ctx, msg).with_ladder(self.config.keep_ladders));
         call.handle_message(ctx, msg, media);
         self.active.insert(call_id.into(), call);
     }
@@ -208,7 +210,8 @@ impl CallTable {
             .collect();
         done.sort_unstable();
         for key in done {
-            if let Some(call) = self.active.remove(&key) {
+            if let Some(mut call) = self.active.remove(&key) {
+                call.set_call_id(&key);
                 if !call.is_ended() {
                     self.counters.calls_idle_closed += 1;
                 }
@@ -229,7 +232,10 @@ impl CallTable {
         streams: Vec<StreamRecord>,
     ) -> (Vec<CallRecord>, Vec<StreamRecord>, SipCounters) {
         let mut calls = std::mem::take(&mut self.finished);
-        calls.extend(self.active.drain().map(|(_, c)| *c));
+        calls.extend(self.active.drain().map(|(call_id, mut call)| {
+            call.set_call_id(&call_id);
+            *call
+        }));
         calls.sort_by(|a, b| {
             (a.invite_time, a.first_frame, &a.call_id).cmp(&(
                 b.invite_time,
