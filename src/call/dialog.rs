@@ -212,8 +212,11 @@ pub struct MessageContext {
 #[derive(Clone, Debug, Default)]
 struct CallText {
     bytes: Box<[u8]>,
-    /// Where each field ends in `bytes` (it starts where the one before ends).
-    ends: [u32; TEXT_FIELDS],
+    /// Where each text field ends in `bytes` (it starts where the one before
+    /// ends). Each is at most [`MAX_TEXT_LEN`] bytes, so all of them fit a
+    /// `u16`; the caller tag, as long as written, runs from the last end to
+    /// the end of `bytes`.
+    ends: [u16; TEXT_FIELDS],
     /// Bit `i` set: field `i` is present (an absent field is empty).
     present: u16,
 }
@@ -230,20 +233,37 @@ enum TextField {
     CalleeUserAgent,
     FinalReason,
     /// The From tag of the first INVITE, as written (not text: compared
-    /// byte for byte).
+    /// byte for byte). Last: not bounded like the others.
     CallerTag,
 }
 
-const TEXT_FIELDS: usize = 9;
+/// Text fields of [`CallText`]: the [`TextField`]s before the caller tag.
+const TEXT_FIELDS: usize = TextField::CallerTag as usize;
+
+/// Every [`TextField`], in order.
+const ALL_TEXT_FIELDS: [TextField; TEXT_FIELDS + 1] = [
+    TextField::From,
+    TextField::FromUser,
+    TextField::To,
+    TextField::ToUser,
+    TextField::AssertedIdentity,
+    TextField::CallerUserAgent,
+    TextField::CalleeUserAgent,
+    TextField::FinalReason,
+    TextField::CallerTag,
+];
 
 impl CallText {
     fn range(&self, field: TextField) -> std::ops::Range<usize> {
         let i = field as usize;
-        let end = self.ends.get(i).map_or(0, |&e| e as usize);
+        let end = self
+            .ends
+            .get(i)
+            .map_or(self.bytes.len(), |&e| usize::from(e));
         let start = i
             .checked_sub(1)
             .and_then(|before| self.ends.get(before))
-            .map_or(0, |&e| e as usize);
+            .map_or(0, |&e| usize::from(e));
         start..end
     }
 
@@ -257,22 +277,23 @@ impl CallText {
             .map(|b| std::str::from_utf8(b).unwrap_or_default())
     }
 
-    /// The fields in [`TextField`] order from their header values (`None`:
-    /// absent), kept as [`text_of`] keeps text; the caller tag as written.
-    fn build(values: [Option<&[u8]>; TEXT_FIELDS]) -> CallText {
-        let mut out = Vec::new();
-        let mut ends = [0u32; TEXT_FIELDS];
+    /// The fields in [`TextField`] order from their values (`None`: absent),
+    /// `write` putting each into `out`, an empty buffer with room for them.
+    fn build(
+        mut out: Vec<u8>,
+        values: [Option<&[u8]>; TEXT_FIELDS + 1],
+        write: impl Fn(&mut Vec<u8>, TextField, &[u8]),
+    ) -> CallText {
+        let mut ends = [0u16; TEXT_FIELDS];
         let mut present = 0u16;
-        for (i, (value, end)) in values.iter().zip(&mut ends).enumerate() {
+        for (field, value) in ALL_TEXT_FIELDS.into_iter().zip(values) {
             if let Some(value) = value {
-                present |= 1 << i;
-                if i == TextField::CallerTag as usize {
-                    out.extend_from_slice(value);
-                } else {
-                    write_text(&mut out, value);
-                }
+                present |= 1 << field as u16;
+                write(&mut out, field, value);
             }
-            *end = u32::try_from(out.len()).unwrap_or(u32::MAX);
+            if let Some(end) = ends.get_mut(field as usize) {
+                *end = u16::try_from(out.len()).unwrap_or(u16::MAX);
+            }
         }
         CallText {
             bytes: out.into_boxed_slice(),
@@ -281,36 +302,75 @@ impl CallText {
         }
     }
 
-    /// Sets one field (rare after the INVITE: the callee's user agent, the
-    /// final reason), rewriting the allocation to its exact new size.
-    fn set(&mut self, field: TextField, value: Option<&[u8]>) {
-        let old = self.range(field).len();
-        let new = value.map_or(0, <[u8]>::len);
-        let mut out = Vec::with_capacity(self.bytes.len().saturating_sub(old) + new);
-        let mut ends = [0u32; TEXT_FIELDS];
-        let mut present = self.present;
-        for (i, end) in ends.iter_mut().enumerate() {
-            if i == field as usize {
-                out.extend_from_slice(value.unwrap_or_default());
-                present = match value {
-                    Some(_) => present | (1 << i),
-                    None => present & !(1 << i),
-                };
+    /// The fields of a call's first INVITE, as [`text_of`] keeps text; the
+    /// caller tag as written.
+    fn of_invite(values: [Option<&[u8]>; TEXT_FIELDS + 1]) -> CallText {
+        // Unfolding only shortens valid UTF-8: room enough, most of the time.
+        let room = values.iter().flatten().map(|v| v.len()).sum();
+        CallText::build(Vec::with_capacity(room), values, |out, field, value| {
+            if field == TextField::CallerTag {
+                out.extend_from_slice(value);
             } else {
-                let start = i
-                    .checked_sub(1)
-                    .and_then(|before| self.ends.get(before))
-                    .map_or(0, |&e| e as usize);
-                let end = self.ends.get(i).map_or(0, |&e| e as usize);
-                out.extend_from_slice(self.bytes.get(start..end).unwrap_or_default());
+                write_text(out, value);
             }
-            *end = u32::try_from(out.len()).unwrap_or(u32::MAX);
-        }
-        *self = CallText {
-            bytes: out.into_boxed_slice(),
-            ends,
-            present,
-        };
+        })
+    }
+
+    /// Sets one field (rare after the INVITE: the callee's user agent, the
+    /// final reason; `value` already kept as [`text_of`] keeps text),
+    /// rewriting the allocation to its exact new size.
+    fn set(&mut self, field: TextField, value: Option<&[u8]>) {
+        let old = std::mem::take(self);
+        let values = ALL_TEXT_FIELDS.map(|f| if f == field { value } else { old.bytes(f) });
+        let size = values.iter().flatten().map(|v| v.len()).sum();
+        *self = CallText::build(Vec::with_capacity(size), values, |out, _, value| {
+            out.extend_from_slice(value)
+        });
+    }
+}
+
+/// The moments of a call kept in [`Call`] besides its first INVITE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Milestone {
+    /// First 18x to the INVITE.
+    Ringing,
+    /// First 2xx to the INVITE.
+    Answer,
+    /// BYE, the final failure response, or the 487 after CANCEL.
+    End,
+}
+
+/// The messages of a call for its ladder diagram: allocated only for calls
+/// that keep theirs.
+#[derive(Clone, Debug, Default)]
+// The box is the point: one pointer in every call instead of a `Vec`'s three
+// words, most calls keeping no ladder.
+#[allow(clippy::box_collection)]
+pub struct Ladder(Option<Box<Vec<LadderEntry>>>);
+
+impl Ladder {
+    /// The messages in order.
+    pub fn as_slice(&self) -> &[LadderEntry] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The messages in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, LadderEntry> {
+        self.as_slice().iter()
+    }
+
+    /// Messages kept.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |entries| entries.len())
+    }
+
+    /// Whether no message was kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, entry: LadderEntry) {
+        self.0.get_or_insert_with(Box::default).push(entry);
     }
 }
 
@@ -334,12 +394,11 @@ pub struct Call {
     pub invite_time: PacketTime,
     /// Frame of the first INVITE.
     pub first_frame: u64,
-    /// First 18x to the INVITE.
-    pub ringing_time: Option<PacketTime>,
-    /// First 2xx to the INVITE.
-    pub answer_time: Option<PacketTime>,
-    /// BYE, the final failure response, or the 487 after CANCEL.
-    pub end_time: Option<PacketTime>,
+    /// The [`Milestone`]s' times, valid where `milestones_seen` says so
+    /// (three `Option`s would take a third more room).
+    milestone_times: [PacketTime; 3],
+    /// Bit `m` set: [`Milestone`] `m` was seen.
+    milestones_seen: u8,
     /// Final response code to the INVITE.
     pub final_code: Option<u16>,
     /// Q.850 cause from a Reason header (BYE, CANCEL or final response).
@@ -353,12 +412,12 @@ pub struct Call {
     invite_cseq: u32,
     /// SDP offers and answers in order; one that says the same as the one
     /// before it (the copy of a message seen at another hop) is not kept.
-    pub media: Vec<MediaOffer>,
+    pub media: Box<[MediaOffer]>,
     /// SDP offers and answers seen, kept or not (bounded by
     /// [`MAX_MEDIA_OFFERS`]).
     media_offers_seen: u8,
     /// Messages in order (bounded by [`MAX_LADDER_ENTRIES`]).
-    pub ladder: Vec<LadderEntry>,
+    pub ladder: Ladder,
     /// Messages not kept in the ladder because it was full.
     pub ladder_overflow: u32,
     /// SIP messages of this call (retransmissions included).
@@ -373,7 +432,7 @@ pub struct Call {
     pub last_activity: PacketTime,
     /// Recent message fingerprints, at most [`RETRANSMISSION_WINDOW`]: grown
     /// as messages come (most calls have a handful), then a ring.
-    fingerprints: Vec<u32>,
+    fingerprints: Box<[u32]>,
     fingerprint_next: u8,
     keep_ladder: bool,
 }
@@ -465,7 +524,7 @@ impl Call {
         let from = h.from.and_then(sip::parse_name_addr);
         let to = h.to.and_then(sip::parse_name_addr);
         let invite_cseq = h.cseq.and_then(sip::parse_cseq).map_or(0, |c| c.number);
-        let text = CallText::build([
+        let text = CallText::of_invite([
             uri_or_header(from, h.from),
             from.and_then(|n| n.uri.user),
             uri_or_header(to, h.to),
@@ -486,25 +545,24 @@ impl Call {
             callee_signalling: ctx.dst,
             invite_time: ctx.time,
             first_frame: ctx.frame,
-            ringing_time: None,
-            answer_time: None,
-            end_time: None,
+            milestone_times: [PacketTime::ZERO; 3],
+            milestones_seen: 0,
             final_code: None,
             q850_cause: None,
             hangup_by: None,
             cancelled: false,
             state: CallState::Initiating,
             invite_cseq,
-            media: Vec::new(),
+            media: Box::default(),
             media_offers_seen: 0,
-            ladder: Vec::new(),
+            ladder: Ladder::default(),
             ladder_overflow: 0,
             messages: 0,
             retransmissions: 0,
             reinvites: 0,
             attempts: 1,
             last_activity: ctx.time,
-            fingerprints: Vec::new(),
+            fingerprints: Box::default(),
             fingerprint_next: 0,
             keep_ladder: true,
         }
@@ -514,6 +572,45 @@ impl Call {
     /// keeps it as the key of the call until the call leaves the table).
     pub fn set_call_id(&mut self, raw: &[u8]) {
         self.call_id = text_of(raw);
+    }
+
+    /// First 18x to the INVITE.
+    pub fn ringing_time(&self) -> Option<PacketTime> {
+        self.milestone(Milestone::Ringing)
+    }
+
+    /// First 2xx to the INVITE.
+    pub fn answer_time(&self) -> Option<PacketTime> {
+        self.milestone(Milestone::Answer)
+    }
+
+    /// BYE, the final failure response, or the 487 after CANCEL.
+    pub fn end_time(&self) -> Option<PacketTime> {
+        self.milestone(Milestone::End)
+    }
+
+    fn milestone(&self, m: Milestone) -> Option<PacketTime> {
+        self.milestone_times
+            .get(m as usize)
+            .copied()
+            .filter(|_| self.milestones_seen & (1 << m as u8) != 0)
+    }
+
+    fn set_milestone(&mut self, m: Milestone, time: Option<PacketTime>) {
+        match (time, self.milestone_times.get_mut(m as usize)) {
+            (Some(time), Some(slot)) => {
+                *slot = time;
+                self.milestones_seen |= 1 << m as u8;
+            }
+            _ => self.milestones_seen &= !(1 << m as u8),
+        }
+    }
+
+    /// Sets a milestone unless it was seen already.
+    fn note_milestone(&mut self, m: Milestone, time: PacketTime) {
+        if self.milestone(m).is_none() {
+            self.set_milestone(m, Some(time));
+        }
     }
 
     /// From URI of the first INVITE.
@@ -633,7 +730,13 @@ impl Call {
         let next = usize::from(self.fingerprint_next) % RETRANSMISSION_WINDOW;
         match self.fingerprints.get_mut(next) {
             Some(slot) => *slot = fp,
-            None => self.fingerprints.push(fp),
+            None => {
+                // Room for exactly one more: most calls stop at a handful.
+                let mut grown = std::mem::take(&mut self.fingerprints).into_vec();
+                grown.reserve_exact(1);
+                grown.push(fp);
+                self.fingerprints = grown.into_boxed_slice();
+            }
         }
         self.fingerprint_next = ((next + 1) % RETRANSMISSION_WINDOW) as u8;
         false
@@ -700,8 +803,10 @@ impl Call {
             return;
         }
         // Calls see a few SDPs: room for exactly one more each time.
-        self.media.reserve_exact(1);
-        self.media.push(offer);
+        let mut media = std::mem::take(&mut self.media).into_vec();
+        media.reserve_exact(1);
+        media.push(offer);
+        self.media = media.into_boxed_slice();
     }
 
     fn note_q850(&mut self, msg: &sip::Message<'_>) {
@@ -747,14 +852,14 @@ impl Call {
                     }
                     Method::Invite => {
                         let number = cseq.map_or(self.invite_cseq, |c| c.number);
-                        if number > self.invite_cseq && self.answer_time.is_none() {
+                        if number > self.invite_cseq && self.answer_time().is_none() {
                             // A new attempt of the same call: the INVITE sent
                             // again with credentials after 401/407, or after
                             // 422/491. The call goes on from the first INVITE.
                             self.invite_cseq = number;
                             self.final_code = None;
                             self.text.set(TextField::FinalReason, None);
-                            self.end_time = None;
+                            self.set_milestone(Milestone::End, None);
                             self.state = CallState::Initiating;
                             self.attempts += 1;
                         }
@@ -775,14 +880,14 @@ impl Call {
                     Method::Cancel => {
                         // Abandoning the call before the answer is hanging up.
                         self.cancelled = true;
-                        if self.answer_time.is_none() {
+                        if self.answer_time().is_none() {
                             self.hangup_by.get_or_insert(side);
                         }
                         self.note_q850(msg);
                     }
                     Method::Bye => {
-                        if self.end_time.is_none() {
-                            self.end_time = Some(ctx.time);
+                        if self.end_time().is_none() {
+                            self.set_milestone(Milestone::End, Some(ctx.time));
                             self.hangup_by = Some(side);
                         }
                         self.note_q850(msg);
@@ -834,7 +939,7 @@ impl Call {
                 }
             }
             101..=199 => {
-                self.ringing_time.get_or_insert(time);
+                self.note_milestone(Milestone::Ringing, time);
                 if matches!(
                     self.state,
                     CallState::Initiating | CallState::Trying | CallState::Ringing
@@ -847,8 +952,8 @@ impl Call {
                 }
             }
             200..=299 => {
-                if self.answer_time.is_none() {
-                    self.answer_time = Some(time);
+                if self.answer_time().is_none() {
+                    self.set_milestone(Milestone::Answer, Some(time));
                     self.final_code = Some(code);
                     self.set_text(TextField::FinalReason, Some(reason));
                     self.state = CallState::Answered;
@@ -856,10 +961,10 @@ impl Call {
             }
             _ => {
                 // A failure ends the call unless another fork answered it.
-                if self.answer_time.is_none() && self.final_code.is_none() {
+                if self.answer_time().is_none() && self.final_code.is_none() {
                     self.final_code = Some(code);
                     self.set_text(TextField::FinalReason, Some(reason));
-                    self.end_time.get_or_insert(time);
+                    self.note_milestone(Milestone::End, time);
                     self.note_q850(msg);
                     self.state = if code == 487 && self.cancelled {
                         CallState::Cancelled

@@ -327,7 +327,7 @@ impl MediaIndex {
                 let call = &calls[i];
                 let opens = announced.add_nanos(-slack_ns);
                 let closes = call
-                    .end_time
+                    .end_time()
                     .unwrap_or(PacketTime::from_nanos(i64::MAX))
                     .add_nanos(slack_ns);
                 start >= opens.min(call.invite_time) && start <= closes
@@ -407,14 +407,14 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
         .zip(last_media)
         .map(|(f, l)| l.millis_since(f) / 1000.0);
 
-    let (end_time, ended_by) = match call.end_time {
+    let (end_time, ended_by) = match call.end_time() {
         Some(t) if call.hangup_by.is_some() && call.final_code.is_none_or(|c| c < 300) => {
             (Some(t), EndedBy::Bye)
         }
         Some(t) => (Some(t), EndedBy::FinalResponse),
-        None if call.answer_time.is_some() => match last_media {
+        None if call.answer_time().is_some() => match last_media {
             Some(t) => (
-                Some(t.max(call.answer_time.unwrap_or(t))),
+                Some(t.max(call.answer_time().unwrap_or(t))),
                 EndedBy::MediaInactivity,
             ),
             None => (Some(call.last_activity), EndedBy::LastMessage),
