@@ -189,7 +189,7 @@ pub struct LadderEntry {
     pub retransmission: bool,
 }
 
-/// Where and when a message was seen: the context of [`Call::handle_message`].
+/// Where and when a message was seen: the context of [`Dialog::handle_message`].
 #[derive(Clone, Copy, Debug)]
 pub struct MessageContext {
     /// Capture time.
@@ -207,7 +207,7 @@ pub struct MessageContext {
     pub observation: Observation,
 }
 
-/// The text of a call besides its Call-ID and ICID, in one allocation:
+/// The text of a dialog, in one allocation:
 /// [`TextField`]s one after the other. Most are set once, with the INVITE.
 #[derive(Clone, Debug, Default)]
 struct CallText {
@@ -232,6 +232,7 @@ enum TextField {
     CallerUserAgent,
     CalleeUserAgent,
     FinalReason,
+    Icid,
     /// The From tag of the first INVITE, as written (not text: compared
     /// byte for byte). Last: not bounded like the others.
     CallerTag,
@@ -250,6 +251,7 @@ const ALL_TEXT_FIELDS: [TextField; TEXT_FIELDS + 1] = [
     TextField::CallerUserAgent,
     TextField::CalleeUserAgent,
     TextField::FinalReason,
+    TextField::Icid,
     TextField::CallerTag,
 ];
 
@@ -329,7 +331,7 @@ impl CallText {
     }
 }
 
-/// The moments of a call kept in [`Call`] besides its first INVITE.
+/// The moments of a call kept in [`Dialog`] besides its first INVITE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Milestone {
     /// First 18x to the INVITE.
@@ -374,17 +376,44 @@ impl Ladder {
     }
 }
 
-/// Everything known about one call so far.
+/// A call: its Call-ID and ICID, and what its dialog said (read through
+/// `Deref`, so `call.invite_time` is the dialog's).
 #[derive(Clone, Debug)]
 pub struct Call {
-    /// Call-ID. Empty while the call is in the call table, which keys the
-    /// call by it: set when the call leaves the table (see
-    /// [`Call::set_call_id`]).
+    /// Call-ID.
     pub call_id: String,
     /// IMS charging identifier (P-Charging-Vector icid-value), if any.
     pub icid: Option<String>,
+    /// The dialog.
+    pub dialog: Dialog,
+}
+
+impl Call {
+    /// The call of a dialog that left the call table, which kept it by
+    /// `call_id` (the header value as written).
+    pub fn new(call_id: &[u8], dialog: Dialog) -> Call {
+        Call {
+            call_id: text_of(call_id),
+            icid: dialog.icid().map(str::to_owned),
+            dialog,
+        }
+    }
+}
+
+impl std::ops::Deref for Call {
+    type Target = Dialog;
+
+    fn deref(&self) -> &Dialog {
+        &self.dialog
+    }
+}
+
+/// Everything known about the dialog(s) of one Call-ID so far: what the call
+/// table keeps per active call, the Call-ID being the table's key.
+#[derive(Clone, Debug)]
+pub struct Dialog {
     /// From, To, user parts, P-Asserted-Identity, user agents, final
-    /// reason, caller tag.
+    /// reason, ICID, caller tag.
     text: CallText,
     /// Sender of the first INVITE.
     pub caller_signalling: Endpoint,
@@ -516,10 +545,10 @@ pub fn sdp_body<'a>(msg: &sip::Message<'a>) -> Option<&'a [u8]> {
     }
 }
 
-impl Call {
-    /// A call started by an initial INVITE (`msg` must be one; see
-    /// [`Call::is_initial_invite`]).
-    pub fn new(ctx: &MessageContext, msg: &sip::Message<'_>) -> Call {
+impl Dialog {
+    /// A dialog started by an initial INVITE (`msg` must be one; see
+    /// [`Dialog::is_initial_invite`]).
+    pub fn new(ctx: &MessageContext, msg: &sip::Message<'_>) -> Dialog {
         let h = &msg.headers;
         let from = h.from.and_then(sip::parse_name_addr);
         let to = h.to.and_then(sip::parse_name_addr);
@@ -535,11 +564,10 @@ impl Call {
             h.user_agent,
             None,
             None,
+            h.p_charging_vector.and_then(sip::parse_icid),
             from.and_then(|f| f.tag),
         ]);
-        Call {
-            call_id: String::new(),
-            icid: h.p_charging_vector.and_then(sip::parse_icid).map(text_of),
+        Dialog {
             text,
             caller_signalling: ctx.src,
             callee_signalling: ctx.dst,
@@ -568,10 +596,9 @@ impl Call {
         }
     }
 
-    /// Sets the Call-ID from the header value as written (the call table
-    /// keeps it as the key of the call until the call leaves the table).
-    pub fn set_call_id(&mut self, raw: &[u8]) {
-        self.call_id = text_of(raw);
+    /// IMS charging identifier (P-Charging-Vector icid-value), if any.
+    pub fn icid(&self) -> Option<&str> {
+        self.text.text(TextField::Icid)
     }
 
     /// First 18x to the INVITE.
@@ -618,7 +645,7 @@ impl Call {
         self.text.text(TextField::From).unwrap_or_default()
     }
 
-    /// User part of [`Call::from`].
+    /// User part of [`Dialog::from`].
     pub fn from_user(&self) -> Option<&str> {
         self.text.text(TextField::FromUser)
     }
@@ -628,7 +655,7 @@ impl Call {
         self.text.text(TextField::To).unwrap_or_default()
     }
 
-    /// User part of [`Call::to`].
+    /// User part of [`Dialog::to`].
     pub fn to_user(&self) -> Option<&str> {
         self.text.text(TextField::ToUser)
     }

@@ -1,6 +1,6 @@
 //! The table of calls of one run: SIP messages in, call records out.
 
-use super::dialog::{Call, MediaOffer, MessageContext, Side};
+use super::dialog::{Call, Dialog, MediaOffer, MessageContext, Side};
 use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
 use crate::analyze::{StreamCall, StreamRecord};
 use crate::media::stream::{IntervalSample, HEADLINE_BUFFER};
@@ -76,9 +76,9 @@ pub struct SipCounters {
 pub struct CallTable {
     config: CallTableConfig,
     /// Boxed: a slot of a table sized for 100 000 calls stays small. Keyed
-    /// by the Call-ID as written, which the call itself gets only when it
-    /// leaves the table (one copy per call).
-    active: FastMap<Box<[u8]>, Box<Call>>,
+    /// by the Call-ID as written, which becomes part of the call only when
+    /// it leaves the table (one copy per call).
+    active: FastMap<Box<[u8]>, Box<Dialog>>,
     finished: Vec<Call>,
     requests: FastMap<Method<'static>, u64>,
     other_requests: BTreeMap<String, u64>,
@@ -180,7 +180,7 @@ impl CallTable {
         if !method.is_some_and(is_call_method) {
             return;
         }
-        if !Call::is_initial_invite(msg) {
+        if !Dialog::is_initial_invite(msg) {
             self.counters.orphan_dialog_messages += 1;
             return;
         }
@@ -189,7 +189,7 @@ impl CallTable {
             return;
         }
         self.counters.calls += 1;
-        let mut call = Box::new(Call::new(ctx, msg).with_ladder(self.config.keep_ladders));
+        let mut call = Box::new(Dialog::new(ctx, msg).with_ladder(self.config.keep_ladders));
         call.handle_message(ctx, msg, media);
         self.active.insert(call_id.into(), call);
     }
@@ -210,12 +210,11 @@ impl CallTable {
             .collect();
         done.sort_unstable();
         for key in done {
-            if let Some(mut call) = self.active.remove(&key) {
-                call.set_call_id(&key);
-                if !call.is_ended() {
+            if let Some(dialog) = self.active.remove(&key) {
+                if !dialog.is_ended() {
                     self.counters.calls_idle_closed += 1;
                 }
-                self.finished.push(*call);
+                self.finished.push(Call::new(&key, *dialog));
             }
         }
     }
@@ -232,10 +231,11 @@ impl CallTable {
         streams: Vec<StreamRecord>,
     ) -> (Vec<CallRecord>, Vec<StreamRecord>, SipCounters) {
         let mut calls = std::mem::take(&mut self.finished);
-        calls.extend(self.active.drain().map(|(call_id, mut call)| {
-            call.set_call_id(&call_id);
-            *call
-        }));
+        calls.extend(
+            self.active
+                .drain()
+                .map(|(call_id, dialog)| Call::new(&call_id, *dialog)),
+        );
         calls.sort_by(|a, b| {
             (a.invite_time, a.first_frame, &a.call_id).cmp(&(
                 b.invite_time,
