@@ -209,6 +209,7 @@ pub struct MessageContext {
 
 /// The text of a dialog, in one allocation:
 /// [`TextField`]s one after the other. Most are set once, with the INVITE.
+/// A user part found in its URI's text is not written again.
 #[derive(Clone, Debug, Default)]
 struct CallText {
     bytes: Box<[u8]>,
@@ -217,6 +218,9 @@ struct CallText {
     /// `u16`; the caller tag, as long as written, runs from the last end to
     /// the end of `bytes`.
     ends: [u16; TEXT_FIELDS],
+    /// Where the From and To user parts are in `bytes` (start, length):
+    /// within the URI's text, or their own place when not found there.
+    user_spans: [(u16, u16); 2],
     /// Bit `i` set: field `i` is present (an absent field is empty).
     present: u16,
 }
@@ -255,8 +259,31 @@ const ALL_TEXT_FIELDS: [TextField; TEXT_FIELDS + 1] = [
     TextField::CallerTag,
 ];
 
+impl TextField {
+    /// For a user part: its slot in [`CallText::user_spans`] and its URI.
+    fn user_of(self) -> Option<(usize, TextField)> {
+        match self {
+            TextField::FromUser => Some((0, TextField::From)),
+            TextField::ToUser => Some((1, TextField::To)),
+            _ => None,
+        }
+    }
+}
+
+/// A text offset of [`CallText`] (bounded: see `ends`).
+fn text_offset(at: usize) -> u16 {
+    u16::try_from(at).unwrap_or(u16::MAX)
+}
+
 impl CallText {
     fn range(&self, field: TextField) -> std::ops::Range<usize> {
+        if let Some(&(start, len)) = field
+            .user_of()
+            .and_then(|(slot, _)| self.user_spans.get(slot))
+        {
+            let start = usize::from(start);
+            return start..start + usize::from(len);
+        }
         let i = field as usize;
         let end = self
             .ends
@@ -286,22 +313,39 @@ impl CallText {
         values: [Option<&[u8]>; TEXT_FIELDS + 1],
         write: impl Fn(&mut Vec<u8>, TextField, &[u8]),
     ) -> CallText {
-        let mut ends = [0u16; TEXT_FIELDS];
-        let mut present = 0u16;
+        let mut text = CallText::default();
         for (field, value) in ALL_TEXT_FIELDS.into_iter().zip(values) {
             if let Some(value) = value {
-                present |= 1 << field as u16;
+                text.present |= 1 << field as u16;
+                let start = out.len();
                 write(&mut out, field, value);
+                if let Some((slot, uri)) = field.user_of() {
+                    let written = out.get(start..).unwrap_or_default();
+                    // The URI is complete: its end is set.
+                    let uri = text.range(uri);
+                    let found = out
+                        .get(uri.clone())
+                        .filter(|_| !written.is_empty())
+                        .and_then(|uri| uri.windows(written.len()).position(|w| w == written))
+                        .map(|at| uri.start + at);
+                    let span = (
+                        text_offset(found.unwrap_or(start)),
+                        text_offset(written.len()),
+                    );
+                    if found.is_some() {
+                        out.truncate(start);
+                    }
+                    if let Some(slot) = text.user_spans.get_mut(slot) {
+                        *slot = span;
+                    }
+                }
             }
-            if let Some(end) = ends.get_mut(field as usize) {
-                *end = u16::try_from(out.len()).unwrap_or(u16::MAX);
+            if let Some(end) = text.ends.get_mut(field as usize) {
+                *end = text_offset(out.len());
             }
         }
-        CallText {
-            bytes: out.into_boxed_slice(),
-            ends,
-            present,
-        }
+        text.bytes = out.into_boxed_slice();
+        text
     }
 
     /// The fields of a call's first INVITE, as [`text_of`] keeps text; the
@@ -1018,5 +1062,59 @@ impl Dialog {
     /// The outcome class so far (see [`Outcome::classify`]).
     pub fn outcome(&self) -> Outcome {
         Outcome::classify(self.final_code, self.cancelled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields<'a>(from: &'a [u8], from_user: Option<&'a [u8]>) -> [Option<&'a [u8]>; 10] {
+        [
+            Some(from),
+            from_user,
+            Some(b"sip:bob@example.com"),
+            Some(b"bob"),
+            None,
+            Some(b"UA  1.0"),
+            None,
+            None,
+            Some(b"icid-1"),
+            Some(b"tag\xff"),
+        ]
+    }
+
+    #[test]
+    fn call_text_keeps_each_field_and_a_user_part_once() {
+        let text = CallText::of_invite(fields(b"sip:alice@example.com", Some(b"alice")));
+        assert_eq!(text.text(TextField::From), Some("sip:alice@example.com"));
+        assert_eq!(text.text(TextField::FromUser), Some("alice"));
+        assert_eq!(text.text(TextField::To), Some("sip:bob@example.com"));
+        assert_eq!(text.text(TextField::ToUser), Some("bob"));
+        assert_eq!(text.text(TextField::AssertedIdentity), None);
+        assert_eq!(text.text(TextField::CallerUserAgent), Some("UA 1.0"));
+        assert_eq!(text.text(TextField::Icid), Some("icid-1"));
+        assert_eq!(text.bytes(TextField::CallerTag), Some(&b"tag\xff"[..]));
+        // Both user parts point into their URIs.
+        let written = "sip:alice@example.comsip:bob@example.comUA 1.0icid-1".len() + 4;
+        assert_eq!(text.bytes.len(), written);
+
+        // A user part that is not in the URI, and an empty one, stay apart.
+        let odd = CallText::of_invite(fields(b"sip:alice@example.com", Some(b"carol")));
+        assert_eq!(odd.text(TextField::FromUser), Some("carol"));
+        let empty = CallText::of_invite(fields(b"sip:@example.com", Some(b"")));
+        assert_eq!(empty.text(TextField::FromUser), Some(""));
+
+        // Setting a field later keeps the others.
+        let mut later = text.clone();
+        later.set(TextField::FinalReason, Some(b"OK"));
+        later.set(TextField::CallerUserAgent, None);
+        assert_eq!(later.text(TextField::FinalReason), Some("OK"));
+        assert_eq!(later.text(TextField::CallerUserAgent), None);
+        for field in ALL_TEXT_FIELDS {
+            if !matches!(field, TextField::FinalReason | TextField::CallerUserAgent) {
+                assert_eq!(later.bytes(field), text.bytes(field), "{field:?}");
+            }
+        }
     }
 }
