@@ -1,12 +1,14 @@
 //! One call: the SIP INVITE dialog(s) of a Call-ID and what they said about
 //! timing, outcome and media.
 //!
-//! A [`Call`] is fed every SIP message of its Call-ID in capture order with
+//! A [`Dialog`] is fed every SIP message of its Call-ID in capture order with
 //! the packet time as a parameter. It recognises retransmissions (the same
 //! message between the same two hops again) and copies of a message seen at
 //! another hop (proxies, VoLTE P-CSCF/S-CSCF), so each event is counted once and
-//! timed at its first sighting. Forked responses (several to-tags) are kept
-//! apart; the first 2xx answers the call.
+//! timed at its first sighting. Of forked responses (several to-tags), the
+//! first 2xx answers the call. The call table keeps a dialog per active call,
+//! compact (its Call-ID is the table's key); a dialog that leaves the table
+//! becomes a [`Call`], the dialog with its Call-ID and ICID.
 
 use super::record::Outcome;
 use crate::media::PayloadKind;
@@ -468,7 +470,7 @@ pub struct Dialog {
     /// Frame of the first INVITE.
     pub first_frame: u64,
     /// The [`Milestone`]s' times, valid where `milestones_seen` says so
-    /// (three `Option`s would take a third more room).
+    /// (three `Option`s would take twice the room).
     milestone_times: [PacketTime; 3],
     /// Bit `m` set: [`Milestone`] `m` was seen.
     milestones_seen: u8,
@@ -512,7 +514,7 @@ pub struct Dialog {
 
 /// Writes `b` unfolded (whitespace runs as one space, invalid UTF-8
 /// replaced) into `out`, cut to [`MAX_TEXT_LEN`] bytes at a character
-/// boundary: what [`text`] returns, without allocating.
+/// boundary: what [`text_of`] returns, without allocating.
 fn write_text(out: &mut Vec<u8>, b: &[u8]) {
     let start = out.len();
     let s = String::from_utf8_lossy(b);

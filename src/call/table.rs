@@ -173,8 +173,8 @@ impl CallTable {
             self.counters.without_call_id += 1;
             return;
         };
-        if let Some(call) = self.active.get_mut(call_id) {
-            call.handle_message(ctx, msg, media);
+        if let Some(dialog) = self.active.get_mut(call_id) {
+            dialog.handle_message(ctx, msg, media);
             return;
         }
         if !method.is_some_and(is_call_method) {
@@ -189,9 +189,9 @@ impl CallTable {
             return;
         }
         self.counters.calls += 1;
-        let mut call = Box::new(Dialog::new(ctx, msg).with_ladder(self.config.keep_ladders));
-        call.handle_message(ctx, msg, media);
-        self.active.insert(call_id.into(), call);
+        let mut dialog = Box::new(Dialog::new(ctx, msg).with_ladder(self.config.keep_ladders));
+        dialog.handle_message(ctx, msg, media);
+        self.active.insert(call_id.into(), dialog);
     }
 
     /// Closes calls that ended more than the linger time ago, or have been
