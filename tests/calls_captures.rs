@@ -250,7 +250,7 @@ fn known_calls_of_the_shared_captures() {
         a.calls[3].caller_to_callee.as_ref().map(|d| d.packets),
         Some(9)
     );
-    assert!(a.calls[3].call.ringing_time.is_some());
+    assert!(a.calls[3].call.ringing_time().is_some());
     // DTMF capture: one answered call and one declined (603).
     let a = analyze(&shared, "sip-rtp/sip-rtp-g711a-rfc2833-dtmf.cap");
     let outcomes: Vec<_> = a.calls.iter().map(|c| c.outcome).collect();

@@ -57,12 +57,12 @@ fn call_records_match_the_generated_truth() {
             "{ctx}: invite_time"
         );
         assert_eq!(
-            got.call.ringing_time.map(|t| t.as_nanos()),
+            got.call.ringing_time().map(|t| t.as_nanos()),
             want.ringing_time_ns,
             "{ctx}: ringing_time"
         );
         assert_eq!(
-            got.call.answer_time.map(|t| t.as_nanos()),
+            got.call.answer_time().map(|t| t.as_nanos()),
             want.answer_time_ns,
             "{ctx}: answer_time"
         );
@@ -71,13 +71,13 @@ fn call_records_match_the_generated_truth() {
         // The record says so (no signalling end, `ended_by` not BYE/final
         // response) and closes the answered one at its last media packet.
         assert_eq!(
-            got.call.end_time.map(|t| t.as_nanos()),
+            got.call.end_time().map(|t| t.as_nanos()),
             want.end_time_ns,
             "{ctx}: end_time"
         );
         match want.end_time_ns {
             Some(_) => {
-                assert_eq!(got.end_time, got.call.end_time, "{ctx}: end time");
+                assert_eq!(got.end_time, got.call.end_time(), "{ctx}: end time");
                 assert!(
                     same(got.duration_s(), want.duration_s),
                     "{ctx}: duration_s {:?} vs {:?}",
@@ -233,13 +233,13 @@ fn calls_bulk_outcomes_are_counted_exactly() {
             .unwrap();
         assert_eq!(got.call.final_code, want.final_code, "{}", want.name);
         assert_eq!(
-            got.call.answer_time.map(|t| t.as_nanos()),
+            got.call.answer_time().map(|t| t.as_nanos()),
             want.answer_time_ns,
             "{}",
             want.name
         );
         assert_eq!(
-            got.call.end_time.map(|t| t.as_nanos()),
+            got.call.end_time().map(|t| t.as_nanos()),
             want.end_time_ns,
             "{}",
             want.name

@@ -1,14 +1,17 @@
 //! One call: the SIP INVITE dialog(s) of a Call-ID and what they said about
 //! timing, outcome and media.
 //!
-//! A [`Call`] is fed every SIP message of its Call-ID in capture order with
+//! A [`Dialog`] is fed every SIP message of its Call-ID in capture order with
 //! the packet time as a parameter. It recognises retransmissions (the same
 //! message between the same two hops again) and copies of a message seen at
 //! another hop (proxies, VoLTE P-CSCF/S-CSCF), so each event is counted once and
-//! timed at its first sighting. Forked responses (several to-tags) are kept
-//! apart; the first 2xx answers the call.
+//! timed at its first sighting. Of forked responses (several to-tags), the
+//! first 2xx answers the call. The call table keeps a dialog per active call,
+//! compact (its Call-ID is the table's key); a dialog that leaves the table
+//! becomes a [`Call`], the dialog with its Call-ID and ICID.
 
 use super::record::Outcome;
+use crate::media::PayloadKind;
 use crate::packet::{Endpoint, Observation, Transport};
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
@@ -20,8 +23,6 @@ use std::net::IpAddr;
 pub const MAX_LADDER_ENTRIES: usize = 512;
 /// Media descriptions kept per call (offers and answers, re-INVITEs included).
 pub const MAX_MEDIA_OFFERS: usize = 32;
-/// To-tags (forks) tracked per call.
-pub const MAX_FORKS: usize = 8;
 /// Recent message fingerprints kept per call to recognise retransmissions
 /// (32-bit: a false match needs one of 32 fingerprints to equal a new one,
 /// about 1 in 10^8 per message).
@@ -83,6 +84,53 @@ pub enum CallState {
     Cancelled,
 }
 
+/// Where one `m=` line of an SDP wants RTP: all a call keeps of the line
+/// besides its codec (joining streams to calls and the VoLTE correlator read
+/// nothing else, and a call holds several SDPs for its whole life).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MediaLine {
+    /// Connection address (media-level `c=`, else session-level).
+    pub address: Option<IpAddr>,
+    /// RTP port (0 = stream rejected/disabled).
+    pub port: u16,
+}
+
+/// The media lines of one SDP, in order. Nearly every SDP of a call has one
+/// line, kept without an allocation of its own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaLines {
+    /// A single `m=` line.
+    One(MediaLine),
+    /// Several (audio and video, ...).
+    Many(Box<[MediaLine]>),
+}
+
+impl MediaLines {
+    fn of(media: &[MediaDescription]) -> MediaLines {
+        let line = |m: &MediaDescription| MediaLine {
+            address: m.address,
+            port: m.port,
+        };
+        match media {
+            [one] => MediaLines::One(line(one)),
+            many => MediaLines::Many(many.iter().map(line).collect()),
+        }
+    }
+
+    /// The lines as a slice.
+    pub fn as_slice(&self) -> &[MediaLine] {
+        match self {
+            MediaLines::One(line) => std::slice::from_ref(line),
+            MediaLines::Many(lines) => lines,
+        }
+    }
+
+    /// The lines in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, MediaLine> {
+        self.as_slice().iter()
+    }
+}
+
 /// The SDP of one side at one moment: an offer or an answer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MediaOffer {
@@ -92,8 +140,32 @@ pub struct MediaOffer {
     pub side: Side,
     /// An answer (SDP in a response, ACK or PRACK) rather than an offer.
     pub is_answer: bool,
-    /// The media descriptions (each with its RTP endpoint and payload types).
-    pub media: Vec<MediaDescription>,
+    /// The codec of its first audio line that is not disabled: the first
+    /// payload type of the line that is a codec (not telephone-event or
+    /// comfort noise), by name. An answer's first payload type is the one
+    /// chosen (RFC 3264 §6.1).
+    pub audio_codec: Option<&'static str>,
+    /// Where each media line wants RTP.
+    pub media: MediaLines,
+}
+
+impl MediaOffer {
+    /// Whether `other` says the same as this one (its time aside).
+    fn says_the_same_as(&self, other: &MediaOffer) -> bool {
+        self.side == other.side
+            && self.is_answer == other.is_answer
+            && self.audio_codec == other.audio_codec
+            && self.media == other.media
+    }
+}
+
+/// The first payload type of an m-line that is a codec (not telephone-event
+/// or comfort noise), by name.
+fn preferred_codec(m: &MediaDescription) -> Option<&'static str> {
+    m.payload_types.iter().find_map(|&pt| {
+        let info = m.payloads.resolve(pt);
+        (info.kind == PayloadKind::Media).then_some(info.name?)
+    })
 }
 
 /// One SIP message of a call, for its ladder diagram.
@@ -119,7 +191,7 @@ pub struct LadderEntry {
     pub retransmission: bool,
 }
 
-/// Where and when a message was seen: the context of [`Call::handle_message`].
+/// Where and when a message was seen: the context of [`Dialog::handle_message`].
 #[derive(Clone, Copy, Debug)]
 pub struct MessageContext {
     /// Capture time.
@@ -137,46 +209,273 @@ pub struct MessageContext {
     pub observation: Observation,
 }
 
-/// Everything known about one call so far.
+/// The text of a dialog, in one allocation:
+/// [`TextField`]s one after the other. Most are set once, with the INVITE.
+/// A user part found in its URI's text is not written again.
+#[derive(Clone, Debug, Default)]
+struct CallText {
+    bytes: Box<[u8]>,
+    /// Where each text field ends in `bytes` (it starts where the one before
+    /// ends). Each is at most [`MAX_TEXT_LEN`] bytes, so all of them fit a
+    /// `u16`; the caller tag, as long as written, runs from the last end to
+    /// the end of `bytes`.
+    ends: [u16; TEXT_FIELDS],
+    /// Where the From and To user parts are in `bytes` (start, length):
+    /// within the URI's text, or their own place when not found there.
+    user_spans: [(u16, u16); 2],
+    /// Bit `i` set: field `i` is present (an absent field is empty).
+    present: u16,
+}
+
+/// The fields of [`CallText`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextField {
+    From,
+    FromUser,
+    To,
+    ToUser,
+    AssertedIdentity,
+    CallerUserAgent,
+    CalleeUserAgent,
+    FinalReason,
+    Icid,
+    /// The From tag of the first INVITE, as written (not text: compared
+    /// byte for byte). Last: not bounded like the others.
+    CallerTag,
+}
+
+/// Text fields of [`CallText`]: the [`TextField`]s before the caller tag.
+const TEXT_FIELDS: usize = TextField::CallerTag as usize;
+
+/// Every [`TextField`], in order.
+const ALL_TEXT_FIELDS: [TextField; TEXT_FIELDS + 1] = [
+    TextField::From,
+    TextField::FromUser,
+    TextField::To,
+    TextField::ToUser,
+    TextField::AssertedIdentity,
+    TextField::CallerUserAgent,
+    TextField::CalleeUserAgent,
+    TextField::FinalReason,
+    TextField::Icid,
+    TextField::CallerTag,
+];
+
+impl TextField {
+    /// For a user part: its slot in [`CallText::user_spans`] and its URI.
+    fn user_of(self) -> Option<(usize, TextField)> {
+        match self {
+            TextField::FromUser => Some((0, TextField::From)),
+            TextField::ToUser => Some((1, TextField::To)),
+            _ => None,
+        }
+    }
+}
+
+/// A text offset of [`CallText`] (bounded: see `ends`).
+fn text_offset(at: usize) -> u16 {
+    u16::try_from(at).unwrap_or(u16::MAX)
+}
+
+impl CallText {
+    fn range(&self, field: TextField) -> std::ops::Range<usize> {
+        if let Some(&(start, len)) = field
+            .user_of()
+            .and_then(|(slot, _)| self.user_spans.get(slot))
+        {
+            let start = usize::from(start);
+            return start..start + usize::from(len);
+        }
+        let i = field as usize;
+        let end = self
+            .ends
+            .get(i)
+            .map_or(self.bytes.len(), |&e| usize::from(e));
+        let start = i
+            .checked_sub(1)
+            .and_then(|before| self.ends.get(before))
+            .map_or(0, |&e| usize::from(e));
+        start..end
+    }
+
+    fn bytes(&self, field: TextField) -> Option<&[u8]> {
+        (self.present & (1 << field as u16) != 0)
+            .then(|| self.bytes.get(self.range(field)).unwrap_or_default())
+    }
+
+    fn text(&self, field: TextField) -> Option<&str> {
+        self.bytes(field)
+            .map(|b| std::str::from_utf8(b).unwrap_or_default())
+    }
+
+    /// The fields in [`TextField`] order from their values (`None`: absent),
+    /// `write` putting each into `out`, an empty buffer with room for them.
+    fn build(
+        mut out: Vec<u8>,
+        values: [Option<&[u8]>; TEXT_FIELDS + 1],
+        write: impl Fn(&mut Vec<u8>, TextField, &[u8]),
+    ) -> CallText {
+        let mut text = CallText::default();
+        for (field, value) in ALL_TEXT_FIELDS.into_iter().zip(values) {
+            if let Some(value) = value {
+                text.present |= 1 << field as u16;
+                let start = out.len();
+                write(&mut out, field, value);
+                if let Some((slot, uri)) = field.user_of() {
+                    let written = out.get(start..).unwrap_or_default();
+                    // The URI is complete: its end is set.
+                    let uri = text.range(uri);
+                    let found = out
+                        .get(uri.clone())
+                        .filter(|_| !written.is_empty())
+                        .and_then(|uri| uri.windows(written.len()).position(|w| w == written))
+                        .map(|at| uri.start + at);
+                    let span = (
+                        text_offset(found.unwrap_or(start)),
+                        text_offset(written.len()),
+                    );
+                    if found.is_some() {
+                        out.truncate(start);
+                    }
+                    if let Some(slot) = text.user_spans.get_mut(slot) {
+                        *slot = span;
+                    }
+                }
+            }
+            if let Some(end) = text.ends.get_mut(field as usize) {
+                *end = text_offset(out.len());
+            }
+        }
+        text.bytes = out.into_boxed_slice();
+        text
+    }
+
+    /// The fields of a call's first INVITE, as [`text_of`] keeps text; the
+    /// caller tag as written.
+    fn of_invite(values: [Option<&[u8]>; TEXT_FIELDS + 1]) -> CallText {
+        // Unfolding only shortens valid UTF-8: room enough, most of the time.
+        let room = values.iter().flatten().map(|v| v.len()).sum();
+        CallText::build(Vec::with_capacity(room), values, |out, field, value| {
+            if field == TextField::CallerTag {
+                out.extend_from_slice(value);
+            } else {
+                write_text(out, value);
+            }
+        })
+    }
+
+    /// Sets one field (rare after the INVITE: the callee's user agent, the
+    /// final reason; `value` already kept as [`text_of`] keeps text),
+    /// rewriting the allocation to its exact new size.
+    fn set(&mut self, field: TextField, value: Option<&[u8]>) {
+        let old = std::mem::take(self);
+        let values = ALL_TEXT_FIELDS.map(|f| if f == field { value } else { old.bytes(f) });
+        let size = values.iter().flatten().map(|v| v.len()).sum();
+        *self = CallText::build(Vec::with_capacity(size), values, |out, _, value| {
+            out.extend_from_slice(value)
+        });
+    }
+}
+
+/// The moments of a call kept in [`Dialog`] besides its first INVITE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Milestone {
+    /// First 18x to the INVITE.
+    Ringing,
+    /// First 2xx to the INVITE.
+    Answer,
+    /// BYE, the final failure response, or the 487 after CANCEL.
+    End,
+}
+
+/// The messages of a call for its ladder diagram: allocated only for calls
+/// that keep theirs.
+#[derive(Clone, Debug, Default)]
+// The box is the point: one pointer in every call instead of a `Vec`'s three
+// words, most calls keeping no ladder.
+#[allow(clippy::box_collection)]
+pub struct Ladder(Option<Box<Vec<LadderEntry>>>);
+
+impl Ladder {
+    /// The messages in order.
+    pub fn as_slice(&self) -> &[LadderEntry] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// The messages in order.
+    pub fn iter(&self) -> std::slice::Iter<'_, LadderEntry> {
+        self.as_slice().iter()
+    }
+
+    /// Messages kept.
+    pub fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |entries| entries.len())
+    }
+
+    /// Whether no message was kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, entry: LadderEntry) {
+        self.0.get_or_insert_with(Box::default).push(entry);
+    }
+}
+
+/// A call: its Call-ID and ICID, and what its dialog said (read through
+/// `Deref`, so `call.invite_time` is the dialog's).
 #[derive(Clone, Debug)]
 pub struct Call {
     /// Call-ID.
     pub call_id: String,
-    /// From URI of the first INVITE.
-    pub from: String,
-    /// User part of `from`.
-    pub from_user: Option<String>,
-    /// To URI of the first INVITE.
-    pub to: String,
-    /// User part of `to`.
-    pub to_user: Option<String>,
-    /// P-Asserted-Identity of the first INVITE, if any.
-    pub asserted_identity: Option<String>,
     /// IMS charging identifier (P-Charging-Vector icid-value), if any.
     pub icid: Option<String>,
-    caller_tag: Option<Vec<u8>>,
+    /// The dialog.
+    pub dialog: Dialog,
+}
+
+impl Call {
+    /// The call of a dialog that left the call table, which kept it by
+    /// `call_id` (the header value as written).
+    pub fn new(call_id: &[u8], dialog: Dialog) -> Call {
+        Call {
+            call_id: text_of(call_id),
+            icid: dialog.icid().map(str::to_owned),
+            dialog,
+        }
+    }
+}
+
+impl std::ops::Deref for Call {
+    type Target = Dialog;
+
+    fn deref(&self) -> &Dialog {
+        &self.dialog
+    }
+}
+
+/// Everything known about the dialog(s) of one Call-ID so far: what the call
+/// table keeps per active call, the Call-ID being the table's key.
+#[derive(Clone, Debug)]
+pub struct Dialog {
+    /// From, To, user parts, P-Asserted-Identity, user agents, final
+    /// reason, ICID, caller tag.
+    text: CallText,
     /// Sender of the first INVITE.
     pub caller_signalling: Endpoint,
     /// Receiver of the first INVITE.
     pub callee_signalling: Endpoint,
-    /// User-Agent of the first INVITE.
-    pub caller_user_agent: Option<String>,
-    /// Server or User-Agent of the callee's first response.
-    pub callee_user_agent: Option<String>,
     /// First INVITE.
     pub invite_time: PacketTime,
     /// Frame of the first INVITE.
     pub first_frame: u64,
-    /// First 18x to the INVITE.
-    pub ringing_time: Option<PacketTime>,
-    /// First 2xx to the INVITE.
-    pub answer_time: Option<PacketTime>,
-    /// BYE, the final failure response, or the 487 after CANCEL.
-    pub end_time: Option<PacketTime>,
+    /// The [`Milestone`]s' times, valid where `milestones_seen` says so
+    /// (three `Option`s would take twice the room).
+    milestone_times: [PacketTime; 3],
+    /// Bit `m` set: [`Milestone`] `m` was seen.
+    milestones_seen: u8,
     /// Final response code to the INVITE.
     pub final_code: Option<u16>,
-    /// Its reason phrase.
-    pub final_reason: Option<String>,
     /// Q.850 cause from a Reason header (BYE, CANCEL or final response).
     pub q850_cause: Option<u16>,
     /// Who sent the BYE (or the CANCEL that abandoned the call).
@@ -186,12 +485,14 @@ pub struct Call {
     /// Current state.
     pub state: CallState,
     invite_cseq: u32,
-    /// SDP offers and answers in order.
-    pub media: Vec<MediaOffer>,
-    /// To-tags of the responses (forks).
-    pub to_tags: Vec<String>,
+    /// SDP offers and answers in order; one that says the same as the one
+    /// before it (the copy of a message seen at another hop) is not kept.
+    pub media: Box<[MediaOffer]>,
+    /// SDP offers and answers seen, kept or not (bounded by
+    /// [`MAX_MEDIA_OFFERS`]).
+    media_offers_seen: u8,
     /// Messages in order (bounded by [`MAX_LADDER_ENTRIES`]).
-    pub ladder: Vec<LadderEntry>,
+    pub ladder: Ladder,
     /// Messages not kept in the ladder because it was full.
     pub ladder_overflow: u32,
     /// SIP messages of this call (retransmissions included).
@@ -204,26 +505,49 @@ pub struct Call {
     pub attempts: u32,
     /// Time of the last message.
     pub last_activity: PacketTime,
-    fingerprints: [u32; RETRANSMISSION_WINDOW],
+    /// Recent message fingerprints, at most [`RETRANSMISSION_WINDOW`]: grown
+    /// as messages come (most calls have a handful), then a ring.
+    fingerprints: Box<[u32]>,
     fingerprint_next: u8,
     keep_ladder: bool,
 }
 
-fn text(b: &[u8]) -> String {
-    let s = sip::unfold(b);
-    if s.len() > MAX_TEXT_LEN {
-        let mut end = MAX_TEXT_LEN;
-        while !s.is_char_boundary(end) {
+/// Writes `b` unfolded (whitespace runs as one space, invalid UTF-8
+/// replaced) into `out`, cut to [`MAX_TEXT_LEN`] bytes at a character
+/// boundary: what [`text_of`] returns, without allocating.
+fn write_text(out: &mut Vec<u8>, b: &[u8]) {
+    let start = out.len();
+    let s = String::from_utf8_lossy(b);
+    for (i, word) in s.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        out.extend_from_slice(word.as_bytes());
+    }
+    if out.len() - start > MAX_TEXT_LEN {
+        let mut end = start + MAX_TEXT_LEN;
+        // A UTF-8 continuation byte is no character boundary.
+        while out.get(end).is_some_and(|&b| b & 0xc0 == 0x80) {
             end -= 1;
         }
-        s[..end].to_owned()
-    } else {
-        s
+        out.truncate(end);
     }
 }
 
-fn user_of(name_addr: Option<sip::NameAddr<'_>>) -> Option<String> {
-    name_addr.and_then(|n| n.uri.user).map(text)
+/// Header text as kept: unfolded, cut to [`MAX_TEXT_LEN`] bytes.
+fn text_of(b: &[u8]) -> String {
+    let mut out = Vec::new();
+    write_text(&mut out, b);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// From and To as kept: the name-addr's URI, else the header as written,
+/// else empty (present all the same).
+fn uri_or_header<'a>(
+    parsed: Option<sip::NameAddr<'a>>,
+    header: Option<&'a [u8]>,
+) -> Option<&'a [u8]> {
+    Some(parsed.map(|n| n.uri.raw).or(header).unwrap_or_default())
 }
 
 /// The `branch` parameter of a Via value.
@@ -267,54 +591,149 @@ pub fn sdp_body<'a>(msg: &sip::Message<'a>) -> Option<&'a [u8]> {
     }
 }
 
-impl Call {
-    /// A call started by an initial INVITE (`msg` must be one; see
-    /// [`Call::is_initial_invite`]).
-    pub fn new(ctx: &MessageContext, msg: &sip::Message<'_>, call_id: &[u8]) -> Call {
+impl Dialog {
+    /// A dialog started by an initial INVITE (`msg` must be one; see
+    /// [`Dialog::is_initial_invite`]).
+    pub fn new(ctx: &MessageContext, msg: &sip::Message<'_>) -> Dialog {
         let h = &msg.headers;
         let from = h.from.and_then(sip::parse_name_addr);
         let to = h.to.and_then(sip::parse_name_addr);
         let invite_cseq = h.cseq.and_then(sip::parse_cseq).map_or(0, |c| c.number);
-        Call {
-            call_id: text(call_id),
-            from: from.map_or_else(|| h.from.map(text).unwrap_or_default(), |n| text(n.uri.raw)),
-            from_user: user_of(from),
-            to: to.map_or_else(|| h.to.map(text).unwrap_or_default(), |n| text(n.uri.raw)),
-            to_user: user_of(to),
-            asserted_identity: h
-                .p_asserted_identity
+        let text = CallText::of_invite([
+            uri_or_header(from, h.from),
+            from.and_then(|n| n.uri.user),
+            uri_or_header(to, h.to),
+            to.and_then(|n| n.uri.user),
+            h.p_asserted_identity
                 .and_then(sip::parse_name_addr)
-                .map(|n| text(n.uri.raw)),
-            icid: h.p_charging_vector.and_then(sip::parse_icid).map(text),
-            caller_tag: from.and_then(|f| f.tag).map(<[u8]>::to_vec),
+                .map(|n| n.uri.raw),
+            h.user_agent,
+            None,
+            None,
+            h.p_charging_vector.and_then(sip::parse_icid),
+            from.and_then(|f| f.tag),
+        ]);
+        Dialog {
+            text,
             caller_signalling: ctx.src,
             callee_signalling: ctx.dst,
-            caller_user_agent: h.user_agent.map(text),
-            callee_user_agent: None,
             invite_time: ctx.time,
             first_frame: ctx.frame,
-            ringing_time: None,
-            answer_time: None,
-            end_time: None,
+            milestone_times: [PacketTime::ZERO; 3],
+            milestones_seen: 0,
             final_code: None,
-            final_reason: None,
             q850_cause: None,
             hangup_by: None,
             cancelled: false,
             state: CallState::Initiating,
             invite_cseq,
-            media: Vec::new(),
-            to_tags: Vec::new(),
-            ladder: Vec::new(),
+            media: Box::default(),
+            media_offers_seen: 0,
+            ladder: Ladder::default(),
             ladder_overflow: 0,
             messages: 0,
             retransmissions: 0,
             reinvites: 0,
             attempts: 1,
             last_activity: ctx.time,
-            fingerprints: [0; RETRANSMISSION_WINDOW],
+            fingerprints: Box::default(),
             fingerprint_next: 0,
             keep_ladder: true,
+        }
+    }
+
+    /// IMS charging identifier (P-Charging-Vector icid-value), if any.
+    pub fn icid(&self) -> Option<&str> {
+        self.text.text(TextField::Icid)
+    }
+
+    /// First 18x to the INVITE.
+    pub fn ringing_time(&self) -> Option<PacketTime> {
+        self.milestone(Milestone::Ringing)
+    }
+
+    /// First 2xx to the INVITE.
+    pub fn answer_time(&self) -> Option<PacketTime> {
+        self.milestone(Milestone::Answer)
+    }
+
+    /// BYE, the final failure response, or the 487 after CANCEL.
+    pub fn end_time(&self) -> Option<PacketTime> {
+        self.milestone(Milestone::End)
+    }
+
+    fn milestone(&self, m: Milestone) -> Option<PacketTime> {
+        self.milestone_times
+            .get(m as usize)
+            .copied()
+            .filter(|_| self.milestones_seen & (1 << m as u8) != 0)
+    }
+
+    fn set_milestone(&mut self, m: Milestone, time: Option<PacketTime>) {
+        match (time, self.milestone_times.get_mut(m as usize)) {
+            (Some(time), Some(slot)) => {
+                *slot = time;
+                self.milestones_seen |= 1 << m as u8;
+            }
+            _ => self.milestones_seen &= !(1 << m as u8),
+        }
+    }
+
+    /// Sets a milestone unless it was seen already.
+    fn note_milestone(&mut self, m: Milestone, time: PacketTime) {
+        if self.milestone(m).is_none() {
+            self.set_milestone(m, Some(time));
+        }
+    }
+
+    /// From URI of the first INVITE.
+    pub fn from(&self) -> &str {
+        self.text.text(TextField::From).unwrap_or_default()
+    }
+
+    /// User part of [`Dialog::from`].
+    pub fn from_user(&self) -> Option<&str> {
+        self.text.text(TextField::FromUser)
+    }
+
+    /// To URI of the first INVITE.
+    pub fn to(&self) -> &str {
+        self.text.text(TextField::To).unwrap_or_default()
+    }
+
+    /// User part of [`Dialog::to`].
+    pub fn to_user(&self) -> Option<&str> {
+        self.text.text(TextField::ToUser)
+    }
+
+    /// P-Asserted-Identity of the first INVITE, if any.
+    pub fn asserted_identity(&self) -> Option<&str> {
+        self.text.text(TextField::AssertedIdentity)
+    }
+
+    /// User-Agent of the first INVITE.
+    pub fn caller_user_agent(&self) -> Option<&str> {
+        self.text.text(TextField::CallerUserAgent)
+    }
+
+    /// Server or User-Agent of the callee's first response.
+    pub fn callee_user_agent(&self) -> Option<&str> {
+        self.text.text(TextField::CalleeUserAgent)
+    }
+
+    /// The reason phrase of the final response to the INVITE.
+    pub fn final_reason(&self) -> Option<&str> {
+        self.text.text(TextField::FinalReason)
+    }
+
+    fn set_text(&mut self, field: TextField, value: Option<&[u8]>) {
+        match value {
+            Some(raw) => {
+                let mut written = Vec::new();
+                write_text(&mut written, raw);
+                self.text.set(field, Some(&written));
+            }
+            None => self.text.set(field, None),
         }
     }
 
@@ -352,8 +771,8 @@ impl Call {
 
     /// Which side sent a message with this From tag.
     fn side_of_from_tag(&self, tag: Option<&[u8]>) -> Side {
-        match (&self.caller_tag, tag) {
-            (Some(caller), Some(t)) if caller.as_slice() != t => Side::Callee,
+        match (self.text.bytes(TextField::CallerTag), tag) {
+            (Some(caller), Some(t)) if caller != t => Side::Callee,
             _ => Side::Caller,
         }
     }
@@ -382,8 +801,15 @@ impl Call {
             return true;
         }
         let next = usize::from(self.fingerprint_next) % RETRANSMISSION_WINDOW;
-        if let Some(slot) = self.fingerprints.get_mut(next) {
-            *slot = fp;
+        match self.fingerprints.get_mut(next) {
+            Some(slot) => *slot = fp,
+            None => {
+                // Room for exactly one more: most calls stop at a handful.
+                let mut grown = std::mem::take(&mut self.fingerprints).into_vec();
+                grown.reserve_exact(1);
+                grown.push(fp);
+                self.fingerprints = grown.into_boxed_slice();
+            }
         }
         self.fingerprint_next = ((next + 1) % RETRANSMISSION_WINDOW) as u8;
         false
@@ -402,7 +828,7 @@ impl Call {
         }
         let mut label = match msg.start {
             StartLine::Request { method, .. } => method.as_str().to_owned(),
-            StartLine::Response { code, reason } => format!("{code} {}", text(reason)),
+            StartLine::Response { code, reason } => format!("{code} {}", text_of(reason)),
         };
         if has_sdp {
             label.push_str(" (SDP)");
@@ -425,15 +851,35 @@ impl Call {
         is_answer: bool,
         media: &[MediaDescription],
     ) {
-        if media.is_empty() || self.media.len() >= MAX_MEDIA_OFFERS {
+        if media.is_empty() || usize::from(self.media_offers_seen) >= MAX_MEDIA_OFFERS {
             return;
         }
-        self.media.push(MediaOffer {
+        self.media_offers_seen += 1;
+        let offer = MediaOffer {
             time,
             side,
             is_answer,
-            media: media.to_vec(),
-        });
+            audio_codec: media
+                .iter()
+                .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0)
+                .and_then(preferred_codec),
+            media: MediaLines::of(media),
+        };
+        // A repeat of the offer before it changes neither the codecs in use
+        // (the same answer again) nor the endpoints a side announced (the
+        // first announcement's time counts), nor the correlator's addresses.
+        if self
+            .media
+            .last()
+            .is_some_and(|last| last.says_the_same_as(&offer))
+        {
+            return;
+        }
+        // Calls see a few SDPs: room for exactly one more each time.
+        let mut media = std::mem::take(&mut self.media).into_vec();
+        media.reserve_exact(1);
+        media.push(offer);
+        self.media = media.into_boxed_slice();
     }
 
     fn note_q850(&mut self, msg: &sip::Message<'_>) {
@@ -479,14 +925,14 @@ impl Call {
                     }
                     Method::Invite => {
                         let number = cseq.map_or(self.invite_cseq, |c| c.number);
-                        if number > self.invite_cseq && self.answer_time.is_none() {
+                        if number > self.invite_cseq && self.answer_time().is_none() {
                             // A new attempt of the same call: the INVITE sent
                             // again with credentials after 401/407, or after
                             // 422/491. The call goes on from the first INVITE.
                             self.invite_cseq = number;
                             self.final_code = None;
-                            self.final_reason = None;
-                            self.end_time = None;
+                            self.text.set(TextField::FinalReason, None);
+                            self.set_milestone(Milestone::End, None);
                             self.state = CallState::Initiating;
                             self.attempts += 1;
                         }
@@ -507,14 +953,14 @@ impl Call {
                     Method::Cancel => {
                         // Abandoning the call before the answer is hanging up.
                         self.cancelled = true;
-                        if self.answer_time.is_none() {
+                        if self.answer_time().is_none() {
                             self.hangup_by.get_or_insert(side);
                         }
                         self.note_q850(msg);
                     }
                     Method::Bye => {
-                        if self.end_time.is_none() {
-                            self.end_time = Some(ctx.time);
+                        if self.end_time().is_none() {
+                            self.set_milestone(Milestone::End, Some(ctx.time));
                             self.hangup_by = Some(side);
                         }
                         self.note_q850(msg);
@@ -531,20 +977,13 @@ impl Call {
                 };
                 // The responder is the side the request's From did not name.
                 let responder = self.side_of_from_tag(from_tag).other();
-                if let Some(tag) = to_tag {
-                    if self.to_tags.len() < MAX_FORKS
-                        && !self.to_tags.iter().any(|t| t.as_bytes() == tag)
-                    {
-                        self.to_tags.push(text(tag));
-                    }
-                }
                 match cseq.method {
                     Method::Invite if cseq.number == self.invite_cseq => {
                         if responder == Side::Callee
                             && code > 100
-                            && self.callee_user_agent.is_none()
+                            && self.callee_user_agent().is_none()
                         {
-                            self.callee_user_agent = h.server.or(h.user_agent).map(text);
+                            self.set_text(TextField::CalleeUserAgent, h.server.or(h.user_agent));
                         }
                         self.handle_invite_response(ctx.time, code, reason, msg);
                         self.note_media(ctx.time, responder, true, media);
@@ -573,7 +1012,7 @@ impl Call {
                 }
             }
             101..=199 => {
-                self.ringing_time.get_or_insert(time);
+                self.note_milestone(Milestone::Ringing, time);
                 if matches!(
                     self.state,
                     CallState::Initiating | CallState::Trying | CallState::Ringing
@@ -586,19 +1025,19 @@ impl Call {
                 }
             }
             200..=299 => {
-                if self.answer_time.is_none() {
-                    self.answer_time = Some(time);
+                if self.answer_time().is_none() {
+                    self.set_milestone(Milestone::Answer, Some(time));
                     self.final_code = Some(code);
-                    self.final_reason = Some(text(reason));
+                    self.set_text(TextField::FinalReason, Some(reason));
                     self.state = CallState::Answered;
                 }
             }
             _ => {
                 // A failure ends the call unless another fork answered it.
-                if self.answer_time.is_none() && self.final_code.is_none() {
+                if self.answer_time().is_none() && self.final_code.is_none() {
                     self.final_code = Some(code);
-                    self.final_reason = Some(text(reason));
-                    self.end_time.get_or_insert(time);
+                    self.set_text(TextField::FinalReason, Some(reason));
+                    self.note_milestone(Milestone::End, time);
                     self.note_q850(msg);
                     self.state = if code == 487 && self.cancelled {
                         CallState::Cancelled
@@ -625,5 +1064,59 @@ impl Call {
     /// The outcome class so far (see [`Outcome::classify`]).
     pub fn outcome(&self) -> Outcome {
         Outcome::classify(self.final_code, self.cancelled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields<'a>(from: &'a [u8], from_user: Option<&'a [u8]>) -> [Option<&'a [u8]>; 10] {
+        [
+            Some(from),
+            from_user,
+            Some(b"sip:bob@example.com"),
+            Some(b"bob"),
+            None,
+            Some(b"UA  1.0"),
+            None,
+            None,
+            Some(b"icid-1"),
+            Some(b"tag\xff"),
+        ]
+    }
+
+    #[test]
+    fn call_text_keeps_each_field_and_a_user_part_once() {
+        let text = CallText::of_invite(fields(b"sip:alice@example.com", Some(b"alice")));
+        assert_eq!(text.text(TextField::From), Some("sip:alice@example.com"));
+        assert_eq!(text.text(TextField::FromUser), Some("alice"));
+        assert_eq!(text.text(TextField::To), Some("sip:bob@example.com"));
+        assert_eq!(text.text(TextField::ToUser), Some("bob"));
+        assert_eq!(text.text(TextField::AssertedIdentity), None);
+        assert_eq!(text.text(TextField::CallerUserAgent), Some("UA 1.0"));
+        assert_eq!(text.text(TextField::Icid), Some("icid-1"));
+        assert_eq!(text.bytes(TextField::CallerTag), Some(&b"tag\xff"[..]));
+        // Both user parts point into their URIs.
+        let written = "sip:alice@example.comsip:bob@example.comUA 1.0icid-1".len() + 4;
+        assert_eq!(text.bytes.len(), written);
+
+        // A user part that is not in the URI, and an empty one, stay apart.
+        let odd = CallText::of_invite(fields(b"sip:alice@example.com", Some(b"carol")));
+        assert_eq!(odd.text(TextField::FromUser), Some("carol"));
+        let empty = CallText::of_invite(fields(b"sip:@example.com", Some(b"")));
+        assert_eq!(empty.text(TextField::FromUser), Some(""));
+
+        // Setting a field later keeps the others.
+        let mut later = text.clone();
+        later.set(TextField::FinalReason, Some(b"OK"));
+        later.set(TextField::CallerUserAgent, None);
+        assert_eq!(later.text(TextField::FinalReason), Some("OK"));
+        assert_eq!(later.text(TextField::CallerUserAgent), None);
+        for field in ALL_TEXT_FIELDS {
+            if !matches!(field, TextField::FinalReason | TextField::CallerUserAgent) {
+                assert_eq!(later.bytes(field), text.bytes(field), "{field:?}");
+            }
+        }
     }
 }

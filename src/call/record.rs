@@ -179,20 +179,20 @@ impl CallRecord {
     /// INVITE → 2xx, ms.
     pub fn setup_ms(&self) -> Option<f64> {
         self.call
-            .answer_time
+            .answer_time()
             .map(|a| a.millis_since(self.call.invite_time))
     }
 
     /// INVITE → first 18x, ms (post-dial delay).
     pub fn pdd_ms(&self) -> Option<f64> {
         self.call
-            .ringing_time
+            .ringing_time()
             .map(|r| r.millis_since(self.call.invite_time))
     }
 
     /// First 18x → 2xx, ms.
     pub fn answer_delay_ms(&self) -> Option<f64> {
-        match (self.call.ringing_time, self.call.answer_time) {
+        match (self.call.ringing_time(), self.call.answer_time()) {
             (Some(r), Some(a)) => Some(a.millis_since(r)),
             _ => None,
         }
@@ -200,7 +200,7 @@ impl CallRecord {
 
     /// 2xx → end, seconds (0 for unanswered calls? no: `None`).
     pub fn duration_s(&self) -> Option<f64> {
-        match (self.call.answer_time, self.end_time) {
+        match (self.call.answer_time(), self.end_time) {
             (Some(a), Some(e)) => Some(e.millis_since(a) / 1000.0),
             _ => None,
         }
@@ -208,7 +208,7 @@ impl CallRecord {
 
     /// The ladder of the call.
     pub fn ladder(&self) -> &[LadderEntry] {
-        &self.call.ladder
+        self.call.ladder.as_slice()
     }
 
     /// MOS of one direction (narrowband scale), when its media could be rated.

@@ -1,10 +1,9 @@
 //! The table of calls of one run: SIP messages in, call records out.
 
-use super::dialog::{Call, MediaOffer, MessageContext, Side};
+use super::dialog::{Call, Dialog, MediaOffer, MessageContext, Side};
 use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
 use crate::analyze::{StreamCall, StreamRecord};
 use crate::media::stream::{IntervalSample, HEADLINE_BUFFER};
-use crate::media::PayloadKind;
 use crate::packet::Endpoint;
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
@@ -76,8 +75,10 @@ pub struct SipCounters {
 /// Every call of a run.
 pub struct CallTable {
     config: CallTableConfig,
-    /// Boxed: a slot of a table sized for 100 000 calls stays small.
-    active: FastMap<Box<[u8]>, Box<Call>>,
+    /// Boxed: a slot of a table sized for 100 000 calls stays small. Keyed
+    /// by the Call-ID as written, which becomes part of the call only when
+    /// it leaves the table (one copy per call).
+    active: FastMap<Box<[u8]>, Box<Dialog>>,
     finished: Vec<Call>,
     requests: FastMap<Method<'static>, u64>,
     other_requests: BTreeMap<String, u64>,
@@ -172,14 +173,14 @@ impl CallTable {
             self.counters.without_call_id += 1;
             return;
         };
-        if let Some(call) = self.active.get_mut(call_id) {
-            call.handle_message(ctx, msg, media);
+        if let Some(dialog) = self.active.get_mut(call_id) {
+            dialog.handle_message(ctx, msg, media);
             return;
         }
         if !method.is_some_and(is_call_method) {
             return;
         }
-        if !Call::is_initial_invite(msg) {
+        if !Dialog::is_initial_invite(msg) {
             self.counters.orphan_dialog_messages += 1;
             return;
         }
@@ -188,9 +189,9 @@ impl CallTable {
             return;
         }
         self.counters.calls += 1;
-        let mut call = Box::new(Call::new(ctx, msg, call_id).with_ladder(self.config.keep_ladders));
-        call.handle_message(ctx, msg, media);
-        self.active.insert(call_id.into(), call);
+        let mut dialog = Box::new(Dialog::new(ctx, msg).with_ladder(self.config.keep_ladders));
+        dialog.handle_message(ctx, msg, media);
+        self.active.insert(call_id.into(), dialog);
     }
 
     /// Closes calls that ended more than the linger time ago, or have been
@@ -209,11 +210,11 @@ impl CallTable {
             .collect();
         done.sort_unstable();
         for key in done {
-            if let Some(call) = self.active.remove(&key) {
-                if !call.is_ended() {
+            if let Some(dialog) = self.active.remove(&key) {
+                if !dialog.is_ended() {
                     self.counters.calls_idle_closed += 1;
                 }
-                self.finished.push(*call);
+                self.finished.push(Call::new(&key, *dialog));
             }
         }
     }
@@ -230,7 +231,11 @@ impl CallTable {
         streams: Vec<StreamRecord>,
     ) -> (Vec<CallRecord>, Vec<StreamRecord>, SipCounters) {
         let mut calls = std::mem::take(&mut self.finished);
-        calls.extend(self.active.drain().map(|(_, c)| *c));
+        calls.extend(
+            self.active
+                .drain()
+                .map(|(call_id, dialog)| Call::new(&call_id, *dialog)),
+        );
         calls.sort_by(|a, b| {
             (a.invite_time, a.first_frame, &a.call_id).cmp(&(
                 b.invite_time,
@@ -285,7 +290,7 @@ impl MediaIndex {
         let mut by_endpoint: FastMap<Endpoint, Vec<(usize, Side, PacketTime)>> = FastMap::default();
         for (i, call) in calls.iter().enumerate() {
             for offer in &call.media {
-                for m in &offer.media {
+                for m in offer.media.iter() {
                     if let (Some(ip), true) = (m.address, m.port != 0) {
                         let list = by_endpoint.entry(Endpoint::new(ip, m.port)).or_default();
                         if !list.iter().any(|(c, s, _)| *c == i && *s == offer.side) {
@@ -322,7 +327,7 @@ impl MediaIndex {
                 let call = &calls[i];
                 let opens = announced.add_nanos(-slack_ns);
                 let closes = call
-                    .end_time
+                    .end_time()
                     .unwrap_or(PacketTime::from_nanos(i64::MAX))
                     .add_nanos(slack_ns);
                 start >= opens.min(call.invite_time) && start <= closes
@@ -351,17 +356,6 @@ fn summarise(streams: &[&StreamRecord]) -> Option<DirectionSummary> {
         mos_interval_mean: (!interval_mos.is_empty())
             .then(|| interval_mos.iter().sum::<f64>() / interval_mos.len() as f64),
         intervals: main.report.intervals.clone(),
-    })
-}
-
-/// The first payload type of an m-line that is a codec (not telephone-event
-/// or comfort noise), by name.
-fn preferred_codec(m: &MediaDescription) -> Option<String> {
-    m.payload_types.iter().find_map(|&pt| {
-        let info = m.payloads.resolve(pt);
-        (info.kind == PayloadKind::Media)
-            .then_some(info.name?)
-            .map(str::to_owned)
     })
 }
 
@@ -413,14 +407,14 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
         .zip(last_media)
         .map(|(f, l)| l.millis_since(f) / 1000.0);
 
-    let (end_time, ended_by) = match call.end_time {
+    let (end_time, ended_by) = match call.end_time() {
         Some(t) if call.hangup_by.is_some() && call.final_code.is_none_or(|c| c < 300) => {
             (Some(t), EndedBy::Bye)
         }
         Some(t) => (Some(t), EndedBy::FinalResponse),
-        None if call.answer_time.is_some() => match last_media {
+        None if call.answer_time().is_some() => match last_media {
             Some(t) => (
-                Some(t.max(call.answer_time.unwrap_or(t))),
+                Some(t.max(call.answer_time().unwrap_or(t))),
                 EndedBy::MediaInactivity,
             ),
             None => (Some(call.last_activity), EndedBy::LastMessage),
@@ -438,16 +432,9 @@ fn build_record(call: Call, mut streams: Vec<StreamRecord>) -> CallRecord {
     } else {
         answers
     };
-    for offer in sources {
-        if let Some(name) = offer
-            .media
-            .iter()
-            .find(|m| m.media.eq_ignore_ascii_case("audio") && m.port != 0)
-            .and_then(preferred_codec)
-        {
-            if codecs.last() != Some(&name) {
-                codecs.push(name);
-            }
+    for name in sources.into_iter().filter_map(|offer| offer.audio_codec) {
+        if codecs.last().map(String::as_str) != Some(name) {
+            codecs.push(name.to_owned());
         }
     }
 

@@ -41,12 +41,11 @@ pub fn write_calls(out: &mut dyn Write, analysis: &FileAnalysis) -> io::Result<(
         let c = &r.call;
         let rel = start.map_or(0.0, |s0| c.invite_time.millis_since(s0) / 1000.0);
         let dir = |d: Direction| r.direction(d);
-        let party =
-            |user: &Option<String>, uri: &str| user.clone().unwrap_or_else(|| uri.to_owned());
+        let party = |user: Option<&str>, uri: &str| user.unwrap_or(uri).to_owned();
         t.add_row([
             format!("{rel:.3}"),
-            party(&c.from_user, &c.from),
-            party(&c.to_user, &c.to),
+            party(c.from_user(), c.from()),
+            party(c.to_user(), c.to()),
             r.outcome.as_str().to_owned(),
             c.final_code
                 .map_or_else(|| "-".to_owned(), |c| c.to_string()),
@@ -270,8 +269,8 @@ pub fn write_ladder(out: &mut dyn Write, r: &CallRecord, signals: &SignalLog) ->
         out,
         "== call {} ({} → {}), {}",
         c.call_id,
-        c.from,
-        c.to,
+        c.from(),
+        c.to(),
         r.outcome.as_str()
     )?;
     let ladder = Ladder::of(r, signals);

@@ -255,6 +255,14 @@ pub fn media_descriptions(sdp: &[u8]) -> Vec<MediaDescription> {
             media_attribute(m, attr);
         }
     }
+    for m in &mut out {
+        // The payload map outlives the SDP (the media table keeps it per
+        // endpoint for the life of the call): a copy holds exactly its
+        // entries, where the one grown line by line has room for more.
+        if !m.payloads.is_empty() {
+            m.payloads = m.payloads.clone();
+        }
+    }
     out
 }
 
