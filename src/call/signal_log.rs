@@ -312,7 +312,7 @@ fn ladder_nodes(
         add(&mut nodes, caller.ip, None, Role::Remote);
     }
     let phones: Vec<IpAddr> = nodes.iter().map(|n| n.ip).collect();
-    for e in &call.call.ladder {
+    for e in call.call.ladder.iter() {
         let peer = match (phones.contains(&e.src.ip), phones.contains(&e.dst.ip)) {
             (true, false) => e.dst,
             (false, true) => e.src,

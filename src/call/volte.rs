@@ -242,7 +242,7 @@ impl VolteLegs {
                 .map(|c| format!("Create Bearer cause {c}")),
             (VolteState::Failed, _) => call.final_code.map(|c| {
                 let mut r = format!("SIP {c}");
-                if let Some(phrase) = call.final_reason.as_deref().filter(|p| !p.is_empty()) {
+                if let Some(phrase) = call.final_reason().filter(|p| !p.is_empty()) {
                     r.push(' ');
                     r.push_str(phrase);
                 }
