@@ -502,12 +502,12 @@ impl Correlator {
         let framed_ip = m.framed_ip.map(IpAddr::V4);
         let imsi = diameter_imsi(m);
         if let Some(imsi) = imsi {
-            self.subscribers.touch(time, imsi);
+            let sub = self.subscribers.touch(time, imsi);
             if let Some(msisdn) = diameter_msisdn(m) {
-                self.subscribers.set_msisdn(imsi, msisdn);
+                self.subscribers.set_msisdn(sub, msisdn);
             }
             if let Some(ip) = framed_ip {
-                self.subscribers.add_ue_ip(imsi, ip);
+                self.subscribers.add_ue_ip(sub, ip);
             }
         }
         let qci = m.rules_installed.iter().filter_map(|r| r.qci).min();
@@ -798,24 +798,24 @@ impl Correlator {
         };
         let (msisdn, control, bearers) =
             (p.msisdn.clone(), p.control_teids.clone(), p.bearers.clone());
-        self.subscribers.touch(time, &imsi);
+        let sub = self.subscribers.touch(time, &imsi);
         if let Some(m) = msisdn {
-            self.subscribers.set_msisdn(&imsi, &m);
+            self.subscribers.set_msisdn(sub, &m);
         }
         if let Some(ip) = s.ue_ipv4 {
-            self.subscribers.add_ue_ip(&imsi, IpAddr::V4(ip));
+            self.subscribers.add_ue_ip(sub, IpAddr::V4(ip));
         }
         if let Some((ip, _)) = s.ue_ipv6 {
-            self.subscribers.add_ue_ip(&imsi, IpAddr::V6(ip));
+            self.subscribers.add_ue_ip(sub, IpAddr::V6(ip));
         }
         for t in control {
-            self.subscribers.add_control_teid(&imsi, t);
+            self.subscribers.add_control_teid(sub, t);
         }
         for b in bearers {
             let mut teids = b.request_teids;
             teids.extend(b.response_teids);
             self.subscribers.add_bearer(
-                &imsi,
+                sub,
                 Bearer {
                     ebi: b.ebi,
                     qci: b.qci,

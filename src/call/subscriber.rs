@@ -11,7 +11,7 @@
 
 use crate::time::PacketTime;
 use serde::Serialize;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// Most subscribers remembered at once.
@@ -61,6 +61,12 @@ pub struct Subscriber {
     pub last_seen: PacketTime,
 }
 
+/// A subscriber of a [`SubscriberTable`], as [`SubscriberTable::touch`]
+/// names it (an id is never reused; one of a subscriber since evicted names
+/// nobody).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SubscriberId(u64);
+
 /// Limits hit by the subscriber table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SubscriberCounters {
@@ -84,8 +90,11 @@ pub struct SubscriberTable {
     by_imsi: HashMap<String, u64, foldhash::fast::RandomState>,
     by_ip: HashMap<IpAddr, u64, foldhash::fast::RandomState>,
     by_teid: HashMap<u32, u64, foldhash::fast::RandomState>,
-    /// (last seen, id), oldest first: eviction and aging order.
-    recency: BTreeSet<(PacketTime, u64)>,
+    /// (seen at, id) in the order of the touches: eviction and aging order.
+    /// An entry whose time is not its subscriber's `last_seen` is stale (it
+    /// was seen again later) and skipped; a sorted set cost a tree update per
+    /// message.
+    recency: VecDeque<(PacketTime, u64)>,
     counters: SubscriberCounters,
 }
 
@@ -114,19 +123,20 @@ impl SubscriberTable {
             by_imsi: HashMap::default(),
             by_ip: HashMap::default(),
             by_teid: HashMap::default(),
-            recency: BTreeSet::new(),
+            recency: VecDeque::new(),
             counters: SubscriberCounters::default(),
         }
     }
 
     /// Marks the subscriber with this IMSI seen at `now`, creating it when new
-    /// (evicting the least recently seen one when full).
-    pub fn touch(&mut self, now: PacketTime, imsi: &str) {
+    /// (evicting the least recently seen one when full); the id names it in
+    /// the updates that follow, without looking the IMSI up again.
+    pub fn touch(&mut self, now: PacketTime, imsi: &str) -> SubscriberId {
         let id = match self.by_imsi.get(imsi) {
             Some(&id) => id,
             None => {
                 if self.subscribers.len() >= self.capacity {
-                    if let Some(&(_, oldest)) = self.recency.iter().next() {
+                    if let Some(oldest) = self.pop_least_recent(None) {
                         self.remove(oldest);
                         self.counters.evicted_table_full += 1;
                     }
@@ -145,34 +155,58 @@ impl SubscriberTable {
                     },
                 );
                 self.by_imsi.insert(imsi.to_owned(), id);
-                self.recency.insert((now, id));
+                self.recency.push_back((now, id));
                 self.counters.created += 1;
                 id
             }
         };
         let Some(sub) = self.subscribers.get_mut(&id) else {
-            return;
+            return SubscriberId(id);
         };
         if sub.last_seen < now {
-            self.recency.remove(&(sub.last_seen, id));
             sub.last_seen = now;
-            self.recency.insert((now, id));
+            self.recency.push_back((now, id));
+            if self.recency.len() > 2 * self.subscribers.len() + 1024 {
+                let subscribers = &self.subscribers;
+                self.recency
+                    .retain(|(t, id)| subscribers.get(id).is_some_and(|s| s.last_seen == *t));
+            }
+        }
+        SubscriberId(id)
+    }
+
+    /// Takes the least recently seen subscriber's id off the recency queue
+    /// (only one last seen before `before`, when given), dropping stale
+    /// entries on the way.
+    fn pop_least_recent(&mut self, before: Option<PacketTime>) -> Option<u64> {
+        while let Some(&(seen, id)) = self.recency.front() {
+            if before.is_some_and(|limit| seen >= limit) {
+                return None;
+            }
+            self.recency.pop_front();
+            if self
+                .subscribers
+                .get(&id)
+                .is_some_and(|s| s.last_seen == seen)
+            {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    /// Sets the MSISDN of a subscriber.
+    pub fn set_msisdn(&mut self, SubscriberId(id): SubscriberId, msisdn: &str) {
+        if let Some(sub) = self.subscribers.get_mut(&id) {
+            if sub.msisdn.as_deref() != Some(msisdn) {
+                sub.msisdn = Some(msisdn.to_owned());
+            }
         }
     }
 
-    /// Sets the MSISDN of a known subscriber.
-    pub fn set_msisdn(&mut self, imsi: &str, msisdn: &str) {
-        if let Some(sub) = self.get_mut(imsi) {
-            sub.msisdn = Some(msisdn.to_owned());
-        }
-    }
-
-    /// Adds a UE address to a known subscriber and indexes it (an address
+    /// Adds a UE address to a subscriber and indexes it (an address
     /// moves to its latest owner).
-    pub fn add_ue_ip(&mut self, imsi: &str, ip: IpAddr) {
-        let Some(&id) = self.by_imsi.get(imsi) else {
-            return;
-        };
+    pub fn add_ue_ip(&mut self, SubscriberId(id): SubscriberId, ip: IpAddr) {
         let Some(sub) = self.subscribers.get_mut(&id) else {
             return;
         };
@@ -192,11 +226,8 @@ impl SubscriberTable {
         }
     }
 
-    /// Adds a control-plane TEID to a known subscriber and indexes it.
-    pub fn add_control_teid(&mut self, imsi: &str, teid: u32) {
-        let Some(&id) = self.by_imsi.get(imsi) else {
-            return;
-        };
+    /// Adds a control-plane TEID to a subscriber and indexes it.
+    pub fn add_control_teid(&mut self, SubscriberId(id): SubscriberId, teid: u32) {
         let Some(sub) = self.subscribers.get_mut(&id) else {
             return;
         };
@@ -210,12 +241,9 @@ impl SubscriberTable {
         self.by_teid.insert(teid, id);
     }
 
-    /// Adds or updates (same EBI) a bearer of a known subscriber; its TEIDs
+    /// Adds or updates (same EBI) a bearer of a subscriber; its TEIDs
     /// are merged and indexed.
-    pub fn add_bearer(&mut self, imsi: &str, bearer: Bearer) {
-        let Some(&id) = self.by_imsi.get(imsi) else {
-            return;
-        };
+    pub fn add_bearer(&mut self, SubscriberId(id): SubscriberId, bearer: Bearer) {
         let Some(sub) = self.subscribers.get_mut(&id) else {
             return;
         };
@@ -276,11 +304,6 @@ impl SubscriberTable {
             .and_then(|id| self.subscribers.get(id))
     }
 
-    fn get_mut(&mut self, imsi: &str) -> Option<&mut Subscriber> {
-        let id = *self.by_imsi.get(imsi)?;
-        self.subscribers.get_mut(&id)
-    }
-
     /// Subscribers held.
     pub fn len(&self) -> usize {
         self.subscribers.len()
@@ -299,10 +322,7 @@ impl SubscriberTable {
     /// Forgets subscribers not seen for the idle time before `now`.
     pub fn handle_timeout(&mut self, now: PacketTime) {
         let limit = now.add_nanos(-self.idle_ns);
-        while let Some(&(seen, id)) = self.recency.iter().next() {
-            if seen >= limit {
-                break;
-            }
+        while let Some(id) = self.pop_least_recent(Some(limit)) {
             self.remove(id);
             self.counters.aged_out += 1;
         }
@@ -317,7 +337,7 @@ impl SubscriberTable {
         let Some(sub) = self.subscribers.remove(&id) else {
             return;
         };
-        self.recency.remove(&(sub.last_seen, id));
+        // Its recency entry, if still queued, is stale from now on.
         self.by_imsi.remove(&sub.imsi);
         for ip in &sub.ue_ips {
             if self.by_ip.get(ip) == Some(&id) {
@@ -352,11 +372,11 @@ mod tests {
     #[test]
     fn indexes_by_imsi_ip_and_teid() {
         let mut table = SubscriberTable::default();
-        table.touch(t(1), "001011234567895");
-        table.set_msisdn("001011234567895", "0198765432100");
-        table.add_ue_ip("001011234567895", ip(2));
+        let id = table.touch(t(1), "001011234567895");
+        table.set_msisdn(id, "0198765432100");
+        table.add_ue_ip(id, ip(2));
         table.add_bearer(
-            "001011234567895",
+            id,
             Bearer {
                 ebi: Some(6),
                 qci: Some(1),
@@ -376,8 +396,8 @@ mod tests {
     #[test]
     fn full_table_evicts_least_recently_seen() {
         let mut table = SubscriberTable::new(2, SUBSCRIBER_IDLE_NS);
-        table.touch(t(1), "1");
-        table.add_ue_ip("1", ip(1));
+        let one = table.touch(t(1), "1");
+        table.add_ue_ip(one, ip(1));
         table.touch(t(2), "2");
         table.touch(t(3), "1"); // "1" seen again: "2" is now the oldest
         table.touch(t(4), "3");
@@ -391,9 +411,9 @@ mod tests {
     #[test]
     fn idle_subscribers_age_out_with_their_indices() {
         let mut table = SubscriberTable::new(10, 10_000_000_000);
-        table.touch(t(0), "1");
-        table.add_ue_ip("1", ip(1));
-        table.add_control_teid("1", 7);
+        let one = table.touch(t(0), "1");
+        table.add_ue_ip(one, ip(1));
+        table.add_control_teid(one, 7);
         table.touch(t(5), "2");
         table.handle_timeout(t(12));
         assert!(table.by_imsi("1").is_none());
@@ -408,13 +428,13 @@ mod tests {
     #[test]
     fn per_subscriber_limits_are_counted() {
         let mut table = SubscriberTable::default();
-        table.touch(t(0), "1");
+        let one = table.touch(t(0), "1");
         for i in 0..(MAX_UE_IPS as u8 + 2) {
-            table.add_ue_ip("1", ip(i));
+            table.add_ue_ip(one, ip(i));
         }
         for e in 0..(MAX_BEARERS as u8 + 1) {
             table.add_bearer(
-                "1",
+                one,
                 Bearer {
                     ebi: Some(e),
                     ..Bearer::default()
@@ -430,10 +450,10 @@ mod tests {
     #[test]
     fn an_address_moves_to_its_latest_owner() {
         let mut table = SubscriberTable::default();
-        table.touch(t(0), "1");
-        table.add_ue_ip("1", ip(9));
-        table.touch(t(1), "2");
-        table.add_ue_ip("2", ip(9));
+        let one = table.touch(t(0), "1");
+        table.add_ue_ip(one, ip(9));
+        let two = table.touch(t(1), "2");
+        table.add_ue_ip(two, ip(9));
         assert_eq!(table.by_ue_ip(ip(9)).unwrap().imsi, "2");
         assert!(table.by_imsi("1").unwrap().ue_ips.is_empty());
     }
