@@ -417,6 +417,7 @@ pub struct Correlator {
     ex_by_icid: StrIndex,
     ex_by_ip: Index<IpAddr>,
     procedures: Log<Procedure>,
+    /// User-plane TEIDs of Create Bearer procedures.
     proc_by_teid: Index<u32>,
     proc_by_imsi: StrIndex,
     /// (requester IP, responder IP, sequence) → (request time, procedure).
@@ -717,10 +718,10 @@ impl Correlator {
         }
         let seq = self.procedures.next_seq();
         let o = &mut self.counters.index_overflow;
-        for b in &p.bearers {
-            for t in &b.request_teids {
-                index_add(&mut self.proc_by_teid, *t, seq, o);
-            }
+        // Only dedicated bearers are looked up by the TEIDs of a call's media.
+        let bearer_teids = p.bearers.iter().flat_map(|b| &b.request_teids);
+        for t in bearer_teids.filter(|_| p.kind == ProcedureKind::CreateBearer) {
+            index_add(&mut self.proc_by_teid, *t, seq, o);
         }
         if let Some(imsi) = &p.imsi {
             self.proc_by_imsi.add(imsi, seq, o);
@@ -781,7 +782,8 @@ impl Correlator {
             }
         }
         let o = &mut self.counters.index_overflow;
-        for t in new_teids {
+        let dedicated = p.kind == ProcedureKind::CreateBearer;
+        for t in new_teids.into_iter().filter(|_| dedicated) {
             index_add(&mut self.proc_by_teid, t, seq, o);
         }
         // Learn the subscriber from an accepted procedure.
