@@ -196,6 +196,11 @@ struct CaptureArgs {
     /// Only frames for this host (promiscuous mode off).
     #[arg(long)]
     no_promiscuous: bool,
+    /// When started as root: once the ring is open, run as this user (and
+    /// its group) with no supplementary groups. Under the systemd unit the
+    /// probe starts as its own user with only CAP_NET_RAW/CAP_NET_ADMIN.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
     #[command(flatten)]
     output: OutputArgs,
     #[command(flatten)]
@@ -488,6 +493,9 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         ..RingConfig::default()
     };
     let mut ring = Ring::open(&args.interface, &ring_config)?;
+    if let Some(user) = &args.user {
+        drop_privileges(user)?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop))
@@ -543,6 +551,33 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         .map_err(|e| e.context("writing the results to standard output"))?;
     out.flush()?;
     Ok(0)
+}
+
+/// Becomes `name` (its uid, its primary group, no supplementary groups),
+/// for a probe started as root that has opened what needs root.
+#[cfg(target_os = "linux")]
+fn drop_privileges(name: &str) -> anyhow::Result<()> {
+    use nix::unistd::{setgid, setgroups, setuid, Uid, User};
+    if !Uid::effective().is_root() {
+        anyhow::bail!("--user {name}: the probe is not running as root, so it cannot change user (start it as root, or leave --user out)");
+    }
+    let user = User::from_name(name)
+        .map_err(|e| anyhow::anyhow!("--user {name}: looking the user up: {e}"))?
+        .ok_or_else(|| anyhow::anyhow!("--user {name}: no such user (see /etc/passwd)"))?;
+    setgroups(&[])
+        .map_err(|e| anyhow::anyhow!("--user {name}: dropping supplementary groups: {e}"))?;
+    setgid(user.gid)
+        .map_err(|e| anyhow::anyhow!("--user {name}: setting group {}: {e}", user.gid))?;
+    setuid(user.uid)
+        .map_err(|e| anyhow::anyhow!("--user {name}: setting user {}: {e}", user.uid))?;
+    if setuid(Uid::from_raw(0)).is_ok() {
+        anyhow::bail!("--user {name}: root could be regained after the change; refusing to go on");
+    }
+    eprintln!(
+        "voxprobe: running as {name} (uid {}, gid {})",
+        user.uid, user.gid
+    );
+    Ok(())
 }
 
 #[cfg(not(target_os = "linux"))]

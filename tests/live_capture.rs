@@ -3,7 +3,8 @@
 //! capture onto one end, `voxprobe capture` listens on the other and is
 //! stopped by SIGTERM; its calls and streams equal the offline analysis of
 //! the same file (times differ: the replay runs at top speed, so jitter is
-//! not compared).
+//! not compared). The probe is started as root with `--user nobody`: it
+//! opens the ring, then captures as nobody.
 
 use crate::support::{project_dir, skip};
 use std::io::{BufRead, BufReader};
@@ -78,6 +79,8 @@ fn live_capture_on_a_veth_equals_the_offline_analysis() {
             "json",
             "--duration",
             "60",
+            "--user",
+            "nobody",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -91,9 +94,27 @@ fn live_capture_on_a_veth_equals_the_offline_analysis() {
     });
     // Wait for its ring to be open before sending anything.
     let mut stderr = BufReader::new(probe.stderr.take().expect("stderr"));
-    let mut line = String::new();
-    stderr.read_line(&mut line).expect("first stderr line");
-    assert!(line.contains("capturing on vx1"), "voxprobe said: {line}");
+    let mut said = String::new();
+    while !said.contains("capturing on vx1") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).expect("stderr") == 0 {
+            panic!("voxprobe ended before capturing: {said}");
+        }
+        said.push_str(&line);
+    }
+    // It opened the ring as root and now runs as nobody.
+    assert!(said.contains("running as nobody"), "{said}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", probe.id())).unwrap();
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody")
+        .unwrap()
+        .expect("user nobody")
+        .uid
+        .to_string();
+    assert!(
+        uid_line.split_whitespace().skip(1).all(|u| u == nobody),
+        "real, effective, saved and fs uid are nobody's ({nobody}): {uid_line}"
+    );
 
     let replay = ns
         .exec("tcpreplay")

@@ -18,6 +18,7 @@ mod generated;
 mod gtpv2_captures;
 mod live_capture;
 mod rtcp_captures;
+mod service_unit;
 mod sip_counts;
 mod volte_captures;
 mod volte_generated;
