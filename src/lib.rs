@@ -11,6 +11,7 @@
 pub mod analyze;
 pub mod call;
 pub mod capture;
+pub mod config;
 pub mod export;
 pub mod extract;
 pub mod media;

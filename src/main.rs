@@ -51,6 +51,9 @@ enum Command {
     /// Capture live from a network interface, then print what `analyze`
     /// prints (at SIGINT/SIGTERM, --duration or --count).
     Capture(CaptureArgs),
+    /// Check a configuration file: every key must be an option of the
+    /// command it configures; prints the command line it amounts to.
+    CheckConfig(CheckConfigArgs),
 }
 
 #[derive(clap::Args)]
@@ -163,7 +166,12 @@ struct OutputArgs {
 }
 
 #[derive(clap::Args)]
+#[command(args_override_self = true)]
 struct AnalyzeArgs {
+    /// Read options from this TOML file first (keys are the long options);
+    /// the command line overrides it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Capture files; the format is detected from the content, not the name.
     #[arg(required = true)]
     files: Vec<PathBuf>,
@@ -177,7 +185,39 @@ struct AnalyzeArgs {
 }
 
 #[derive(clap::Args)]
+struct CheckConfigArgs {
+    /// The TOML file.
+    file: PathBuf,
+    /// The command it configures.
+    #[arg(long = "for", value_enum, default_value_t = Configured::Capture)]
+    command: Configured,
+}
+
+/// Commands a configuration file can configure.
+#[derive(Clone, Copy, ValueEnum)]
+enum Configured {
+    /// `voxprobe capture`.
+    Capture,
+    /// `voxprobe analyze` (options only; the files stay on the command line).
+    Analyze,
+}
+
+impl Configured {
+    fn name(self) -> &'static str {
+        match self {
+            Configured::Capture => "capture",
+            Configured::Analyze => "analyze",
+        }
+    }
+}
+
+#[derive(clap::Args)]
+#[command(args_override_self = true)]
 struct CaptureArgs {
+    /// Read options from this TOML file first (keys are the long options,
+    /// e.g. `interface = "eth1"`); the command line overrides it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Network interface to capture on (Linux AF_PACKET, TPACKET_V3 ring).
     #[arg(short, long, value_name = "IFACE")]
     interface: String,
@@ -220,11 +260,104 @@ fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
     }
 }
 
+/// The command line with the options of its `--config FILE` (if any)
+/// inserted right after the subcommand, so that the command line's own
+/// options, coming later, override them.
+/// Also returns the file, when there was one.
+fn with_config_file(
+    argv: Vec<std::ffi::OsString>,
+) -> Result<(Vec<std::ffi::OsString>, Option<std::ffi::OsString>), voxprobe::config::ConfigError> {
+    let configurable = argv
+        .get(1)
+        .is_some_and(|s| s == "capture" || s == "analyze");
+    if !configurable {
+        return Ok((argv, None));
+    }
+    let mut path = None;
+    let mut words = argv.iter().skip(2);
+    while let Some(word) = words.next() {
+        if word == "--" {
+            break;
+        }
+        if word == "--config" {
+            path = words.next().cloned();
+        } else if let Some(p) = word.to_str().and_then(|w| w.strip_prefix("--config=")) {
+            path = Some(p.into());
+        }
+    }
+    let Some(path) = path else {
+        return Ok((argv, None));
+    };
+    let file_args = voxprobe::config::load_args(std::path::Path::new(&path))?;
+    let mut out: Vec<std::ffi::OsString> = argv.iter().take(2).cloned().collect();
+    out.extend(file_args.into_iter().map(Into::into));
+    out.extend(argv.iter().skip(2).cloned());
+    Ok((out, Some(path)))
+}
+
+/// `voxprobe check-config`: parses the file as the command's options would
+/// be, and says what it amounts to.
+fn run_check_config(args: &CheckConfigArgs) -> u8 {
+    let file = args.file.display();
+    let words = match voxprobe::config::load_args(&args.file) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("voxprobe: {e}");
+            return 2;
+        }
+    };
+    let mut argv = vec!["voxprobe".to_owned(), args.command.name().to_owned()];
+    argv.extend(words.iter().cloned());
+    if matches!(args.command, Configured::Analyze) {
+        argv.push("capture-file-placeholder.pcap".to_owned());
+    }
+    let parsed = match Cli::try_parse_from(&argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            eprintln!("voxprobe: {file}: {first} (keys are the long options of `voxprobe {}`; `voxprobe {} --help` lists them)", args.command.name(), args.command.name());
+            return 2;
+        }
+    };
+    let decode = match &parsed.command {
+        Command::Capture(c) => &c.decode,
+        Command::Analyze(a) => &a.decode,
+        _ => return 2,
+    };
+    if let Err(e) = config_from(decode) {
+        eprintln!("voxprobe: {file}: {e:#}");
+        return 2;
+    }
+    println!("{file}: OK");
+    println!("voxprobe {} {}", args.command.name(), words.join(" "));
+    0
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (argv, config_file) = match with_config_file(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("voxprobe: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            if let Some(file) = config_file.filter(|_| e.use_stderr()) {
+                eprintln!(
+                    "voxprobe: the options of {} come first on this command line (`voxprobe check-config` checks the file)",
+                    std::path::Path::new(&file).display()
+                );
+            }
+            e.exit()
+        }
+    };
     match cli.command {
         Command::Analyze(args) => exit_code(run_analyze(&args)),
         Command::Capture(args) => exit_code(run_capture(&args)),
+        Command::CheckConfig(args) => ExitCode::from(run_check_config(&args)),
         Command::Mos(args) => {
             match voxprobe::media::emodel::what_if(
                 &args.codec,

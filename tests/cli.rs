@@ -518,3 +518,76 @@ fn teid_filter_finds_the_call_of_a_bearer() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a TEID"));
 }
+
+#[test]
+fn configuration_file_options_and_command_line_overrides() {
+    let dir = std::env::temp_dir().join(format!("voxprobe-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.toml");
+    std::fs::write(
+        &good,
+        "interface = \"vxp-from-file\"\nformat = \"json\"\nring_blocks = 16\nsip-port = [5062]\n",
+    )
+    .unwrap();
+    let out = voxprobe().arg("check-config").arg(&good).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(": OK"), "{text}");
+    assert!(
+        text.contains("--interface vxp-from-file") && text.contains("--ring-blocks 16"),
+        "{text}"
+    );
+
+    // The file's interface is used, and the command line's wins over it.
+    let run = |extra: &[&str]| {
+        let out = voxprobe()
+            .args(["capture", "--config"])
+            .arg(&good)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("\"vxp-from-file\" not found"), "{err}");
+    let (code, err) = run(&["--interface", "vxp-from-cli"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("\"vxp-from-cli\" not found"), "{err}");
+
+    // A key that is no option, and a file that is not TOML: exit 2, named.
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "interface = \"eth1\"\nbogus-key = 3\n").unwrap();
+    let out = voxprobe().arg("check-config").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        err.contains("bad.toml") && err.contains("--bogus-key"),
+        "{err}"
+    );
+    std::fs::write(&bad, "interface = \n").unwrap();
+    let out = voxprobe()
+        .args(["capture", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(err.contains("bad.toml: not valid TOML"), "{err}");
+    // Options for analyze: the capture files stay on the command line.
+    let out = voxprobe()
+        .args(["check-config", "--for", "analyze"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "interface is no analyze option");
+    let _ = std::fs::remove_dir_all(&dir);
+}

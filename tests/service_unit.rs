@@ -1,19 +1,33 @@
 //! The systemd unit (`systemd/voxprobe.service`): systemd's own checks pass
 //! (`systemd-analyze verify`), its exposure score stays within the target
 //! (`systemd-analyze security --offline=true`, ≤ 2.0), and the probe accepts
-//! the command line the unit runs.
+//! the command line the unit runs with the example configuration
+//! (`systemd/voxprobe.toml`).
 
 use crate::support::{project_dir, skip};
 use std::process::Command;
 
 const MAX_EXPOSURE: f64 = 2.0;
 
-/// The unit with its ExecStart pointing at the binary under test.
+/// The unit with its ExecStart pointing at the binary under test and at the
+/// example configuration, whose interface is one that does not exist.
 fn unit_for_test() -> (std::path::PathBuf, String) {
-    let text = std::fs::read_to_string(project_dir().join("systemd/voxprobe.service")).unwrap();
-    let text = text.replace("/usr/local/bin/voxprobe", env!("CARGO_BIN_EXE_voxprobe"));
     let dir = std::env::temp_dir().join(format!("voxprobe-unit-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let config = std::fs::read_to_string(project_dir().join("systemd/voxprobe.toml")).unwrap();
+    let config_path = dir.join("voxprobe.toml");
+    std::fs::write(
+        &config_path,
+        config.replace("\"eth1\"", "\"vxp-no-such-if\""),
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(project_dir().join("systemd/voxprobe.service")).unwrap();
+    let text = text
+        .replace("/usr/local/bin/voxprobe", env!("CARGO_BIN_EXE_voxprobe"))
+        .replace(
+            "/etc/voxprobe/voxprobe.toml",
+            &config_path.display().to_string(),
+        );
     let path = dir.join("voxprobe.service");
     std::fs::write(&path, &text).unwrap();
     (path, text)
@@ -60,18 +74,15 @@ fn unit_verifies_and_scores_within_the_exposure_target() {
         "exposure {exposure} > {MAX_EXPOSURE}:\n{report}"
     );
 
-    // The arguments of ExecStart parse: the run fails on the missing
-    // interface (exit 1), not on the command line (exit 2).
+    // ExecStart and the example configuration parse: the run fails on the
+    // missing interface (exit 1), not on the options (exit 2).
     let exec = text
         .lines()
         .find_map(|l| l.strip_prefix("ExecStart="))
         .expect("ExecStart");
     let mut words = exec.split_whitespace();
     let program = words.next().unwrap();
-    let out = Command::new(program)
-        .args(words.map(|w| if w == "eth1" { "vxp-no-such-if" } else { w }))
-        .output()
-        .unwrap();
+    let out = Command::new(program).args(words).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
