@@ -219,8 +219,16 @@ struct CaptureArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Network interface to capture on (Linux AF_PACKET, TPACKET_V3 ring).
-    #[arg(short, long, value_name = "IFACE")]
-    interface: String,
+    #[arg(short, long, value_name = "IFACE", required_unless_present = "replay")]
+    interface: Option<String>,
+    /// Instead of an interface, feed this capture file through the live path
+    /// at its own pace (for dashboards and alerts without a network).
+    #[arg(long, value_name = "FILE", conflicts_with = "interface")]
+    replay: Option<PathBuf>,
+    /// Replay speed: 1 is the file's own pace, 10 ten times faster, 0 as
+    /// fast as possible.
+    #[arg(long, default_value_t = 1.0, value_name = "X", requires = "replay")]
+    speed: f64,
     /// Stop after this many seconds (default: at SIGINT or SIGTERM).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -619,13 +627,22 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     let Some(config) = run_config(&args.decode, &args.output) else {
         return Ok(2);
     };
-    let ring_config = RingConfig {
-        block_size: args.ring_block_size,
-        block_count: args.ring_blocks,
-        promiscuous: !args.no_promiscuous,
-        ..RingConfig::default()
+    anyhow::ensure!(
+        args.speed.is_finite() && args.speed >= 0.0,
+        "--speed must be 0 (as fast as possible) or a positive factor"
+    );
+    let mut ring = match &args.interface {
+        Some(interface) => {
+            let ring_config = RingConfig {
+                block_size: args.ring_block_size,
+                block_count: args.ring_blocks,
+                promiscuous: !args.no_promiscuous,
+                ..RingConfig::default()
+            };
+            Some(Ring::open(interface, &ring_config)?)
+        }
+        None => None,
     };
-    let mut ring = Ring::open(&args.interface, &ring_config)?;
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -638,12 +655,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         .duration
         .filter(|d| d.is_finite() && *d >= 0.0)
         .map(|d| Instant::now() + Duration::from_secs_f64(d));
-    eprintln!(
-        "voxprobe: capturing on {} ({} blocks of {} KiB); SIGINT or SIGTERM ends it",
-        ring.interface(),
-        args.ring_blocks,
-        args.ring_block_size / 1024
-    );
+    let going = || !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d);
     let mut analyzer = voxprobe::analyze::Analyzer::new(&config);
     let (mut frames, mut bytes) = (0u64, 0u64);
     let limit = args.count.unwrap_or(u64::MAX);
@@ -654,36 +666,82 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
             analyzer.handle_frame(frame);
         }
     };
-    let mut taken = 0u64;
-    while !stop.load(Ordering::Relaxed)
-        && taken < limit
-        && deadline.is_none_or(|d| Instant::now() < d)
-    {
-        taken += ring.next_block(Duration::from_millis(100), &mut take)? as u64;
-    }
-    // What the kernel captured before the stop, still in its open block.
-    let linger = ring.block_timeout() * 2;
-    ring.drain(linger, &mut take)?;
-    let kernel = ring.kernel_counters()?;
-    eprintln!(
-        "voxprobe: {}: {frames} frames analysed; kernel: {} received, {} dropped (ring full), {} ring freezes",
-        ring.interface(),
-        kernel.packets,
-        kernel.drops,
-        kernel.freeze_queue
-    );
-    let mut analysis = analyzer.finish(
-        PathBuf::from(format!("interface:{}", args.interface)),
-        bytes,
-        None,
-    );
+    // (name of the source, bytes of a file read, where a file stopped early)
+    let (source, file_bytes, stopped) = match (&mut ring, &args.replay) {
+        (Some(ring), _) => {
+            eprintln!(
+                "voxprobe: capturing on {} ({} blocks of {} KiB); SIGINT or SIGTERM ends it",
+                ring.interface(),
+                args.ring_blocks,
+                args.ring_block_size / 1024
+            );
+            let mut taken = 0u64;
+            while going() && taken < limit {
+                taken += ring.next_block(Duration::from_millis(100), &mut take)? as u64;
+            }
+            // What the kernel captured before the stop, still in its open block.
+            ring.drain(ring.block_timeout() * 2, &mut take)?;
+            let kernel = ring.kernel_counters()?;
+            eprintln!(
+                "voxprobe: {}: kernel: {} received, {} dropped (ring full), {} ring freezes",
+                ring.interface(),
+                kernel.packets,
+                kernel.drops,
+                kernel.freeze_queue
+            );
+            (
+                PathBuf::from(format!("interface:{}", ring.interface())),
+                None,
+                None,
+            )
+        }
+        (None, Some(path)) => {
+            let file = voxprobe::capture::CaptureFile::open(path)?;
+            eprintln!(
+                "voxprobe: replaying {} at {}; SIGINT or SIGTERM ends it",
+                path.display(),
+                if args.speed > 0.0 {
+                    format!("{}× its pace", args.speed)
+                } else {
+                    "top speed".to_owned()
+                }
+            );
+            let mut reader = file.frames();
+            let started = Instant::now();
+            let mut first = None;
+            for (taken, frame) in reader.by_ref().enumerate() {
+                if !going() || taken as u64 >= limit {
+                    break;
+                }
+                let t0 = *first.get_or_insert(frame.time);
+                if args.speed > 0.0 {
+                    let offset = frame.time.as_nanos().saturating_sub(t0.as_nanos()).max(0);
+                    let due = started + Duration::from_nanos(offset as u64).div_f64(args.speed);
+                    // Sleep in short steps so a signal or the deadline is heard.
+                    while going() && Instant::now() < due {
+                        std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+                    }
+                }
+                take(&frame);
+            }
+            (path.clone(), Some(reader.offset()), reader.stop().cloned())
+        }
+        (None, None) => anyhow::bail!("give --interface or --replay"),
+    };
+    eprintln!("voxprobe: {frames} frames analysed");
+    let bytes = file_bytes.unwrap_or(bytes);
+    let mut analysis = analyzer.finish(source, bytes, stopped.as_ref());
     select_calls(&mut analysis, &args.output);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     write_analysis(&mut out, &args.output, &analysis)
         .map_err(|e| e.context("writing the results to standard output"))?;
     out.flush()?;
-    Ok(0)
+    Ok(if stopped.is_some() {
+        EXIT_STOPPED_EARLY
+    } else {
+        0
+    })
 }
 
 /// Becomes `name` (its uid, its primary group, no supplementary groups),

@@ -591,3 +591,80 @@ fn configuration_file_options_and_command_line_overrides() {
     assert_eq!(out.status.code(), Some(2), "interface is no analyze option");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn replay_feeds_the_live_path_at_the_files_pace() {
+    let capture = project_dir().join("captures/calls.pcap");
+    // At top speed the live path gives exactly what analyze gives.
+    let live = voxprobe()
+        .args(["capture", "--format", "json", "--speed", "0", "--replay"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert_eq!(
+        live.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&live.stderr)
+    );
+    let offline = voxprobe()
+        .args(["analyze", "--format", "json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(!offline.stdout.is_empty());
+    assert!(live.stdout == offline.stdout, "replay and analyze differ");
+
+    // Paced, it takes the file's own span divided by the speed, at least.
+    let small = project_dir().join("captures/sip-call.pcap");
+    let file = voxprobe::capture::CaptureFile::open(&small).unwrap();
+    let times: Vec<i64> = file.frames().map(|f| f.time.as_nanos()).collect();
+    let span_s = (times.last().unwrap() - times.first().unwrap()) as f64 / 1e9;
+    assert!(span_s > 5.0, "the capture spans {span_s} s");
+    let speed = 25.0;
+    let started = std::time::Instant::now();
+    let out = voxprobe()
+        .args(["capture", "--speed", "25", "--replay"])
+        .arg(&small)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let took = started.elapsed().as_secs_f64();
+    assert!(
+        took >= span_s / speed * 0.95,
+        "took {took} s for {span_s} s at {speed}x"
+    );
+
+    // SIGINT ends a slow replay early, and what came so far is reported.
+    let child = voxprobe()
+        .args(["capture", "--format", "json", "--replay"])
+        .arg(&small)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let analysed: u64 = err
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("voxprobe: ")?
+                .strip_suffix(" frames analysed")
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(
+        analysed > 0 && (analysed as usize) < times.len(),
+        "{analysed} of {}",
+        times.len()
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"type\":\"summary\""));
+}
