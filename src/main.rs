@@ -218,9 +218,10 @@ struct CaptureArgs {
     /// e.g. `interface = "eth1"`); the command line overrides it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Network interface to capture on (Linux AF_PACKET, TPACKET_V3 ring).
+    /// Network interface to capture on (Linux AF_PACKET, TPACKET_V3 ring);
+    /// repeat it to capture on several at once.
     #[arg(short, long, value_name = "IFACE", required_unless_present = "replay")]
-    interface: Option<String>,
+    interface: Vec<String>,
     /// Instead of an interface, feed this capture file through the live path
     /// at its own pace (for dashboards and alerts without a network).
     #[arg(long, value_name = "FILE", conflicts_with = "interface")]
@@ -631,18 +632,18 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         args.speed.is_finite() && args.speed >= 0.0,
         "--speed must be 0 (as fast as possible) or a positive factor"
     );
-    let mut ring = match &args.interface {
-        Some(interface) => {
-            let ring_config = RingConfig {
-                block_size: args.ring_block_size,
-                block_count: args.ring_blocks,
-                promiscuous: !args.no_promiscuous,
-                ..RingConfig::default()
-            };
-            Some(Ring::open(interface, &ring_config)?)
-        }
-        None => None,
+    let ring_config = RingConfig {
+        block_size: args.ring_block_size,
+        block_count: args.ring_blocks,
+        promiscuous: !args.no_promiscuous,
+        ..RingConfig::default()
     };
+    let mut rings = Vec::new();
+    for (index, interface) in args.interface.iter().enumerate() {
+        let mut ring = Ring::open(interface, &ring_config)?;
+        ring.set_index(index as u32);
+        rings.push(ring);
+    }
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -667,35 +668,36 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         }
     };
     // (name of the source, bytes of a file read, where a file stopped early)
-    let (source, file_bytes, stopped) = match (&mut ring, &args.replay) {
-        (Some(ring), _) => {
+    let (source, file_bytes, stopped) = match (rings.is_empty(), &args.replay) {
+        (false, _) => {
+            let names = args.interface.join(",");
             eprintln!(
-                "voxprobe: capturing on {} ({} blocks of {} KiB); SIGINT or SIGTERM ends it",
-                ring.interface(),
+                "voxprobe: capturing on {names} ({} blocks of {} KiB each); SIGINT or SIGTERM ends it",
                 args.ring_blocks,
                 args.ring_block_size / 1024
             );
             let mut taken = 0u64;
             while going() && taken < limit {
-                taken += ring.next_block(Duration::from_millis(100), &mut take)? as u64;
+                Ring::wait_any(&rings, Duration::from_millis(100))?;
+                for ring in &mut rings {
+                    taken += ring.next_block(Duration::ZERO, &mut take)? as u64;
+                }
             }
-            // What the kernel captured before the stop, still in its open block.
-            ring.drain(ring.block_timeout() * 2, &mut take)?;
-            let kernel = ring.kernel_counters()?;
-            eprintln!(
-                "voxprobe: {}: kernel: {} received, {} dropped (ring full), {} ring freezes",
-                ring.interface(),
-                kernel.packets,
-                kernel.drops,
-                kernel.freeze_queue
-            );
-            (
-                PathBuf::from(format!("interface:{}", ring.interface())),
-                None,
-                None,
-            )
+            for ring in &mut rings {
+                // What the kernel captured before the stop, still in its open block.
+                ring.drain(ring.block_timeout() * 2, &mut take)?;
+                let kernel = ring.kernel_counters()?;
+                eprintln!(
+                    "voxprobe: {}: kernel: {} received, {} dropped (ring full), {} ring freezes",
+                    ring.interface(),
+                    kernel.packets,
+                    kernel.drops,
+                    kernel.freeze_queue
+                );
+            }
+            (PathBuf::from(format!("interface:{names}")), None, None)
         }
-        (None, Some(path)) => {
+        (true, Some(path)) => {
             let file = voxprobe::capture::CaptureFile::open(path)?;
             eprintln!(
                 "voxprobe: replaying {} at {}; SIGINT or SIGTERM ends it",
@@ -726,7 +728,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
             }
             (path.clone(), Some(reader.offset()), reader.stop().cloned())
         }
-        (None, None) => anyhow::bail!("give --interface or --replay"),
+        (true, None) => anyhow::bail!("give --interface or --replay"),
     };
     eprintln!("voxprobe: {frames} frames analysed");
     let bytes = file_bytes.unwrap_or(bytes);

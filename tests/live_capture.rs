@@ -12,12 +12,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use voxprobe::analyze::{analyze_file, AnalyzeConfig};
 
-/// A network namespace with a veth pair `vx0` ↔ `vx1`, removed on drop.
+/// A network namespace with veth pairs (`vx0` ↔ `vx1`, `vy0` ↔ `vy1`, ...:
+/// one per prefix), removed on drop.
 struct Namespace(String);
 
 impl Namespace {
-    fn create() -> Option<Namespace> {
-        let name = format!("vxp-test-{}", std::process::id());
+    /// `tag` keeps the namespaces of tests running at once apart.
+    fn create(tag: &str, pairs: &[&str]) -> Option<Namespace> {
+        let name = format!("vxp-{tag}-{}", std::process::id());
         let ip = |args: &[&str]| {
             Command::new("ip")
                 .args(args)
@@ -30,10 +32,13 @@ impl Namespace {
             return None;
         }
         let ns = Namespace(name);
-        let ok = ip(&[
-            "-n", &ns.0, "link", "add", "vx0", "type", "veth", "peer", "name", "vx1",
-        ]) && ip(&["-n", &ns.0, "link", "set", "vx0", "up"])
-            && ip(&["-n", &ns.0, "link", "set", "vx1", "up"]);
+        let ok = pairs.iter().all(|p| {
+            let (a, b) = (format!("{p}0"), format!("{p}1"));
+            ip(&[
+                "-n", &ns.0, "link", "add", &a, "type", "veth", "peer", "name", &b,
+            ]) && ip(&["-n", &ns.0, "link", "set", &a, "up"])
+                && ip(&["-n", &ns.0, "link", "set", &b, "up"])
+        });
         ok.then_some(ns)
     }
 
@@ -58,53 +63,122 @@ fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// A running `voxprobe capture` inside a namespace, its output read while it
+/// runs (a full pipe would stall it).
+struct Probe {
+    child: std::process::Child,
+    stdout: std::thread::JoinHandle<std::io::Result<String>>,
+    stderr: BufReader<std::process::ChildStderr>,
+    /// What it said on stderr up to the start of the capture.
+    said: String,
+}
+
+impl Probe {
+    /// Starts it with `args` and waits until it says `capturing on
+    /// {interfaces}`: its rings are open.
+    fn start(ns: &Namespace, args: &[&str], interfaces: &str) -> Probe {
+        let mut child = ns
+            .exec(env!("CARGO_BIN_EXE_voxprobe"))
+            .arg("capture")
+            .args(args)
+            .args(["--format", "json", "--duration", "60"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("voxprobe starts");
+        let mut out = child.stdout.take().expect("stdout");
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut out, &mut text).map(|_| text)
+        });
+        let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut said = String::new();
+        while !said.contains(&format!("capturing on {interfaces}")) {
+            let mut line = String::new();
+            if stderr.read_line(&mut line).expect("stderr") == 0 {
+                panic!("voxprobe ended before capturing: {said}");
+            }
+            said.push_str(&line);
+        }
+        Probe {
+            child,
+            stdout,
+            stderr,
+            said,
+        }
+    }
+
+    /// Ends it with SIGTERM (within 10 s, exit 0) and returns the rest of
+    /// its stderr and its call records.
+    fn stop(mut self) -> (String, Vec<serde_json::Value>) {
+        // The last block is handed over after its timeout.
+        std::thread::sleep(Duration::from_millis(300));
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "voxprobe did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut rest = String::new();
+        for l in self.stderr.lines() {
+            rest.push_str(&l.unwrap_or_default());
+            rest.push('\n');
+        }
+        assert_eq!(status.code(), Some(0), "{rest}");
+        let out = self
+            .stdout
+            .join()
+            .expect("reader")
+            .expect("stdout is UTF-8");
+        let calls = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .filter(|v: &serde_json::Value| v["type"] == "call")
+            .collect();
+        (rest, calls)
+    }
+}
+
+fn replay(ns: &Namespace, interface: &str, file: &std::path::Path) {
+    let out = ns
+        .exec("tcpreplay")
+        .args(["-q", "-i", interface, "--topspeed"])
+        .arg(file)
+        .output()
+        .expect("tcpreplay runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn live_capture_on_a_veth_equals_the_offline_analysis() {
     if !have("tcpreplay") || !have("ip") {
         skip("live capture: tcpreplay or ip (iproute2) missing; scripts/test-all installs them");
         return;
     }
-    let Some(ns) = Namespace::create() else {
+    let Some(ns) = Namespace::create("live", &["vx"]) else {
         skip("live capture: cannot create a network namespace (needs root)");
         return;
     };
     let capture = project_dir().join("captures/calls.pcap");
-    let mut probe = ns
-        .exec(env!("CARGO_BIN_EXE_voxprobe"))
-        .args([
-            "capture",
-            "-i",
-            "vx1",
-            "--format",
-            "json",
-            "--duration",
-            "60",
-            "--user",
-            "nobody",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("voxprobe starts");
-    // Its output is read while it runs: a full pipe would stall it.
-    let mut stdout = probe.stdout.take().expect("stdout");
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut out).map(|_| out)
-    });
-    // Wait for its ring to be open before sending anything.
-    let mut stderr = BufReader::new(probe.stderr.take().expect("stderr"));
-    let mut said = String::new();
-    while !said.contains("capturing on vx1") {
-        let mut line = String::new();
-        if stderr.read_line(&mut line).expect("stderr") == 0 {
-            panic!("voxprobe ended before capturing: {said}");
-        }
-        said.push_str(&line);
-    }
+    let probe = Probe::start(&ns, &["-i", "vx1", "--user", "nobody"], "vx1");
     // It opened the ring as root and now runs as nobody.
-    assert!(said.contains("running as nobody"), "{said}");
-    let status = std::fs::read_to_string(format!("/proc/{}/status", probe.id())).unwrap();
+    assert!(probe.said.contains("running as nobody"), "{}", probe.said);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", probe.child.id())).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     let nobody = nix::unistd::User::from_name("nobody")
         .unwrap()
@@ -116,50 +190,10 @@ fn live_capture_on_a_veth_equals_the_offline_analysis() {
         "real, effective, saved and fs uid are nobody's ({nobody}): {uid_line}"
     );
 
-    let replay = ns
-        .exec("tcpreplay")
-        .args(["-q", "-i", "vx0", "--topspeed"])
-        .arg(&capture)
-        .output()
-        .expect("tcpreplay runs");
-    assert!(
-        replay.status.success(),
-        "{}",
-        String::from_utf8_lossy(&replay.stderr)
-    );
-
+    replay(&ns, "vx0", &capture);
     // The capture ends by SIGTERM and still prints everything it saw.
-    std::thread::sleep(Duration::from_millis(300));
-    let pid = probe.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = probe.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "voxprobe did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut rest = String::new();
-    for l in stderr.lines() {
-        rest.push_str(&l.unwrap_or_default());
-        rest.push('\n');
-    }
-    assert_eq!(status.code(), Some(0), "{rest}");
+    let (rest, live) = probe.stop();
     assert!(rest.contains("0 dropped"), "{rest}");
-    let out = reader.join().expect("reader").expect("stdout is UTF-8");
-    let live: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|v: &serde_json::Value| v["type"] == "call")
-        .collect();
 
     let offline = analyze_file(&capture, &AnalyzeConfig::default(), &mut |_| {}).unwrap();
     assert!(offline.calls.len() >= 10, "the capture has calls");
@@ -193,4 +227,42 @@ fn live_capture_on_a_veth_equals_the_offline_analysis() {
         want_packets.sort_unstable();
         assert_eq!(packets(&got["streams"]), want_packets, "{id}: streams");
     }
+}
+
+#[test]
+fn live_capture_on_two_interfaces_sees_the_calls_of_both() {
+    if !have("tcpreplay") || !have("ip") {
+        skip("live capture, two interfaces: tcpreplay or ip (iproute2) missing");
+        return;
+    }
+    let Some(ns) = Namespace::create("two", &["vx", "vy"]) else {
+        skip("live capture, two interfaces: cannot create a network namespace (needs root)");
+        return;
+    };
+    let one = project_dir().join("captures/sip-call.pcap");
+    let other = project_dir().join("captures/calls.pcap");
+    let probe = Probe::start(&ns, &["-i", "vx1", "-i", "vy1"], "vx1,vy1");
+    replay(&ns, "vx0", &one);
+    replay(&ns, "vy0", &other);
+    let (rest, live) = probe.stop();
+    assert!(
+        rest.contains("vx1: kernel:") && rest.contains("vy1: kernel:"),
+        "{rest}"
+    );
+    let mut live: Vec<String> = live
+        .iter()
+        .map(|v| v["call_id"].as_str().unwrap().to_owned())
+        .collect();
+    live.sort();
+    let mut offline: Vec<String> = [&one, &other]
+        .iter()
+        .flat_map(|f| {
+            analyze_file(f, &AnalyzeConfig::default(), &mut |_| {})
+                .unwrap()
+                .calls
+        })
+        .map(|c| c.call.call_id.clone())
+        .collect();
+    offline.sort();
+    assert_eq!(live, offline, "every call of both interfaces");
 }

@@ -108,6 +108,8 @@ pub struct Ring {
     interface: String,
     link: LinkType,
     frames: u64,
+    /// Which of the capture's interfaces this is (the frames' `interface`).
+    index: u32,
     counters: KernelCounters,
     /// A frame with its VLAN tag put back.
     retagged: Vec<u8>,
@@ -224,6 +226,7 @@ impl Ring {
             interface: interface.to_owned(),
             link,
             frames: 0,
+            index: 0,
             counters: KernelCounters::default(),
             retagged: Vec::with_capacity(1 << 16),
         };
@@ -262,9 +265,54 @@ impl Ring {
         Ok(ring)
     }
 
+    /// Numbers this ring's frames as coming from interface `index` of a
+    /// capture on several interfaces.
+    pub fn set_index(&mut self, index: u32) {
+        self.index = index;
+    }
+
     /// The interface's name.
     pub fn interface(&self) -> &str {
         &self.interface
+    }
+
+    /// Waits up to `timeout` until one of `rings` has a block to read
+    /// (returns at once when one already has).
+    ///
+    /// # Errors
+    /// When waiting fails other than by a signal.
+    pub fn wait_any(rings: &[Ring], timeout: Duration) -> Result<(), LiveError> {
+        if rings.iter().any(|r| r.block_is_ours(r.block(r.next_block))) {
+            return Ok(());
+        }
+        let mut fds: Vec<libc::pollfd> = rings
+            .iter()
+            .map(|r| libc::pollfd {
+                fd: r.fd.as_raw_fd(),
+                events: libc::POLLIN | libc::POLLERR,
+                revents: 0,
+            })
+            .collect();
+        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // SAFETY: polls descriptors we own through pollfds we own; the count
+        // is the vector's length.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if ready < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(LiveError::Os {
+                    what: "waiting for packets",
+                    interface: rings
+                        .iter()
+                        .map(|r| r.interface.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    source: e,
+                    hint: "",
+                });
+            }
+        }
+        Ok(())
     }
 
     /// How long the kernel keeps a block open before handing it over.
@@ -412,7 +460,7 @@ impl Ring {
                 time,
                 orig_len,
                 link: self.link,
-                interface: 0,
+                interface: self.index,
                 number: self.frames,
             });
             if h.tp_next_offset == 0 {
