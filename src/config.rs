@@ -11,10 +11,9 @@
 //! no-promiscuous = false      # a switch is on when true
 //! ```
 //!
-//! [`to_args`] turns the file into command-line words (keys in sorted
-//! order; the order of options does not matter); the command line given
-//! after them wins (a later option overrides an earlier one; lists add up).
-//! Keys may use `-` or `_`.
+//! [`to_options`] turns the file into options (keys in sorted order; the
+//! order of options does not matter). An option the command line gives
+//! replaces the file's, lists included. Keys may use `-` or `_`.
 
 use std::path::Path;
 
@@ -49,25 +48,42 @@ pub enum ConfigError {
     },
 }
 
-/// Reads a configuration file into command-line words.
+/// One option of a configuration file: a long option and its value (none
+/// for a switch). A list gives one per item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigOption {
+    /// The long option, without its `--`.
+    pub long: String,
+    /// Its value.
+    pub value: Option<String>,
+}
+
+impl ConfigOption {
+    /// The command-line words: `--long` and the value.
+    pub fn words(&self) -> impl Iterator<Item = String> + '_ {
+        std::iter::once(format!("--{}", self.long)).chain(self.value.clone())
+    }
+}
+
+/// Reads a configuration file into options.
 ///
 /// # Errors
 /// When the file cannot be read, is not TOML, or holds a value no option
 /// takes (a table, a date, a list of lists).
-pub fn load_args(path: &Path) -> Result<Vec<String>, ConfigError> {
+pub fn load_options(path: &Path) -> Result<Vec<ConfigOption>, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    to_args(&text, path)
+    to_options(&text, path)
 }
 
-/// Turns the text of a configuration file into command-line words, keys in
-/// sorted order; `path` names the file in errors.
+/// Turns the text of a configuration file into options, keys in sorted
+/// order; `path` names the file in errors.
 ///
 /// # Errors
-/// As [`load_args`], minus reading.
-pub fn to_args(text: &str, path: &Path) -> Result<Vec<String>, ConfigError> {
+/// As [`load_options`], minus reading.
+pub fn to_options(text: &str, path: &Path) -> Result<Vec<ConfigOption>, ConfigError> {
     let path = path.display().to_string();
     let table: toml::Table = text
         .parse()
@@ -75,32 +91,33 @@ pub fn to_args(text: &str, path: &Path) -> Result<Vec<String>, ConfigError> {
             path: path.clone(),
             message: e.to_string().trim_end().replace('\n', " "),
         })?;
-    let mut args = Vec::new();
+    let mut options = Vec::new();
     for (key, value) in &table {
-        let option = format!("--{}", key.replace('_', "-"));
+        let long = key.replace('_', "-");
+        let option = |value| ConfigOption {
+            long: long.clone(),
+            value,
+        };
         let bad = |what| ConfigError::Value {
             path: path.clone(),
             key: key.clone(),
             what,
         };
         match value {
-            toml::Value::Boolean(true) => args.push(option),
+            toml::Value::Boolean(true) => options.push(option(None)),
             toml::Value::Boolean(false) => {}
             toml::Value::Array(items) => {
                 for item in items {
-                    args.push(option.clone());
-                    args.push(scalar(item).ok_or_else(|| {
+                    let value = scalar(item).ok_or_else(|| {
                         bad("a list may hold only strings, numbers or true/false")
-                    })?);
+                    })?;
+                    options.push(option(Some(value)));
                 }
             }
-            v => {
-                args.push(option);
-                args.push(scalar(v).ok_or_else(|| bad(kind_name(v)))?);
-            }
+            v => options.push(option(Some(scalar(v).ok_or_else(|| bad(kind_name(v)))?))),
         }
     }
-    Ok(args)
+    Ok(options)
 }
 
 fn scalar(v: &toml::Value) -> Option<String> {
@@ -126,7 +143,8 @@ mod tests {
     use super::*;
 
     fn args(text: &str) -> Result<Vec<String>, ConfigError> {
-        to_args(text, Path::new("test.toml"))
+        let options = to_options(text, Path::new("test.toml"))?;
+        Ok(options.iter().flat_map(ConfigOption::words).collect())
     }
 
     #[test]

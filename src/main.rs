@@ -270,8 +270,8 @@ fn exit_code(result: anyhow::Result<u8>) -> ExitCode {
 }
 
 /// The command line with the options of its `--config FILE` (if any)
-/// inserted right after the subcommand, so that the command line's own
-/// options, coming later, override them.
+/// inserted right after the subcommand, but for those the command line
+/// gives itself: those replace the file's (lists included).
 /// Also returns the file, when there was one.
 fn with_config_file(
     argv: Vec<std::ffi::OsString>,
@@ -297,19 +297,52 @@ fn with_config_file(
     let Some(path) = path else {
         return Ok((argv, None));
     };
-    let file_args = voxprobe::config::load_args(std::path::Path::new(&path))?;
+    let options = voxprobe::config::load_options(std::path::Path::new(&path))?;
+    let given = given_options(&argv);
     let mut out: Vec<std::ffi::OsString> = argv.iter().take(2).cloned().collect();
-    out.extend(file_args.into_iter().map(Into::into));
+    out.extend(
+        options
+            .iter()
+            .filter(|o| !given.contains(&o.long))
+            .flat_map(|o| o.words())
+            .map(Into::into),
+    );
     out.extend(argv.iter().skip(2).cloned());
     Ok((out, Some(path)))
+}
+
+/// The long names of the options a subcommand's command line gives
+/// (`-i` counts as `interface`).
+fn given_options(argv: &[std::ffi::OsString]) -> Vec<String> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let sub = argv
+        .get(1)
+        .and_then(|s| s.to_str())
+        .and_then(|name| cli.find_subcommand(name));
+    let mut given = Vec::new();
+    for word in argv.iter().skip(2).filter_map(|w| w.to_str()) {
+        if word == "--" {
+            break;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            given.push(long.split('=').next().unwrap_or(long).to_owned());
+        } else if let Some(short) = word.strip_prefix('-').and_then(|w| w.chars().next()) {
+            let long = sub
+                .and_then(|c| c.get_arguments().find(|a| a.get_short() == Some(short)))
+                .and_then(|a| a.get_long());
+            given.extend(long.map(str::to_owned));
+        }
+    }
+    given
 }
 
 /// `voxprobe check-config`: parses the file as the command's options would
 /// be, and says what it amounts to.
 fn run_check_config(args: &CheckConfigArgs) -> u8 {
     let file = args.file.display();
-    let words = match voxprobe::config::load_args(&args.file) {
-        Ok(w) => w,
+    let words: Vec<String> = match voxprobe::config::load_options(&args.file) {
+        Ok(options) => options.iter().flat_map(|o| o.words()).collect(),
         Err(e) => {
             eprintln!("voxprobe: {e}");
             return 2;
