@@ -657,10 +657,11 @@ fn write_analysis(out: &mut dyn Write, args: &OutputArgs, a: &FileAnalysis) -> a
 fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Arc;
-    use voxprobe::capture::afpacket::{Ring, RingConfig};
+    use voxprobe::capture::afpacket::{LinkEvent, Ring, RingConfig};
     let Some(config) = run_config(&args.decode, &args.output) else {
         return Ok(2);
     };
+    let mut code = 0u8;
     anyhow::ensure!(
         args.speed.is_finite() && args.speed >= 0.0,
         "--speed must be 0 (as fast as possible) or a positive factor"
@@ -710,23 +711,54 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                 args.ring_block_size / 1024
             );
             let mut taken = 0u64;
-            while going() && taken < limit {
-                Ring::wait_any(&rings, Duration::from_millis(100))?;
+            // A failing ring ends the capture, but what was captured is still
+            // reported (exit code 1).
+            let mut failure = None;
+            'capture: while going() && taken < limit {
+                if let Err(e) = Ring::wait_any(&rings, Duration::from_millis(100)) {
+                    failure = Some(e);
+                    break;
+                }
                 for ring in &mut rings {
-                    taken += ring.next_block(Duration::ZERO, &mut take)? as u64;
+                    match ring.next_block(Duration::ZERO, &mut take) {
+                        Ok(n) => taken += n as u64,
+                        Err(e) => {
+                            failure = Some(e);
+                            break 'capture;
+                        }
+                    }
+                    match ring.take_event() {
+                        Some(LinkEvent::Down) => eprintln!(
+                            "voxprobe: {}: interface down; capture resumes when it is back",
+                            ring.interface()
+                        ),
+                        Some(LinkEvent::Up { after }) => eprintln!(
+                            "voxprobe: {}: interface back after {:.1} s (nothing captured meanwhile); capture resumed",
+                            ring.interface(),
+                            after.as_secs_f64()
+                        ),
+                        None => {}
+                    }
                 }
             }
             for ring in &mut rings {
                 // What the kernel captured before the stop, still in its open block.
-                ring.drain(ring.block_timeout() * 2, &mut take)?;
+                if failure.is_none() {
+                    ring.drain(ring.block_timeout() * 2, &mut take)?;
+                }
                 let kernel = ring.kernel_counters()?;
                 eprintln!(
-                    "voxprobe: {}: kernel: {} received, {} dropped (ring full), {} ring freezes",
+                    "voxprobe: {}: kernel: {} received, {} dropped (ring full), {} ring freezes; interface down {} times",
                     ring.interface(),
                     kernel.packets,
                     kernel.drops,
-                    kernel.freeze_queue
+                    kernel.freeze_queue,
+                    ring.link_downs()
                 );
+            }
+            if let Some(e) = &failure {
+                eprintln!("voxprobe: capture ended: {e}");
+                code = EXIT_UNREADABLE;
             }
             (PathBuf::from(format!("interface:{names}")), None, None)
         }
@@ -772,11 +804,10 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     write_analysis(&mut out, &args.output, &analysis)
         .map_err(|e| e.context("writing the results to standard output"))?;
     out.flush()?;
-    Ok(if stopped.is_some() {
-        EXIT_STOPPED_EARLY
-    } else {
-        0
-    })
+    if stopped.is_some() && code == 0 {
+        code = EXIT_STOPPED_EARLY;
+    }
+    Ok(code)
 }
 
 /// Becomes `name` (its uid, its primary group, no supplementary groups),

@@ -42,6 +42,15 @@ impl Namespace {
         ok.then_some(ns)
     }
 
+    /// `ip -n NS link set DEV up|down`.
+    fn set_link(&self, device: &str, state: &str) {
+        let ok = Command::new("ip")
+            .args(["-n", &self.0, "link", "set", device, state])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "ip link set {device} {state}");
+    }
+
     fn exec(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.0, program]);
@@ -53,6 +62,24 @@ impl Drop for Namespace {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
     }
+}
+
+/// A namespace for the test `what`, or `None` after a visible skip message
+/// when tcpreplay or ip is missing or namespaces cannot be made (not root).
+fn namespace(tag: &str, pairs: &[&str], what: &str) -> Option<Namespace> {
+    if !have("tcpreplay") || !have("ip") {
+        skip(&format!(
+            "{what}: tcpreplay or ip (iproute2) missing; scripts/test-all installs them"
+        ));
+        return None;
+    }
+    let ns = Namespace::create(tag, pairs);
+    if ns.is_none() {
+        skip(&format!(
+            "{what}: cannot create a network namespace (needs root)"
+        ));
+    }
+    ns
 }
 
 fn have(program: &str) -> bool {
@@ -231,12 +258,7 @@ fn live_capture_on_a_veth_equals_the_offline_analysis() {
 
 #[test]
 fn live_capture_on_two_interfaces_sees_the_calls_of_both() {
-    if !have("tcpreplay") || !have("ip") {
-        skip("live capture, two interfaces: tcpreplay or ip (iproute2) missing");
-        return;
-    }
-    let Some(ns) = Namespace::create("two", &["vx", "vy"]) else {
-        skip("live capture, two interfaces: cannot create a network namespace (needs root)");
+    let Some(ns) = namespace("two", &["vx", "vy"], "live capture, two interfaces") else {
         return;
     };
     let one = project_dir().join("captures/sip-call.pcap");
@@ -265,4 +287,83 @@ fn live_capture_on_two_interfaces_sees_the_calls_of_both() {
         .collect();
     offline.sort();
     assert_eq!(live, offline, "every call of both interfaces");
+}
+
+/// The number before `what` in the probe's stderr (e.g. "dropped").
+fn count_before(text: &str, what: &str) -> u64 {
+    text.split(what)
+        .next()
+        .and_then(|head| head.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before {what:?} in: {text}"))
+}
+
+#[test]
+fn capture_goes_on_when_the_interface_goes_down_and_comes_back() {
+    let Some(ns) = namespace("down", &["vx"], "live capture, link down") else {
+        return;
+    };
+    let before = project_dir().join("captures/sip-call.pcap");
+    let after = project_dir().join("captures/calls.pcap");
+    let probe = Probe::start(&ns, &["-i", "vx1"], "vx1");
+    replay(&ns, "vx0", &before);
+    ns.set_link("vx1", "down");
+    std::thread::sleep(Duration::from_millis(400));
+    ns.set_link("vx1", "up");
+    std::thread::sleep(Duration::from_millis(200));
+    replay(&ns, "vx0", &after);
+    let (rest, live) = probe.stop();
+    assert!(rest.contains("vx1: interface down"), "{rest}");
+    assert!(
+        rest.contains("vx1: interface back after"),
+        "the gap is reported: {rest}"
+    );
+    assert_eq!(count_before(&rest, "times"), 1, "{rest}");
+    let offline: usize = [&before, &after]
+        .iter()
+        .map(|f| {
+            analyze_file(f, &AnalyzeConfig::default(), &mut |_| {})
+                .unwrap()
+                .calls
+                .len()
+        })
+        .sum();
+    assert_eq!(
+        live.len(),
+        offline,
+        "the calls before and after the gap: {rest}"
+    );
+}
+
+#[test]
+fn a_burst_larger_than_the_ring_is_dropped_and_counted() {
+    let Some(ns) = namespace("burst", &["vx"], "live capture, burst") else {
+        return;
+    };
+    // One 4 KiB block holds two frames: a burst at top speed overflows it.
+    let probe = Probe::start(
+        &ns,
+        &[
+            "-i",
+            "vx1",
+            "--ring-blocks",
+            "1",
+            "--ring-block-size",
+            "4096",
+        ],
+        "vx1",
+    );
+    let capture = project_dir().join("captures/calls.pcap");
+    replay(&ns, "vx0", &capture);
+    let (rest, _) = probe.stop();
+    let received = count_before(&rest, "received");
+    let dropped = count_before(&rest, "dropped");
+    let analysed = count_before(&rest, "frames analysed");
+    assert!(dropped > 0, "{rest}");
+    // Every frame the socket received is analysed or counted as dropped,
+    // but those of the block still open when the capture stopped (frames
+    // that came after the last drain, e.g. IPv6 neighbour discovery): at
+    // most a 4 KiB block of minimum-size frames.
+    let open_block = received.checked_sub(analysed + dropped);
+    assert!(open_block.is_some_and(|n| n <= 4096 / 64), "{rest}");
 }

@@ -65,6 +65,18 @@ pub struct KernelCounters {
     pub freeze_queue: u64,
 }
 
+/// A change of the interface's state seen by the capture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkEvent {
+    /// It went down: no packets until it comes back.
+    Down,
+    /// Packets arrive again, this long after it went down.
+    Up {
+        /// How long nothing could be captured.
+        after: Duration,
+    },
+}
+
 /// Why a live capture could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -110,6 +122,13 @@ pub struct Ring {
     frames: u64,
     /// Which of the capture's interfaces this is (the frames' `interface`).
     index: u32,
+    /// When the interface went down (wall clock, as frames are stamped),
+    /// while no frame from after that came.
+    down_at: Option<PacketTime>,
+    /// The first frame stamped after `down_at`.
+    back_at: Option<PacketTime>,
+    link_downs: u64,
+    event: Option<LinkEvent>,
     counters: KernelCounters,
     /// A frame with its VLAN tag put back.
     retagged: Vec<u8>,
@@ -227,6 +246,10 @@ impl Ring {
             link,
             frames: 0,
             index: 0,
+            down_at: None,
+            back_at: None,
+            link_downs: 0,
+            event: None,
             counters: KernelCounters::default(),
             retagged: Vec::with_capacity(1 << 16),
         };
@@ -274,6 +297,54 @@ impl Ring {
     /// The interface's name.
     pub fn interface(&self) -> &str {
         &self.interface
+    }
+
+    /// Reads (and so clears) the socket's pending error. The kernel reports
+    /// ENETDOWN when the interface goes down; the socket stays bound and
+    /// receives again when it comes back, so that is an event, not an end.
+    fn take_socket_error(&mut self) -> Result<(), LiveError> {
+        let error: libc::c_int =
+            get_option(&self.fd, libc::SOL_SOCKET, libc::SO_ERROR).map_err(|source| {
+                LiveError::Os {
+                    what: "reading the socket's error",
+                    interface: self.interface.clone(),
+                    source,
+                    hint: "",
+                }
+            })?;
+        match error {
+            0 => Ok(()),
+            libc::ENETDOWN => {
+                if self.down_at.is_none() {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap_or_default();
+                    self.down_at = Some(PacketTime::from_parts(
+                        i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+                        now.subsec_nanos(),
+                    ));
+                    self.link_downs += 1;
+                    self.event = Some(LinkEvent::Down);
+                }
+                Ok(())
+            }
+            e => Err(LiveError::Os {
+                what: "receiving",
+                interface: self.interface.clone(),
+                source: io::Error::from_raw_os_error(e),
+                hint: " (was the interface removed?)",
+            }),
+        }
+    }
+
+    /// The interface going down or coming back, once per change.
+    pub fn take_event(&mut self) -> Option<LinkEvent> {
+        self.event.take()
+    }
+
+    /// Times the interface went down.
+    pub fn link_downs(&self) -> u64 {
+        self.link_downs
     }
 
     /// Waits up to `timeout` until one of `rings` has a block to read
@@ -359,24 +430,33 @@ impl Ring {
                     hint: "",
                 });
             }
-            if poll.revents & (libc::POLLERR | libc::POLLNVAL) != 0 && !self.block_is_ours(block) {
+            if poll.revents & libc::POLLNVAL != 0 {
                 return Err(LiveError::Os {
                     what: "waiting for packets",
                     interface: self.interface.clone(),
-                    source: io::Error::other(
-                        "the socket reported an error (interface down or removed?)",
-                    ),
+                    source: io::Error::other("the socket is no longer valid"),
                     hint: "",
                 });
+            }
+            if poll.revents & libc::POLLERR != 0 {
+                self.take_socket_error()?;
             }
             if !self.block_is_ours(block) {
                 return Ok(0);
             }
         }
+
         // Everything the kernel wrote in the block before handing it over is
         // visible after this fence.
         fence(Ordering::Acquire);
         let count = self.walk_block(block, handle);
+        if let (Some(down), Some(back)) = (self.down_at, self.back_at) {
+            let after = back.as_nanos().saturating_sub(down.as_nanos()).max(0);
+            self.event = Some(LinkEvent::Up {
+                after: Duration::from_nanos(after as u64),
+            });
+            (self.down_at, self.back_at) = (None, None);
+        }
         // Our reads of the block happen before the kernel may reuse it.
         fence(Ordering::Release);
         // SAFETY: `block` points at a block header inside our mapping (see
@@ -436,6 +516,9 @@ impl Ring {
             };
             self.frames += 1;
             let time = PacketTime::from_parts(i64::from(h.tp_sec), h.tp_nsec);
+            if self.down_at.is_some_and(|d| time > d) && self.back_at.is_none() {
+                self.back_at = Some(time);
+            }
             let vlan = h.tp_status & libc::TP_STATUS_VLAN_VALID != 0
                 && self.link == LinkType::Ethernet
                 && data.len() >= 12;
@@ -499,27 +582,15 @@ impl Ring {
     /// # Errors
     /// When the kernel refuses the query.
     pub fn kernel_counters(&mut self) -> Result<KernelCounters, LiveError> {
-        // SAFETY: tpacket_stats_v3 is plain data; zeroed is a valid value.
-        let mut stats: libc::tpacket_stats_v3 = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
-        // SAFETY: the kernel writes at most `len` bytes into `stats`.
-        let r = unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&raw mut stats).cast(),
-                &raw mut len,
-            )
-        };
-        if r != 0 {
-            return Err(LiveError::Os {
-                what: "reading the kernel's packet counters",
-                interface: self.interface.clone(),
-                source: io::Error::last_os_error(),
-                hint: "",
-            });
-        }
+        let stats: libc::tpacket_stats_v3 =
+            get_option(&self.fd, libc::SOL_PACKET, libc::PACKET_STATISTICS).map_err(|source| {
+                LiveError::Os {
+                    what: "reading the kernel's packet counters",
+                    interface: self.interface.clone(),
+                    source,
+                    hint: "",
+                }
+            })?;
         self.counters.packets += u64::from(stats.tp_packets);
         self.counters.drops += u64::from(stats.tp_drops);
         self.counters.freeze_queue += u64::from(stats.tp_freeze_q_cnt);
@@ -534,6 +605,30 @@ impl Drop for Ring {
         unsafe {
             libc::munmap(self.map.as_ptr().cast(), self.map_len);
         }
+    }
+}
+
+/// Reads a socket option of a plain-data type (an int, a stats struct).
+fn get_option<T: Copy>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int) -> io::Result<T> {
+    let mut value = std::mem::MaybeUninit::<T>::zeroed();
+    let mut len = std::mem::size_of::<T>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes, the size of `T`, into
+    // `value`; every option read here is plain data for which all-zero bytes
+    // (what the kernel leaves unwritten) are valid.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            value.as_mut_ptr().cast(),
+            &raw mut len,
+        )
+    };
+    if r == 0 {
+        // SAFETY: zeroed, then written by the kernel: a valid `T` (above).
+        Ok(unsafe { value.assume_init() })
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
