@@ -42,6 +42,16 @@ impl Namespace {
         ok.then_some(ns)
     }
 
+    /// `ip -n NS ARGS...`, true when it succeeds.
+    fn ip(&self, args: &[&str]) -> bool {
+        Command::new("ip")
+            .args(["-n", &self.0])
+            .args(args)
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
     /// `ip -n NS link set DEV up|down`.
     fn set_link(&self, device: &str, state: &str) {
         let ok = Command::new("ip")
@@ -366,4 +376,133 @@ fn a_burst_larger_than_the_ring_is_dropped_and_counted() {
     // most a 4 KiB block of minimum-size frames.
     let open_block = received.checked_sub(analysed + dropped);
     assert!(open_block.is_some_and(|n| n <= 4096 / 64), "{rest}");
+}
+
+/// The payload of `packets` G.711 A-law RTP packets, 20 ms apart, as a pcap
+/// for sipp's `play_pcap_audio` (it rewrites the addresses and ports).
+fn rtp_pcap(packets: u16) -> Vec<u8> {
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let mut w = voxprobe::synth::pcap_writer::PcapWriter::new(Vec::new()).unwrap();
+    let src = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 40_000);
+    let dst = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 2), 40_002);
+    for i in 0..packets {
+        let mut rtp = vec![0x80, 8];
+        rtp.extend_from_slice(&i.to_be_bytes());
+        rtp.extend_from_slice(&(u32::from(i) * 160).to_be_bytes());
+        rtp.extend_from_slice(&0x5eed_0001u32.to_be_bytes());
+        rtp.extend(std::iter::repeat_n(0xd5, 160));
+        w.write_udp(
+            1_700_000_000_000_000 + i64::from(i) * 20_000,
+            src,
+            dst,
+            &rtp,
+        )
+        .unwrap();
+    }
+    w.finish().unwrap()
+}
+
+#[test]
+fn sipp_calls_between_two_namespaces_are_measured_live() {
+    if !have("sipp") {
+        skip("sipp calls: sipp missing (Debian package sip-tester; scripts/test-all installs it)");
+        return;
+    }
+    let Some(caller) = namespace("sipa", &[], "sipp calls") else {
+        return;
+    };
+    let Some(callee) = namespace("sipb", &[], "sipp calls") else {
+        return;
+    };
+    // One veth across the two namespaces; addresses only inside them.
+    let linked = caller.ip(&[
+        "link", "add", "va", "type", "veth", "peer", "name", "vb", "netns", &callee.0,
+    ]) && caller.ip(&["addr", "add", "10.77.0.1/24", "dev", "va"])
+        && callee.ip(&["addr", "add", "10.77.0.2/24", "dev", "vb"])
+        && caller.ip(&["link", "set", "va", "up"])
+        && callee.ip(&["link", "set", "vb", "up"])
+        && caller.ip(&["link", "set", "lo", "up"])
+        && callee.ip(&["link", "set", "lo", "up"]);
+    assert!(linked, "veth between the namespaces");
+
+    const CALLS: usize = 3;
+    const PACKETS: u16 = 100;
+    let dir = std::env::temp_dir().join(format!("voxprobe-sipp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("rtp.pcap"), rtp_pcap(PACKETS)).unwrap();
+    let scenario = project_dir().join("tests/sipp/uac_rtp.xml");
+
+    let probe = Probe::start(&caller, &["-i", "va"], "va");
+    let calls = CALLS.to_string();
+    let mut uas = callee
+        .exec("sipp")
+        .args([
+            "-sn",
+            "uas",
+            "-i",
+            "10.77.0.2",
+            "-mi",
+            "10.77.0.2",
+            "-rtp_echo",
+            "-nostdin",
+        ])
+        .args(["-m", &calls, "-timeout", "30s"])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp UAS starts");
+    std::thread::sleep(Duration::from_millis(300));
+    let uac = caller
+        .exec("sipp")
+        .arg("-sf")
+        .arg(&scenario)
+        .args([
+            "10.77.0.2:5060",
+            "-i",
+            "10.77.0.1",
+            "-mi",
+            "10.77.0.1",
+            "-nostdin",
+        ])
+        .args([
+            "-m",
+            &calls,
+            "-l",
+            &calls,
+            "-r",
+            "10",
+            "-timeout",
+            "30s",
+            "-timeout_error",
+        ])
+        .current_dir(&dir)
+        .stdout(Stdio::null())
+        .output()
+        .expect("sipp UAC runs");
+    assert_eq!(
+        uac.status.code(),
+        Some(0),
+        "sipp says not every call succeeded: {}",
+        String::from_utf8_lossy(&uac.stderr)
+    );
+    let _ = uas.wait();
+    let (rest, live) = probe.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    assert_eq!(live.len(), CALLS, "one call per sipp call: {rest}");
+    for call in &live {
+        let id = &call["call_id"];
+        assert_eq!(call["final_code"], 200, "{id}");
+        assert_eq!(call["outcome"], "answered", "{id}");
+        assert!(call["end_time"].is_string(), "{id}: ended by BYE");
+        // The caller plays the pcap; the callee echoes every packet back.
+        let streams = call["streams"].as_array().unwrap();
+        assert_eq!(streams.len(), 2, "{id}: {streams:?}");
+        for s in streams {
+            assert_eq!(s["packets"], u64::from(PACKETS), "{id}: {s}");
+            assert_eq!(s["lost"], 0, "{id}: {s}");
+            assert_eq!(s["codec"], "PCMA", "{id}: {s}");
+        }
+    }
 }

@@ -286,6 +286,13 @@ struct MediaIndex {
 }
 
 impl MediaIndex {
+    /// Whether call `call` announced `endpoint` (either side).
+    fn announced_by(&self, endpoint: &Endpoint, call: usize) -> bool {
+        self.by_endpoint
+            .get(endpoint)
+            .is_some_and(|list| list.iter().any(|&(c, _, _)| c == call))
+    }
+
     fn new(calls: &[Call]) -> Self {
         let mut by_endpoint: FastMap<Endpoint, Vec<(usize, Side, PacketTime)>> = FastMap::default();
         for (i, call) in calls.iter().enumerate() {
@@ -306,7 +313,10 @@ impl MediaIndex {
     /// The call a stream belongs to and its direction: the stream is sent to
     /// an endpoint a side announced (it flows towards that side), or from one
     /// (symmetric RTP: it flows from that side). Among calls that reused the
-    /// endpoint, the one whose media window holds the stream's start.
+    /// endpoint, the one whose media window holds the stream's start; among
+    /// those, one that announced both of the stream's endpoints (a media
+    /// server answering every call from one port is told apart by the
+    /// callers' ports), then the latest announced.
     fn find(&self, calls: &[Call], s: &StreamRecord, slack_ns: i64) -> Option<(usize, Direction)> {
         let start = s.report.first_time;
         let candidates = self
@@ -332,7 +342,11 @@ impl MediaIndex {
                     .add_nanos(slack_ns);
                 start >= opens.min(call.invite_time) && start <= closes
             })
-            .max_by_key(|&(i, _, announced)| (announced, calls[i].invite_time))
+            .max_by_key(|&(i, _, announced)| {
+                let both_ends =
+                    self.announced_by(&s.key.src, i) && self.announced_by(&s.key.dst, i);
+                (both_ends, announced, calls[i].invite_time)
+            })
             .map(|(i, d, _)| (i, d))
     }
 }
