@@ -433,6 +433,19 @@ fn sipp_calls_between_two_namespaces_are_measured_live() {
     let scenario = project_dir().join("tests/sipp/uac_rtp.xml");
 
     let probe = Probe::start(&caller, &["-i", "va"], "va");
+    // tshark captures the same link, as the reference.
+    let reference = dir.join("reference.pcapng");
+    let mut tshark = have("tshark").then(|| {
+        caller
+            .exec("tshark")
+            .args(["-n", "-q", "-i", "va", "-w"])
+            .arg(&reference)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("tshark starts")
+    });
+    std::thread::sleep(Duration::from_millis(800));
     let calls = CALLS.to_string();
     let mut uas = callee
         .exec("sipp")
@@ -488,7 +501,11 @@ fn sipp_calls_between_two_namespaces_are_measured_live() {
     );
     let _ = uas.wait();
     let (rest, live) = probe.stop();
-    let _ = std::fs::remove_dir_all(&dir);
+    if let Some(t) = tshark.as_mut() {
+        let pid = t.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let _ = t.wait();
+    }
 
     assert_eq!(live.len(), CALLS, "one call per sipp call: {rest}");
     for call in &live {
@@ -505,4 +522,75 @@ fn sipp_calls_between_two_namespaces_are_measured_live() {
             assert_eq!(s["codec"], "PCMA", "{id}: {s}");
         }
     }
+
+    // What tshark saw on the same link: the same calls, and the same
+    // streams with the same counts and timing.
+    if tshark.is_some() {
+        let rows = crate::support::tshark::run(
+            crate::support::tshark::RTP_STREAMS,
+            &reference,
+            "sipp calls",
+        )
+        .map(|out| crate::support::tshark::parse_rtp_streams(&out))
+        .unwrap_or_default();
+        let streams: Vec<&serde_json::Value> = live
+            .iter()
+            .flat_map(|c| c["streams"].as_array().unwrap())
+            .collect();
+        assert_eq!(rows.len(), streams.len(), "tshark streams: {rows:?}");
+        for s in streams {
+            let (src, dst) = (s["src"].as_str().unwrap(), s["dst"].as_str().unwrap());
+            let row = rows
+                .iter()
+                .find(|r| {
+                    r.src == src && r.dst == dst && u64::from(r.ssrc) == s["ssrc"].as_u64().unwrap()
+                })
+                .unwrap_or_else(|| panic!("tshark has no stream {src} -> {dst}: {rows:?}"));
+            assert_eq!(
+                row.packets,
+                s["packets"].as_u64().unwrap(),
+                "{src} -> {dst}"
+            );
+            assert_eq!(row.lost, s["lost"].as_i64().unwrap(), "{src} -> {dst}");
+            let ours = |k: &str| s[k].as_f64().unwrap();
+            assert!(
+                (row.max_delta_ms - ours("max_delta_ms")).abs() <= 0.0015,
+                "{src} -> {dst}: max delta {row:?} {s}"
+            );
+            assert!(
+                crate::support::tshark::agrees(ours("mean_jitter_ms"), row.mean_jitter_ms),
+                "{row:?} {s}"
+            );
+            assert!(
+                crate::support::tshark::agrees(ours("max_jitter_ms"), row.max_jitter_ms),
+                "{row:?} {s}"
+            );
+        }
+        let invites = crate::support::tshark::run(
+            &[
+                "-n",
+                "-Y",
+                "sip.Method == \"INVITE\"",
+                "-T",
+                "fields",
+                "-e",
+                "sip.Call-ID",
+            ],
+            &reference,
+            "sipp calls",
+        )
+        .unwrap_or_default();
+        let mut theirs: Vec<&str> = invites.lines().collect();
+        theirs.sort_unstable();
+        theirs.dedup();
+        let mut ours: Vec<&str> = live
+            .iter()
+            .map(|c| c["call_id"].as_str().unwrap())
+            .collect();
+        ours.sort_unstable();
+        assert_eq!(ours, theirs, "Call-IDs with an INVITE");
+    } else {
+        skip("sipp calls: tshark missing, the comparison on the same link is left out");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
