@@ -94,6 +94,13 @@ pub fn to_options(text: &str, path: &Path) -> Result<Vec<ConfigOption>, ConfigEr
     let mut options = Vec::new();
     for (key, value) in &table {
         let long = key.replace('_', "-");
+        if !is_option_name(&long) {
+            return Err(ConfigError::Value {
+                path,
+                key: key.clone(),
+                what: "not an option name (letters, digits and dashes, as after `--`)",
+            });
+        }
         let option = |value| ConfigOption {
             long: long.clone(),
             value,
@@ -118,6 +125,16 @@ pub fn to_options(text: &str, path: &Path) -> Result<Vec<ConfigOption>, ConfigEr
         }
     }
     Ok(options)
+}
+
+/// Whether `name` can follow `--` as an option: not empty, ASCII letters,
+/// digits and inner dashes (an empty key would make `--`, the end of the
+/// options).
+pub fn is_option_name(name: &str) -> bool {
+    name.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 fn scalar(v: &toml::Value) -> Option<String> {
@@ -188,5 +205,10 @@ mod tests {
         );
         let e = args("sip-port = [[1]]\n").unwrap_err().to_string();
         assert!(e.contains("\"sip-port\""), "{e}");
+        // Found by the fuzzer: an empty key would have become `--`.
+        for key in ["''", "'-x'", "'a b'", "'a=b'"] {
+            let e = args(&format!("{key} = 2\n")).unwrap_err().to_string();
+            assert!(e.contains("not an option name"), "{key}: {e}");
+        }
     }
 }
