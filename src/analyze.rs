@@ -6,6 +6,7 @@
 //! ours), learns media endpoints from SDP, and drives every timer from packet
 //! time, so the same file always gives the same result.
 
+use crate::call::correlator::CorrelatorLimits;
 use crate::call::dialog::MessageContext;
 use crate::call::signal_log::{diameter_roles, gtp_roles, SignalLog};
 use crate::call::{
@@ -49,6 +50,8 @@ pub struct AnalyzeConfig {
     pub calls: CallTableConfig,
     /// E-model inputs (codec table, default delay).
     pub quality: QualityConfig,
+    /// What the VoLTE correlator remembers.
+    pub correlator: CorrelatorLimits,
 }
 
 impl Default for AnalyzeConfig {
@@ -61,6 +64,7 @@ impl Default for AnalyzeConfig {
             max_rtcp_sources: 100_000,
             calls: CallTableConfig::default(),
             quality: QualityConfig::default(),
+            correlator: CorrelatorLimits::default(),
         }
     }
 }
@@ -286,7 +290,7 @@ impl Analyzer {
                 gtpv2: Gtpv2Tracker::default(),
                 diameter: DiameterCounters::default(),
                 diameter_transactions: Default::default(),
-                correlator: Correlator::new(),
+                correlator: Correlator::with_limits(config.correlator),
                 signals: config.calls.keep_ladders.then(SignalLog::default),
                 batch: Vec::with_capacity(MAX_BATCH),
             },

@@ -102,6 +102,26 @@ struct DecodeArgs {
     /// call without BYE otherwise ends at its last media packet.
     #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
     call_idle_timeout: u32,
+    /// Most calls tracked at once; new calls past it are refused and counted.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    max_calls: usize,
+    /// Most DIAMETER Rx/Gx exchanges the VoLTE correlator remembers (about
+    /// five per call); the oldest go first, counted.
+    #[arg(long, default_value_t = voxprobe::call::correlator::MAX_EXCHANGES, value_name = "N")]
+    max_exchanges: usize,
+    /// Most GTPv2-C procedures it remembers (about four per call).
+    #[arg(long, default_value_t = voxprobe::call::correlator::MAX_PROCEDURES, value_name = "N")]
+    max_procedures: usize,
+    /// Most TCP connections reassembled at once (SIP, DIAMETER); new ones
+    /// past it are refused and counted.
+    #[arg(long, default_value_t = 65_536, value_name = "N")]
+    max_tcp_connections: usize,
+    /// Bytes of IP fragments held for reassembly at once.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    max_fragment_bytes: usize,
+    /// Bytes of fragmented SCTP messages held at once.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    max_sctp_bytes: usize,
 }
 
 /// `G729=11,19` → ("G729", 11.0, 19.0).
@@ -501,6 +521,12 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
     );
     config.quality.default_one_way_delay_ms = args.default_delay;
     config.calls.idle_timeout_ns = i64::from(args.call_idle_timeout) * 1_000_000_000;
+    config.calls.max_active_calls = args.max_calls;
+    config.correlator.max_exchanges = args.max_exchanges;
+    config.correlator.max_procedures = args.max_procedures;
+    config.decoder.tcp.max_connections = args.max_tcp_connections;
+    config.decoder.defrag.max_buffered_bytes = args.max_fragment_bytes;
+    config.decoder.sctp.max_total_bytes = args.max_sctp_bytes;
     config.streams.heuristic = !args.no_rtp_heuristic;
     config.streams.max_streams = args.max_streams;
     for &p in &args.sip_ports {

@@ -668,3 +668,27 @@ fn replay_feeds_the_live_path_at_the_files_pace() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"type\":\"summary\""));
 }
+
+#[test]
+fn limits_are_options_and_what_they_refuse_is_counted() {
+    let calls = project_dir().join("captures/calls.pcap");
+    let all = json_records(&calls, &[], "call").len();
+    assert!(all > 3);
+    let summary = |capture: &std::path::Path, args: &[&str]| {
+        json_records(capture, args, "summary")
+            .pop()
+            .expect("summary")
+    };
+    let capped = json_records(&calls, &["--max-calls", "3"], "call");
+    assert_eq!(capped.len(), 3);
+    let s = summary(&calls, &["--max-calls", "3"]);
+    // Counted per refused INVITE (a refused call's retransmissions too).
+    let refused = s["sip"]["calls_refused_table_full"].as_u64().unwrap();
+    assert!(refused >= (all - 3) as u64, "{s}");
+    let volte = project_dir().join("captures/volte.pcap");
+    let s = summary(&volte, &["--max-exchanges", "2", "--max-procedures", "2"]);
+    assert!(s["volte"]["exchanges_evicted"].as_u64() > Some(0), "{s}");
+    assert!(s["volte"]["procedures_evicted"].as_u64() > Some(0), "{s}");
+    let s = summary(&volte, &[]);
+    assert_eq!(s["volte"]["exchanges_evicted"].as_u64(), Some(0), "{s}");
+}
