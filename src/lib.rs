@@ -14,6 +14,7 @@ pub mod capture;
 pub mod config;
 pub mod export;
 pub mod extract;
+pub mod log;
 pub mod media;
 pub mod packet;
 pub mod proto;

@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use voxprobe::analyze::{analyze_file, AnalyzeConfig, FileAnalysis};
 use voxprobe::export::{json, table};
+use voxprobe::log::{LogFormat, RateLimit};
 
 /// mimalloc rather than the system allocator: signalling state is many small
 /// objects, and glibc's consolidation of freed chunks cost a third of the
@@ -265,6 +266,9 @@ struct CaptureArgs {
     /// Only frames for this host (promiscuous mode off).
     #[arg(long)]
     no_promiscuous: bool,
+    /// Log lines on stderr as text or as one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// When started as root: once the ring is open, run as this user (and
     /// its group) with no supplementary groups. Under the systemd unit the
     /// probe starts as its own user with only CAP_NET_RAW/CAP_NET_ADMIN.
@@ -682,6 +686,7 @@ fn write_analysis(out: &mut dyn Write, args: &OutputArgs, a: &FileAnalysis) -> a
 #[cfg(target_os = "linux")]
 fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     use std::sync::atomic::{AtomicBool, Ordering};
+    voxprobe::log::init(args.log_format);
     use std::sync::Arc;
     use voxprobe::capture::afpacket::{LinkEvent, Ring, RingConfig};
     let Some(config) = run_config(&args.decode, &args.output) else {
@@ -731,11 +736,17 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     let (source, file_bytes, stopped) = match (rings.is_empty(), &args.replay) {
         (false, _) => {
             let names = args.interface.join(",");
-            eprintln!(
-                "voxprobe: capturing on {names} ({} blocks of {} KiB each); SIGINT or SIGTERM ends it",
-                args.ring_blocks,
-                args.ring_block_size / 1024
+            tracing::info!(
+                interfaces = %names,
+                ring_blocks = args.ring_blocks,
+                ring_block_bytes = args.ring_block_size,
+                "capturing on {names}; SIGINT or SIGTERM ends it"
             );
+            // A flapping interface logs a few lines a minute, not thousands.
+            let mut link_log: Vec<RateLimit> = rings
+                .iter()
+                .map(|_| RateLimit::new(5, Duration::from_secs(60)))
+                .collect();
             let mut taken = 0u64;
             // A failing ring ends the capture, but what was captured is still
             // reported (exit code 1).
@@ -745,7 +756,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                     failure = Some(e);
                     break;
                 }
-                for ring in &mut rings {
+                for (ring, limit_log) in rings.iter_mut().zip(&mut link_log) {
                     match ring.next_block(Duration::ZERO, &mut take) {
                         Ok(n) => taken += n as u64,
                         Err(e) => {
@@ -753,17 +764,26 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                             break 'capture;
                         }
                     }
-                    match ring.take_event() {
-                        Some(LinkEvent::Down) => eprintln!(
-                            "voxprobe: {}: interface down; capture resumes when it is back",
-                            ring.interface()
+                    let Some(event) = ring.take_event() else {
+                        continue;
+                    };
+                    let Some(suppressed) = limit_log.allow(Instant::now()) else {
+                        continue;
+                    };
+                    let interface = ring.interface();
+                    match event {
+                        LinkEvent::Down => tracing::warn!(
+                            interface,
+                            suppressed,
+                            "{interface}: interface down; capture resumes when it is back"
                         ),
-                        Some(LinkEvent::Up { after }) => eprintln!(
-                            "voxprobe: {}: interface back after {:.1} s (nothing captured meanwhile); capture resumed",
-                            ring.interface(),
+                        LinkEvent::Up { after } => tracing::warn!(
+                            interface,
+                            gap_s = after.as_secs_f64(),
+                            suppressed,
+                            "{interface}: interface back after {:.1} s (nothing captured meanwhile); capture resumed",
                             after.as_secs_f64()
                         ),
-                        None => {}
                     }
                 }
             }
@@ -773,9 +793,14 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                     ring.drain(ring.block_timeout() * 2, &mut take)?;
                 }
                 let kernel = ring.kernel_counters()?;
-                eprintln!(
-                    "voxprobe: {}: kernel: {} received, {} dropped (ring full), {} ring freezes; interface down {} times",
-                    ring.interface(),
+                let interface = ring.interface();
+                tracing::info!(
+                    interface,
+                    received = kernel.packets,
+                    dropped = kernel.drops,
+                    ring_freezes = kernel.freeze_queue,
+                    link_downs = ring.link_downs(),
+                    "{interface}: kernel: {} received, {} dropped (ring full), {} ring freezes; interface down {} times",
                     kernel.packets,
                     kernel.drops,
                     kernel.freeze_queue,
@@ -783,15 +808,17 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                 );
             }
             if let Some(e) = &failure {
-                eprintln!("voxprobe: capture ended: {e}");
+                tracing::error!(error = %e, "capture ended: {e}");
                 code = EXIT_UNREADABLE;
             }
             (PathBuf::from(format!("interface:{names}")), None, None)
         }
         (true, Some(path)) => {
             let file = voxprobe::capture::CaptureFile::open(path)?;
-            eprintln!(
-                "voxprobe: replaying {} at {}; SIGINT or SIGTERM ends it",
+            tracing::info!(
+                file = %path.display(),
+                speed = args.speed,
+                "replaying {} at {}; SIGINT or SIGTERM ends it",
                 path.display(),
                 if args.speed > 0.0 {
                     format!("{}× its pace", args.speed)
@@ -821,7 +848,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         }
         (true, None) => anyhow::bail!("give --interface or --replay"),
     };
-    eprintln!("voxprobe: {frames} frames analysed");
+    tracing::info!(frames, "{frames} frames analysed");
     let bytes = file_bytes.unwrap_or(bytes);
     let mut analysis = analyzer.finish(source, bytes, stopped.as_ref());
     select_calls(&mut analysis, &args.output);
@@ -856,9 +883,13 @@ fn drop_privileges(name: &str) -> anyhow::Result<()> {
     if setuid(Uid::from_raw(0)).is_ok() {
         anyhow::bail!("--user {name}: root could be regained after the change; refusing to go on");
     }
-    eprintln!(
-        "voxprobe: running as {name} (uid {}, gid {})",
-        user.uid, user.gid
+    tracing::info!(
+        user = name,
+        uid = user.uid.as_raw(),
+        gid = user.gid.as_raw(),
+        "running as {name} (uid {}, gid {})",
+        user.uid,
+        user.gid
     );
     Ok(())
 }

@@ -637,7 +637,14 @@ fn replay_feeds_the_live_path_at_the_files_pace() {
 
     // SIGINT ends a slow replay early, and what came so far is reported.
     let child = voxprobe()
-        .args(["capture", "--format", "json", "--replay"])
+        .args([
+            "capture",
+            "--format",
+            "json",
+            "--log-format",
+            "json",
+            "--replay",
+        ])
         .arg(&small)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -655,11 +662,8 @@ fn replay_feeds_the_live_path_at_the_files_pace() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     let analysed: u64 = err
         .lines()
-        .find_map(|l| {
-            l.strip_prefix("voxprobe: ")?
-                .strip_suffix(" frames analysed")
-        })
-        .and_then(|n| n.parse().ok())
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| l["frames"].as_u64())
         .unwrap_or_else(|| panic!("{err}"));
     assert!(
         analysed > 0 && (analysed as usize) < times.len(),

@@ -273,14 +273,28 @@ fn live_capture_on_two_interfaces_sees_the_calls_of_both() {
     };
     let one = project_dir().join("captures/sip-call.pcap");
     let other = project_dir().join("captures/calls.pcap");
-    let probe = Probe::start(&ns, &["-i", "vx1", "-i", "vy1"], "vx1,vy1");
+    let probe = Probe::start(
+        &ns,
+        &["-i", "vx1", "-i", "vy1", "--log-format", "json"],
+        "vx1,vy1",
+    );
     replay(&ns, "vx0", &one);
     replay(&ns, "vy0", &other);
     let (rest, live) = probe.stop();
-    assert!(
-        rest.contains("vx1: kernel:") && rest.contains("vy1: kernel:"),
-        "{rest}"
-    );
+    // Structured logs: one JSON object per line, the counters as fields.
+    let logs: Vec<serde_json::Value> = rest
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    for interface in ["vx1", "vy1"] {
+        let counters = logs
+            .iter()
+            .find(|l| l["interface"] == interface && l["received"].is_u64())
+            .unwrap_or_else(|| panic!("no counters of {interface}: {rest}"));
+        assert_eq!(counters["level"], "INFO");
+        assert_eq!(counters["dropped"], 0, "{counters}");
+    }
     let mut live: Vec<String> = live
         .iter()
         .map(|v| v["call_id"].as_str().unwrap().to_owned())
