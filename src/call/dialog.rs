@@ -388,15 +388,16 @@ enum Milestone {
     End,
 }
 
-/// The messages of a call for its ladder diagram: allocated only for calls
+/// The SIP messages of a call, for its ladder diagram (the multi-protocol
+/// view is `signal_log::Ladder`): allocated only for calls
 /// that keep theirs.
 #[derive(Clone, Debug, Default)]
 // The box is the point: one pointer in every call instead of a `Vec`'s three
 // words, most calls keeping no ladder.
 #[allow(clippy::box_collection)]
-pub struct Ladder(Option<Box<Vec<LadderEntry>>>);
+pub struct SipMessages(Option<Box<Vec<LadderEntry>>>);
 
-impl Ladder {
+impl SipMessages {
     /// The messages in order.
     pub fn as_slice(&self) -> &[LadderEntry] {
         self.0.as_deref().map_or(&[], Vec::as_slice)
@@ -492,7 +493,7 @@ pub struct Dialog {
     /// [`MAX_MEDIA_OFFERS`]).
     media_offers_seen: u8,
     /// Messages in order (bounded by [`MAX_LADDER_ENTRIES`]).
-    pub ladder: Ladder,
+    pub ladder: SipMessages,
     /// Messages not kept in the ladder because it was full.
     pub ladder_overflow: u32,
     /// SIP messages of this call (retransmissions included).
@@ -629,7 +630,7 @@ impl Dialog {
             invite_cseq,
             media: Box::default(),
             media_offers_seen: 0,
-            ladder: Ladder::default(),
+            ladder: SipMessages::default(),
             ladder_overflow: 0,
             messages: 0,
             retransmissions: 0,
