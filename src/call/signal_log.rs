@@ -86,7 +86,7 @@ const FTEID_OWNERS: [(u8, Role, Role); 8] = [
 ];
 
 /// The roles of a GTPv2-C message's sender and receiver, from the F-TEID
-/// interface types it carries: the first of [`FTEID_OWNERS`] present wins,
+/// interface types it carries: the first of `FTEID_OWNERS` present wins,
 /// in that order, because a message may also carry a peer's F-TEID (a
 /// Create Session Request from the MME names the PGW's; a Create Bearer
 /// Request from the SGW may pass on the PGW's). None without F-TEIDs.

@@ -1,4 +1,4 @@
-//! Packet sources: capture files ([`file`]) and live interfaces
+//! Packet sources: capture files ([`mod@file`]) and live interfaces
 //! ([`afpacket`], Linux).
 //!
 //! A source yields borrowed [`Frame`]s in capture order: the bytes as captured
