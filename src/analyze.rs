@@ -7,8 +7,9 @@
 //! time, so the same file always gives the same result.
 
 use crate::call::correlator::CorrelatorLimits;
-use crate::call::dialog::MessageContext;
+use crate::call::dialog::{Call, MessageContext};
 use crate::call::signal_log::{diameter_roles, gtp_roles, SignalLog};
+use crate::call::table::media_endpoints;
 use crate::call::{
     CallRecord, CallTable, CallTableConfig, Correlator, CorrelatorCounters, Direction, SipCounters,
     SubscriberReport,
@@ -267,7 +268,17 @@ struct MediaClassifier {
     signals: Option<SignalLog>,
     /// RTP packets waiting to be counted (see `StreamTable::handle_batch`).
     batch: Vec<MediaPacket>,
+    /// Finished streams waiting for their call (live emission).
+    waiting_streams: Vec<StreamRecord>,
+    /// Closed calls waiting for their streams (live emission).
+    waiting_calls: Vec<Call>,
 }
+
+/// Longest a closed call waits, in packet time, because a call still open
+/// announced one of its media endpoints (a media server answering every
+/// call from one port): ten minutes, then it is emitted with the streams
+/// it can be given.
+pub const MAX_EMIT_WAIT_NS: i64 = 600_000_000_000;
 
 /// Most media endpoints remembered as encrypted.
 const MAX_ENCRYPTED_ENDPOINTS: usize = 100_000;
@@ -293,6 +304,8 @@ impl Analyzer {
                 correlator: Correlator::with_limits(config.correlator),
                 signals: config.calls.keep_ladders.then(SignalLog::default),
                 batch: Vec::with_capacity(MAX_BATCH),
+                waiting_streams: Vec::new(),
+                waiting_calls: Vec::new(),
             },
             next_timeout_check: None,
             first_frame_time: None,
@@ -331,6 +344,67 @@ impl Analyzer {
         self.media.calls.active_calls()
     }
 
+    /// Takes out of the run the calls that closed, with their streams and
+    /// VoLTE legs, and the streams no call can claim any more: a live probe
+    /// emits them as it goes, so what it holds stays bounded by what is in
+    /// progress; what is taken is not in [`Analyzer::finish`]'s result.
+    ///
+    /// A closed call waits until its streams had time to finish (stream
+    /// idle timeout and media slack after its last activity), and while a
+    /// call still open announced one of its media endpoints (the stream
+    /// could be either's), for at most [`MAX_EMIT_WAIT_NS`]. A finished
+    /// stream waits while an open call announced one of its endpoints, or
+    /// until no call can claim it. `now` is packet time.
+    pub fn take_closed(&mut self, now: PacketTime) -> (Vec<CallRecord>, Vec<StreamRecord>) {
+        let media = &mut self.media;
+        media.flush_media();
+        let quality = &self.quality;
+        let finished = media.streams.take_finished();
+        media.waiting_streams.extend(
+            finished
+                .into_iter()
+                .map(|f| stream_record(f, &media.rtcp, quality)),
+        );
+        media.waiting_calls.extend(media.calls.take_closed());
+        if media.waiting_calls.is_empty() && media.waiting_streams.is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let settle = media.streams.idle_timeout_ns() + media.calls.media_slack_ns();
+        let last = |c: &Call| c.end_time().unwrap_or(c.last_activity).max(c.last_activity);
+        let (settled, unsettled): (Vec<Call>, Vec<Call>) = std::mem::take(&mut media.waiting_calls)
+            .into_iter()
+            .partition(|c| last(c).add_nanos(settle) <= now);
+        let mut open = media.calls.open_endpoints();
+        open.extend(unsettled.iter().flat_map(|c| media_endpoints(&c.media)));
+        let (ready, shared): (Vec<Call>, Vec<Call>) = settled.into_iter().partition(|c| {
+            last(c).add_nanos(MAX_EMIT_WAIT_NS) <= now
+                || !media_endpoints(&c.media).any(|e| open.contains(&e))
+        });
+        open.extend(shared.iter().flat_map(|c| media_endpoints(&c.media)));
+        media.waiting_calls = unsettled;
+        media.waiting_calls.extend(shared);
+        let (offered, held): (Vec<StreamRecord>, Vec<StreamRecord>) =
+            std::mem::take(&mut media.waiting_streams)
+                .into_iter()
+                .partition(|s| !open.contains(&s.key.src) && !open.contains(&s.key.dst));
+        let (mut calls, unclaimed) = if ready.is_empty() {
+            (Vec::new(), offered)
+        } else {
+            media.calls.records_of(ready, offered)
+        };
+        media.correlator.attach(&mut calls);
+        // An unclaimed stream may still belong to a call not closed yet: one
+        // that ended less than the linger (plus settling) before it did.
+        let horizon =
+            now.add_nanos(-(media.calls.linger_ns() + settle + media.calls.media_slack_ns()));
+        let (keep, done): (Vec<StreamRecord>, Vec<StreamRecord>) = unclaimed
+            .into_iter()
+            .partition(|s| s.report.last_time >= horizon);
+        media.waiting_streams = held;
+        media.waiting_streams.extend(keep);
+        (calls, done)
+    }
+
     fn poll_timeouts(&mut self, now: PacketTime) {
         match self.next_timeout_check {
             Some(due) if now < due => {}
@@ -361,30 +435,16 @@ impl Analyzer {
         let mut media = media;
         media.flush_media();
         let (finished, stream_counters) = media.streams.finish();
-        let streams = finished
-            .into_iter()
-            .map(|f| {
-                let rtcp = media.rtcp.report_for(
-                    f.key.observation,
-                    f.key.src.ip,
-                    f.key.ssrc,
-                    f.report.clock_rate,
-                );
-                let mut report = f.report;
-                let rtt_ms = rtcp
-                    .as_ref()
-                    .and_then(|r| r.rtt.as_ref())
-                    .map(|r| r.mean_ms);
-                rate_stream(&mut report, rtt_ms, &quality);
-                StreamRecord {
-                    key: f.key,
-                    first_frame: f.first_frame,
-                    report,
-                    rtcp,
-                    call: None,
-                }
-            })
-            .collect();
+        media
+            .calls
+            .restore_closed(std::mem::take(&mut media.waiting_calls));
+        let mut streams = std::mem::take(&mut media.waiting_streams);
+        streams.extend(
+            finished
+                .into_iter()
+                .map(|f| stream_record(f, &media.rtcp, &quality)),
+        );
+        streams.sort_by_key(|s| (s.first_frame, s.key));
         let (mut calls, streams, sip) = media.calls.finish(streams);
         media.correlator.attach(&mut calls);
         FileAnalysis {
@@ -737,6 +797,34 @@ impl MediaClassifier {
                 self.streams.learn_endpoint(endpoint, m.payloads);
             }
         }
+    }
+}
+
+/// A finished stream as a record: rated (MOS, with the RTCP round trip when
+/// there is one) and with what RTCP said of it.
+fn stream_record(
+    f: crate::media::table::FinishedStream,
+    rtcp: &RtcpTracker,
+    quality: &QualityConfig,
+) -> StreamRecord {
+    let rtcp = rtcp.report_for(
+        f.key.observation,
+        f.key.src.ip,
+        f.key.ssrc,
+        f.report.clock_rate,
+    );
+    let mut report = f.report;
+    let rtt_ms = rtcp
+        .as_ref()
+        .and_then(|r| r.rtt.as_ref())
+        .map(|r| r.mean_ms);
+    rate_stream(&mut report, rtt_ms, quality);
+    StreamRecord {
+        key: f.key,
+        first_frame: f.first_frame,
+        report,
+        rtcp,
+        call: None,
     }
 }
 

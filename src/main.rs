@@ -103,6 +103,13 @@ struct DecodeArgs {
     /// call without BYE otherwise ends at its last media packet.
     #[arg(long, default_value_t = 7200, value_name = "SECONDS")]
     call_idle_timeout: u32,
+    /// An ended call is kept this long for late retransmissions and
+    /// authentication retries before it is closed (and, live, reported).
+    #[arg(long, default_value_t = 64, value_name = "SECONDS")]
+    call_linger: u32,
+    /// An RTP stream with no packet for this long is finished.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    stream_timeout: u32,
     /// Most calls tracked at once; new calls past it are refused and counted.
     #[arg(long, default_value_t = 100_000, value_name = "N")]
     max_calls: usize,
@@ -526,6 +533,8 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
     config.quality.default_one_way_delay_ms = args.default_delay;
     config.calls.idle_timeout_ns = i64::from(args.call_idle_timeout) * 1_000_000_000;
     config.calls.max_active_calls = args.max_calls;
+    config.calls.linger_ns = i64::from(args.call_linger) * 1_000_000_000;
+    config.streams.idle_timeout_ns = i64::from(args.stream_timeout) * 1_000_000_000;
     config.correlator.max_exchanges = args.max_exchanges;
     config.correlator.max_procedures = args.max_procedures;
     config.decoder.tcp.max_connections = args.max_tcp_connections;
@@ -627,22 +636,21 @@ fn uses_teid(c: &voxprobe::call::CallRecord, teid: u32) -> bool {
 /// Keeps only the calls `--call-id`, `--icid`, `--imsi` and `--teid` ask for
 /// (all of them must match); without them every call stays.
 fn select_calls(a: &mut FileAnalysis, args: &OutputArgs) {
-    if args.call_id.is_none() && args.icid.is_none() && args.imsi.is_none() && args.teid.is_none() {
-        return;
-    }
-    a.calls.retain(|c| {
-        let volte = c.volte.as_ref();
-        args.call_id.as_ref().is_none_or(|id| &c.call.call_id == id)
-            && args.icid.as_ref().is_none_or(|icid| {
-                c.call.icid.as_ref() == Some(icid)
-                    || volte.and_then(|v| v.icid.as_ref()) == Some(icid)
-            })
-            && args
-                .imsi
-                .as_ref()
-                .is_none_or(|imsi| volte.and_then(|v| v.imsi.as_ref()) == Some(imsi))
-            && args.teid.is_none_or(|teid| uses_teid(c, teid))
-    });
+    a.calls.retain(|c| is_selected(c, args));
+}
+
+/// Whether a call passes every filter given.
+fn is_selected(c: &voxprobe::call::CallRecord, args: &OutputArgs) -> bool {
+    let volte = c.volte.as_ref();
+    args.call_id.as_ref().is_none_or(|id| &c.call.call_id == id)
+        && args.icid.as_ref().is_none_or(|icid| {
+            c.call.icid.as_ref() == Some(icid) || volte.and_then(|v| v.icid.as_ref()) == Some(icid)
+        })
+        && args
+            .imsi
+            .as_ref()
+            .is_none_or(|imsi| volte.and_then(|v| v.imsi.as_ref()) == Some(imsi))
+        && args.teid.is_none_or(|teid| uses_teid(c, teid))
 }
 
 fn write_analysis(out: &mut dyn Write, args: &OutputArgs, a: &FileAnalysis) -> anyhow::Result<()> {
@@ -725,11 +733,31 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     let mut analyzer = voxprobe::analyze::Analyzer::new(&config);
     let (mut frames, mut bytes) = (0u64, 0u64);
     let limit = args.count.unwrap_or(u64::MAX);
+    // Closed calls leave the analyzer as they close: JSON lines go out at
+    // once (what the probe holds stays bounded by what is in progress);
+    // tables and ladders need every call, so they are kept for the end.
+    let stream_out = matches!(args.output.format, Format::Json) && args.output.ladder.is_none();
+    let source_name = match &args.replay {
+        Some(path) if rings.is_empty() => path.clone(),
+        _ => PathBuf::from(format!("interface:{}", args.interface.join(","))),
+    };
+    let mut emitted = Emitted {
+        source: source_name.clone(),
+        ..Emitted::default()
+    };
+    let mut last_emit = Instant::now();
     let mut take = |frame: &voxprobe::capture::Frame<'_>| {
         if frames < limit {
             frames += 1;
             bytes += frame.data.len() as u64;
             analyzer.handle_frame(frame);
+            if last_emit.elapsed() >= EMIT_EVERY {
+                last_emit = Instant::now();
+                let (calls, streams) = analyzer.take_closed(frame.time);
+                if let Err(e) = emitted.add(calls, streams, &args.output, stream_out) {
+                    tracing::error!(error = %e, "writing records: {e:#}");
+                }
+            }
         }
     };
     // (name of the source, bytes of a file read, where a file stopped early)
@@ -811,7 +839,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                 tracing::error!(error = %e, "capture ended: {e}");
                 code = EXIT_UNREADABLE;
             }
-            (PathBuf::from(format!("interface:{names}")), None, None)
+            (source_name.clone(), None, None)
         }
         (true, Some(path)) => {
             let file = voxprobe::capture::CaptureFile::open(path)?;
@@ -844,13 +872,23 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                 }
                 take(&frame);
             }
-            (path.clone(), Some(reader.offset()), reader.stop().cloned())
+            (
+                source_name.clone(),
+                Some(reader.offset()),
+                reader.stop().cloned(),
+            )
         }
         (true, None) => anyhow::bail!("give --interface or --replay"),
     };
     tracing::info!(frames, "{frames} frames analysed");
     let bytes = file_bytes.unwrap_or(bytes);
     let mut analysis = analyzer.finish(source, bytes, stopped.as_ref());
+    tracing::info!(
+        calls_early = emitted.early,
+        "{} calls reported as they closed, the rest at the end",
+        emitted.early
+    );
+    emitted.merge_into(&mut analysis);
     select_calls(&mut analysis, &args.output);
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -861,6 +899,69 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         code = EXIT_STOPPED_EARLY;
     }
     Ok(code)
+}
+
+/// How often (wall clock) a capture hands on the calls that closed.
+#[cfg(target_os = "linux")]
+const EMIT_EVERY: Duration = Duration::from_secs(1);
+
+/// Records a capture took out of the analyzer before the end.
+#[derive(Default)]
+struct Emitted {
+    /// The `file` of the records (the capture file, or `interface:...`).
+    source: PathBuf,
+    /// Calls taken out before the end.
+    early: u64,
+    /// Kept for the final output (tables, ladders); empty when written as
+    /// they came.
+    calls: Vec<voxprobe::call::CallRecord>,
+    streams: Vec<voxprobe::analyze::StreamRecord>,
+}
+
+impl Emitted {
+    /// Writes the records as JSON lines now (`stream_out`), or keeps them.
+    fn add(
+        &mut self,
+        calls: Vec<voxprobe::call::CallRecord>,
+        streams: Vec<voxprobe::analyze::StreamRecord>,
+        args: &OutputArgs,
+        stream_out: bool,
+    ) -> anyhow::Result<()> {
+        self.early += calls.len() as u64;
+        if !stream_out {
+            self.calls.extend(calls);
+            self.streams.extend(streams);
+            return Ok(());
+        }
+        let stdout = io::stdout();
+        let mut out = io::BufWriter::new(stdout.lock());
+        for c in calls.iter().filter(|c| is_selected(c, args)) {
+            json::write_call(&mut out, &self.source, c)?;
+        }
+        for s in &streams {
+            json::write_stream(&mut out, &self.source, s)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// Puts what was kept back among the final analysis's records, in their
+    /// usual order.
+    fn merge_into(self, analysis: &mut FileAnalysis) {
+        if self.calls.is_empty() && self.streams.is_empty() {
+            return;
+        }
+        analysis.calls.extend(self.calls);
+        analysis.calls.sort_by(|a, b| {
+            (a.call.invite_time, a.call.first_frame, &a.call.call_id).cmp(&(
+                b.call.invite_time,
+                b.call.first_frame,
+                &b.call.call_id,
+            ))
+        });
+        analysis.streams.extend(self.streams);
+        analysis.streams.sort_by_key(|s| (s.first_frame, s.key));
+    }
 }
 
 /// Becomes `name` (its uid, its primary group, no supplementary groups),

@@ -696,3 +696,59 @@ fn limits_are_options_and_what_they_refuse_is_counted() {
     let s = summary(&volte, &[]);
     assert_eq!(s["volte"]["exchanges_evicted"].as_u64(), Some(0), "{s}");
 }
+
+#[test]
+fn live_path_reports_calls_as_they_close_with_the_records_analyze_gives() {
+    // Short timeouts so calls close while the replay runs (about 3 s).
+    let capture = project_dir().join("captures/calls.pcap");
+    let timeouts = ["--call-linger", "1", "--stream-timeout", "1"];
+    let live = voxprobe()
+        .args(["capture", "--format", "json", "--log-format", "json"])
+        .args(timeouts)
+        .args(["--speed", "8", "--replay"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&live.stderr);
+    assert_eq!(live.status.code(), Some(0), "{err}");
+    let early = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| l["calls_early"].as_u64())
+        .unwrap_or_else(|| panic!("{err}"));
+    let offline = voxprobe()
+        .args(["analyze", "--format", "json"])
+        .args(timeouts)
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let records = |out: &[u8]| {
+        let mut lines: Vec<String> = String::from_utf8_lossy(out)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        let summary = lines.pop().unwrap_or_default();
+        lines.sort();
+        (lines, summary)
+    };
+    let (live_lines, live_summary) = records(&live.stdout);
+    let (offline_lines, offline_summary) = records(&offline.stdout);
+    let calls = offline_lines
+        .iter()
+        .filter(|l| l.contains("\"type\":\"call\""))
+        .count() as u64;
+    assert!(
+        early > 0 && early < calls,
+        "{early} of {calls} calls before the end"
+    );
+    assert_eq!(
+        live_lines, offline_lines,
+        "the same call and stream records"
+    );
+    assert_eq!(live_summary, offline_summary);
+    // And the live output put the early calls first: not in analyze's order.
+    assert_ne!(
+        String::from_utf8_lossy(&live.stdout),
+        String::from_utf8_lossy(&offline.stdout)
+    );
+}

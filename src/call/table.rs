@@ -9,7 +9,7 @@ use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
 use crate::time::PacketTime;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -236,6 +236,49 @@ impl CallTable {
                 .drain()
                 .map(|(call_id, dialog)| Call::new(&call_id, *dialog)),
         );
+        let (records, unattached) = self.records_of(calls, streams);
+
+        let mut counters = self.counters;
+        for (m, n) in self.requests {
+            counters.requests.insert(m.as_str().to_owned(), n);
+        }
+        counters.requests.extend(self.other_requests);
+        for ((m, code), n) in self.responses {
+            counters
+                .responses
+                .insert(format!("{code} {}", m.as_str()), n);
+        }
+        (records, unattached, counters)
+    }
+
+    /// Closed calls taken out of the table (a live probe emits them as they
+    /// close instead of keeping them to the end).
+    pub fn take_closed(&mut self) -> Vec<Call> {
+        std::mem::take(&mut self.finished)
+    }
+
+    /// Gives back closed calls taken out but not handed on, so the end of
+    /// the run reports them.
+    pub fn restore_closed(&mut self, calls: Vec<Call>) {
+        self.finished.extend(calls);
+    }
+
+    /// Media endpoints announced in the SDP of the calls still in the table.
+    pub fn open_endpoints(&self) -> HashSet<Endpoint, foldhash::fast::RandomState> {
+        let mut set = HashSet::default();
+        for dialog in self.active.values() {
+            set.extend(media_endpoints(&dialog.media));
+        }
+        set
+    }
+
+    /// The records of `calls`, in the order of their first INVITE, each with
+    /// the streams of `streams` that belong to it; the streams of none.
+    pub fn records_of(
+        &mut self,
+        mut calls: Vec<Call>,
+        streams: Vec<StreamRecord>,
+    ) -> (Vec<CallRecord>, Vec<StreamRecord>) {
         calls.sort_by(|a, b| {
             (a.invite_time, a.first_frame, &a.call_id).cmp(&(
                 b.invite_time,
@@ -259,25 +302,38 @@ impl CallTable {
                 None => unattached.push(s),
             }
         }
-        self.counters.retransmissions = calls.iter().map(|c| u64::from(c.retransmissions)).sum();
+        self.counters.retransmissions += calls
+            .iter()
+            .map(|c| u64::from(c.retransmissions))
+            .sum::<u64>();
         let records = calls
             .into_iter()
             .zip(per_call)
             .map(|(call, streams)| build_record(call, streams))
             .collect();
-
-        let mut counters = self.counters;
-        for (m, n) in self.requests {
-            counters.requests.insert(m.as_str().to_owned(), n);
-        }
-        counters.requests.extend(self.other_requests);
-        for ((m, code), n) in self.responses {
-            counters
-                .responses
-                .insert(format!("{code} {}", m.as_str()), n);
-        }
-        (records, unattached, counters)
+        (records, unattached)
     }
+
+    /// How long after its end a call is closed (and so emitted).
+    pub fn linger_ns(&self) -> i64 {
+        self.config.linger_ns
+    }
+
+    /// How far around a call's span its streams may lie.
+    pub fn media_slack_ns(&self) -> i64 {
+        self.config.media_slack_ns
+    }
+}
+
+/// The RTP endpoints a call's SDP announced.
+pub fn media_endpoints(offers: &[MediaOffer]) -> impl Iterator<Item = Endpoint> + '_ {
+    offers.iter().flat_map(|offer| {
+        offer.media.iter().filter_map(|m| {
+            m.address
+                .filter(|_| m.port != 0)
+                .map(|ip| Endpoint::new(ip, m.port))
+        })
+    })
 }
 
 /// Media endpoints announced in SDP → the calls (and sides) that announced them.

@@ -402,6 +402,17 @@ impl StreamTable {
         &self.counters
     }
 
+    /// A stream idle this long is finished.
+    pub fn idle_timeout_ns(&self) -> i64 {
+        self.config.idle_timeout_ns
+    }
+
+    /// Streams finished so far, taken out of the table (a live probe hands
+    /// them on as it goes instead of keeping them to the end).
+    pub fn take_finished(&mut self) -> Vec<FinishedStream> {
+        std::mem::take(&mut self.finished)
+    }
+
     /// Ends the run: every stream, finished or active, ordered by first frame
     /// (then identity), so output is deterministic.
     pub fn finish(mut self) -> (Vec<FinishedStream>, StreamTableCounters) {
