@@ -344,6 +344,11 @@ impl Analyzer {
         self.media.calls.active_calls()
     }
 
+    /// RTP streams in progress.
+    pub fn active_streams(&self) -> usize {
+        self.media.streams.active_streams()
+    }
+
     /// Takes out of the run the calls that closed, with their streams and
     /// VoLTE legs, and the streams no call can claim any more: a live probe
     /// emits them as it goes, so what it holds stays bounded by what is in

@@ -276,6 +276,10 @@ struct CaptureArgs {
     /// Log lines on stderr as text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Log how the capture is doing (frames/s, calls and streams in
+    /// progress, calls reported) this often while frames come.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    status_every: u32,
     /// When started as root: once the ring is open, run as this user (and
     /// its group) with no supplementary groups. Under the systemd unit the
     /// probe starts as its own user with only CAP_NET_RAW/CAP_NET_ADMIN.
@@ -746,11 +750,29 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         ..Emitted::default()
     };
     let mut last_emit = Instant::now();
+    let (mut last_status, mut frames_at_status) = (Instant::now(), 0u64);
+    let status_every = Duration::from_secs(u64::from(args.status_every.max(1)));
     let mut take = |frame: &voxprobe::capture::Frame<'_>| {
         if frames < limit {
             frames += 1;
             bytes += frame.data.len() as u64;
             analyzer.handle_frame(frame);
+            let since_status = last_status.elapsed();
+            if since_status >= status_every {
+                let rate = (frames - frames_at_status) as f64 / since_status.as_secs_f64();
+                tracing::info!(
+                    frames,
+                    frames_per_s = rate.round(),
+                    active_calls = analyzer.active_calls(),
+                    active_streams = analyzer.active_streams(),
+                    calls_reported = emitted.early,
+                    "{frames} frames ({rate:.0}/s), {} calls and {} streams in progress, {} calls reported",
+                    analyzer.active_calls(),
+                    analyzer.active_streams(),
+                    emitted.early
+                );
+                (last_status, frames_at_status) = (Instant::now(), frames);
+            }
             if last_emit.elapsed() >= EMIT_EVERY {
                 last_emit = Instant::now();
                 let (calls, streams) = analyzer.take_closed(frame.time);

@@ -705,17 +705,26 @@ fn live_path_reports_calls_as_they_close_with_the_records_analyze_gives() {
     let live = voxprobe()
         .args(["capture", "--format", "json", "--log-format", "json"])
         .args(timeouts)
-        .args(["--speed", "8", "--replay"])
+        .args(["--status-every", "1", "--speed", "8", "--replay"])
         .arg(&capture)
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&live.stderr);
     assert_eq!(live.status.code(), Some(0), "{err}");
-    let early = err
+    let logs: Vec<serde_json::Value> = err
         .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let early = logs
+        .iter()
         .find_map(|l| l["calls_early"].as_u64())
         .unwrap_or_else(|| panic!("{err}"));
+    // A status line a second while frames come.
+    let status = logs
+        .iter()
+        .find(|l| l["active_calls"].is_u64() && l["frames_per_s"].is_number())
+        .unwrap_or_else(|| panic!("no status line: {err}"));
+    assert!(status["frames"].as_u64() > Some(0), "{status}");
     let offline = voxprobe()
         .args(["analyze", "--format", "json"])
         .args(timeouts)
