@@ -14,6 +14,8 @@ pub mod capture;
 pub mod config;
 pub mod export;
 pub mod extract;
+#[cfg(target_os = "linux")]
+pub mod live;
 pub mod log;
 pub mod media;
 pub mod packet;

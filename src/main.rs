@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use voxprobe::analyze::{analyze_file, AnalyzeConfig, FileAnalysis};
 use voxprobe::export::{json, table};
-use voxprobe::log::{LogFormat, RateLimit};
+use voxprobe::log::LogFormat;
 
 /// mimalloc rather than the system allocator: signalling state is many small
 /// objects, and glibc's consolidation of freed chunks cost a third of the
@@ -697,30 +697,39 @@ fn write_analysis(out: &mut dyn Write, args: &OutputArgs, a: &FileAnalysis) -> a
 /// as `analyze` does, and the kernel's counters on stderr.
 #[cfg(target_os = "linux")]
 fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    voxprobe::log::init(args.log_format);
+    use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
-    use voxprobe::capture::afpacket::{LinkEvent, Ring, RingConfig};
+    use voxprobe::capture::afpacket::{Ring, RingConfig};
+    use voxprobe::live::{Settings, Source};
+    voxprobe::log::init(args.log_format);
     let Some(config) = run_config(&args.decode, &args.output) else {
         return Ok(2);
     };
-    let mut code = 0u8;
     anyhow::ensure!(
         args.speed.is_finite() && args.speed >= 0.0,
         "--speed must be 0 (as fast as possible) or a positive factor"
     );
-    let ring_config = RingConfig {
-        block_size: args.ring_block_size,
-        block_count: args.ring_blocks,
-        promiscuous: !args.no_promiscuous,
-        ..RingConfig::default()
+    let source = match &args.replay {
+        Some(path) => Source::Replay {
+            path: path.clone(),
+            speed: args.speed,
+        },
+        None => {
+            let ring_config = RingConfig {
+                block_size: args.ring_block_size,
+                block_count: args.ring_blocks,
+                promiscuous: !args.no_promiscuous,
+                ..RingConfig::default()
+            };
+            let mut rings = Vec::new();
+            for (index, interface) in args.interface.iter().enumerate() {
+                let mut ring = Ring::open(interface, &ring_config)?;
+                ring.set_index(index as u32);
+                rings.push(ring);
+            }
+            Source::Interfaces(rings)
+        }
     };
-    let mut rings = Vec::new();
-    for (index, interface) in args.interface.iter().enumerate() {
-        let mut ring = Ring::open(interface, &ring_config)?;
-        ring.set_index(index as u32);
-        rings.push(ring);
-    }
     if let Some(user) = &args.user {
         drop_privileges(user)?;
     }
@@ -729,187 +738,35 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .map_err(|e| anyhow::anyhow!("installing the handler of signal {signal}: {e}"))?;
     }
-    let deadline = args
-        .duration
-        .filter(|d| d.is_finite() && *d >= 0.0)
-        .map(|d| Instant::now() + Duration::from_secs_f64(d));
-    let going = || !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d);
-    let mut analyzer = voxprobe::analyze::Analyzer::new(&config);
-    let (mut frames, mut bytes) = (0u64, 0u64);
-    let limit = args.count.unwrap_or(u64::MAX);
+    let settings = Settings {
+        max_frames: args.count.unwrap_or(u64::MAX),
+        deadline: args
+            .duration
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(|d| Instant::now() + Duration::from_secs_f64(d)),
+        stop,
+        emit_every: EMIT_EVERY,
+        status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
+    };
     // Closed calls leave the analyzer as they close: JSON lines go out at
     // once (what the probe holds stays bounded by what is in progress);
     // tables and ladders need every call, so they are kept for the end.
     let stream_out = matches!(args.output.format, Format::Json) && args.output.ladder.is_none();
-    let source_name = match &args.replay {
-        Some(path) if rings.is_empty() => path.clone(),
-        _ => PathBuf::from(format!("interface:{}", args.interface.join(","))),
-    };
     let mut emitted = Emitted {
-        source: source_name.clone(),
+        source: match &args.replay {
+            Some(path) => path.clone(),
+            None => PathBuf::from(format!("interface:{}", args.interface.join(","))),
+        },
         ..Emitted::default()
     };
-    let mut last_emit = Instant::now();
-    let (mut last_status, mut frames_at_status) = (Instant::now(), 0u64);
-    let status_every = Duration::from_secs(u64::from(args.status_every.max(1)));
-    let mut take = |frame: &voxprobe::capture::Frame<'_>| {
-        if frames < limit {
-            frames += 1;
-            bytes += frame.data.len() as u64;
-            analyzer.handle_frame(frame);
-            let since_status = last_status.elapsed();
-            if since_status >= status_every {
-                let rate = (frames - frames_at_status) as f64 / since_status.as_secs_f64();
-                tracing::info!(
-                    frames,
-                    frames_per_s = rate.round(),
-                    active_calls = analyzer.active_calls(),
-                    active_streams = analyzer.active_streams(),
-                    calls_reported = emitted.early,
-                    "{frames} frames ({rate:.0}/s), {} calls and {} streams in progress, {} calls reported",
-                    analyzer.active_calls(),
-                    analyzer.active_streams(),
-                    emitted.early
-                );
-                (last_status, frames_at_status) = (Instant::now(), frames);
-            }
-            if last_emit.elapsed() >= EMIT_EVERY {
-                last_emit = Instant::now();
-                let (calls, streams) = analyzer.take_closed(frame.time);
-                if let Err(e) = emitted.add(calls, streams, &args.output, stream_out) {
-                    tracing::error!(error = %e, "writing records: {e:#}");
-                }
-            }
+    let analyzer = voxprobe::analyze::Analyzer::new(&config);
+    let outcome = voxprobe::live::run(source, analyzer, &settings, &mut |calls, streams| {
+        if let Err(e) = emitted.add(calls, streams, &args.output, stream_out) {
+            tracing::error!(error = %e, "writing records: {e:#}");
         }
-    };
-    // (name of the source, bytes of a file read, where a file stopped early)
-    let (source, file_bytes, stopped) = match (rings.is_empty(), &args.replay) {
-        (false, _) => {
-            let names = args.interface.join(",");
-            tracing::info!(
-                interfaces = %names,
-                ring_blocks = args.ring_blocks,
-                ring_block_bytes = args.ring_block_size,
-                "capturing on {names}; SIGINT or SIGTERM ends it"
-            );
-            // A flapping interface logs a few lines a minute, not thousands.
-            let mut link_log: Vec<RateLimit> = rings
-                .iter()
-                .map(|_| RateLimit::new(5, Duration::from_secs(60)))
-                .collect();
-            let mut taken = 0u64;
-            // A failing ring ends the capture, but what was captured is still
-            // reported (exit code 1).
-            let mut failure = None;
-            'capture: while going() && taken < limit {
-                if let Err(e) = Ring::wait_any(&rings, Duration::from_millis(100)) {
-                    failure = Some(e);
-                    break;
-                }
-                for (ring, limit_log) in rings.iter_mut().zip(&mut link_log) {
-                    match ring.next_block(Duration::ZERO, &mut take) {
-                        Ok(n) => taken += n as u64,
-                        Err(e) => {
-                            failure = Some(e);
-                            break 'capture;
-                        }
-                    }
-                    let Some(event) = ring.take_event() else {
-                        continue;
-                    };
-                    let Some(suppressed) = limit_log.allow(Instant::now()) else {
-                        continue;
-                    };
-                    let interface = ring.interface();
-                    match event {
-                        LinkEvent::Down => tracing::warn!(
-                            interface,
-                            suppressed,
-                            "{interface}: interface down; capture resumes when it is back"
-                        ),
-                        LinkEvent::Up { after } => tracing::warn!(
-                            interface,
-                            gap_s = after.as_secs_f64(),
-                            suppressed,
-                            "{interface}: interface back after {:.1} s (nothing captured meanwhile); capture resumed",
-                            after.as_secs_f64()
-                        ),
-                    }
-                }
-            }
-            for ring in &mut rings {
-                // What the kernel captured before the stop, still in its open block.
-                if failure.is_none() {
-                    ring.drain(ring.block_timeout() * 2, &mut take)?;
-                }
-                let kernel = ring.kernel_counters()?;
-                let interface = ring.interface();
-                tracing::info!(
-                    interface,
-                    received = kernel.packets,
-                    dropped = kernel.drops,
-                    ring_freezes = kernel.freeze_queue,
-                    link_downs = ring.link_downs(),
-                    "{interface}: kernel: {} received, {} dropped (ring full), {} ring freezes; interface down {} times",
-                    kernel.packets,
-                    kernel.drops,
-                    kernel.freeze_queue,
-                    ring.link_downs()
-                );
-            }
-            if let Some(e) = &failure {
-                tracing::error!(error = %e, "capture ended: {e}");
-                code = EXIT_UNREADABLE;
-            }
-            (source_name.clone(), None, None)
-        }
-        (true, Some(path)) => {
-            let file = voxprobe::capture::CaptureFile::open(path)?;
-            tracing::info!(
-                file = %path.display(),
-                speed = args.speed,
-                "replaying {} at {}; SIGINT or SIGTERM ends it",
-                path.display(),
-                if args.speed > 0.0 {
-                    format!("{}× its pace", args.speed)
-                } else {
-                    "top speed".to_owned()
-                }
-            );
-            let mut reader = file.frames();
-            let started = Instant::now();
-            let mut first = None;
-            for (taken, frame) in reader.by_ref().enumerate() {
-                if !going() || taken as u64 >= limit {
-                    break;
-                }
-                let t0 = *first.get_or_insert(frame.time);
-                if args.speed > 0.0 {
-                    let offset = frame.time.as_nanos().saturating_sub(t0.as_nanos()).max(0);
-                    let due = started + Duration::from_nanos(offset as u64).div_f64(args.speed);
-                    // Sleep in short steps so a signal or the deadline is heard.
-                    while going() && Instant::now() < due {
-                        std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
-                    }
-                }
-                take(&frame);
-            }
-            (
-                source_name.clone(),
-                Some(reader.offset()),
-                reader.stop().cloned(),
-            )
-        }
-        (true, None) => anyhow::bail!("give --interface or --replay"),
-    };
-    tracing::info!(frames, "{frames} frames analysed");
-    let bytes = file_bytes.unwrap_or(bytes);
-    let mut analysis = analyzer.finish(source, bytes, stopped.as_ref());
-    tracing::info!(
-        calls_early = emitted.early,
-        "{} calls reported as they closed, the rest at the end",
-        emitted.early
-    );
+    })?;
+    let mut analysis = outcome.analysis;
+    let stopped = analysis.summary.stopped.is_some();
     emitted.merge_into(&mut analysis);
     select_calls(&mut analysis, &args.output);
     let stdout = io::stdout();
@@ -917,10 +774,13 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     write_analysis(&mut out, &args.output, &analysis)
         .map_err(|e| e.context("writing the results to standard output"))?;
     out.flush()?;
-    if stopped.is_some() && code == 0 {
-        code = EXIT_STOPPED_EARLY;
-    }
-    Ok(code)
+    Ok(if outcome.failure.is_some() {
+        EXIT_UNREADABLE
+    } else if stopped {
+        EXIT_STOPPED_EARLY
+    } else {
+        0
+    })
 }
 
 /// How often (wall clock) a capture hands on the calls that closed.
@@ -932,8 +792,6 @@ const EMIT_EVERY: Duration = Duration::from_secs(1);
 struct Emitted {
     /// The `file` of the records (the capture file, or `interface:...`).
     source: PathBuf,
-    /// Calls taken out before the end.
-    early: u64,
     /// Kept for the final output (tables, ladders); empty when written as
     /// they came.
     calls: Vec<voxprobe::call::CallRecord>,
@@ -949,7 +807,6 @@ impl Emitted {
         args: &OutputArgs,
         stream_out: bool,
     ) -> anyhow::Result<()> {
-        self.early += calls.len() as u64;
         if !stream_out {
             self.calls.extend(calls);
             self.streams.extend(streams);

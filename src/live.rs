@@ -1,0 +1,283 @@
+//! The live run: frames from network interfaces (AF_PACKET rings) or from a
+//! capture file replayed at its own pace, through one [`Analyzer`], until
+//! told to stop; calls are handed on as they close, so what the run holds
+//! is what is in progress.
+//!
+//! Logs go through `tracing`: the start, interfaces going down and coming
+//! back (rate-limited per interface), a status line every
+//! [`Settings::status_every`], the kernel's counters at the end.
+
+use crate::analyze::{Analyzer, FileAnalysis, StreamRecord};
+use crate::call::CallRecord;
+use crate::capture::afpacket::{LinkEvent, LiveError, Ring};
+use crate::capture::{CaptureError, CaptureFile, Frame};
+use crate::log::RateLimit;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Where the frames come from.
+pub enum Source {
+    /// Open rings, one per interface, read by this thread.
+    Interfaces(Vec<Ring>),
+    /// A capture file played at `speed` times its pace (0: at once).
+    Replay {
+        /// The file.
+        path: PathBuf,
+        /// The pace factor.
+        speed: f64,
+    },
+}
+
+/// When the run stops and how often it reports.
+pub struct Settings {
+    /// Frames after which it stops.
+    pub max_frames: u64,
+    /// Wall-clock time at which it stops.
+    pub deadline: Option<Instant>,
+    /// Set (by a signal handler) to stop it.
+    pub stop: Arc<AtomicBool>,
+    /// How often closed calls are handed on.
+    pub emit_every: Duration,
+    /// How often a status line is logged while frames come.
+    pub status_every: Duration,
+}
+
+/// How a run ended.
+pub struct Outcome {
+    /// What was still in the analyser at the end (calls handed on before
+    /// are not in it).
+    pub analysis: FileAnalysis,
+    /// Frames analysed.
+    pub frames: u64,
+    /// Calls handed on before the end.
+    pub calls_reported: u64,
+    /// Why reading interfaces stopped, when a ring failed (what came before
+    /// is in `analysis`).
+    pub failure: Option<LiveError>,
+}
+
+/// Why a run could not start or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An interface could not be read at all.
+    #[error(transparent)]
+    Live(#[from] LiveError),
+    /// The replayed file could not be read.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+}
+
+/// Runs `analyzer` over `source` until `settings` say stop, handing closed
+/// calls (with their streams) and streams of no call to `on_closed` as they
+/// come.
+///
+/// # Errors
+/// When the replayed file cannot be opened, or reading the kernel's
+/// counters at the end fails; a ring failing mid-run ends it with
+/// [`Outcome::failure`] instead.
+pub fn run(
+    source: Source,
+    analyzer: Analyzer,
+    settings: &Settings,
+    on_closed: &mut dyn FnMut(Vec<CallRecord>, Vec<StreamRecord>),
+) -> Result<Outcome, RunError> {
+    let going = || {
+        !settings.stop.load(Ordering::Relaxed)
+            && settings.deadline.is_none_or(|d| Instant::now() < d)
+    };
+    let mut feed = Feed {
+        analyzer,
+        settings,
+        frames: 0,
+        bytes: 0,
+        calls_reported: 0,
+        last_emit: Instant::now(),
+        last_status: Instant::now(),
+        frames_at_status: 0,
+    };
+    let (name, file_bytes, stopped, failure) = match source {
+        Source::Interfaces(mut rings) => {
+            let names: Vec<&str> = rings.iter().map(Ring::interface).collect();
+            let names = names.join(",");
+            tracing::info!(interfaces = %names, "capturing on {names}; SIGINT or SIGTERM ends it");
+            let failure = read_rings(&mut rings, &mut feed, on_closed, &going);
+            for ring in &mut rings {
+                // What the kernel captured before the stop, still in its open block.
+                if failure.is_none() {
+                    ring.drain(ring.block_timeout() * 2, &mut |f| feed.take(f, on_closed))?;
+                }
+                let kernel = ring.kernel_counters()?;
+                let interface = ring.interface();
+                tracing::info!(
+                    interface,
+                    received = kernel.packets,
+                    dropped = kernel.drops,
+                    ring_freezes = kernel.freeze_queue,
+                    link_downs = ring.link_downs(),
+                    "{interface}: kernel: {} received, {} dropped (ring full), {} ring freezes; interface down {} times",
+                    kernel.packets,
+                    kernel.drops,
+                    kernel.freeze_queue,
+                    ring.link_downs()
+                );
+            }
+            if let Some(e) = &failure {
+                tracing::error!(error = %e, "capture ended: {e}");
+            }
+            (
+                PathBuf::from(format!("interface:{names}")),
+                None,
+                None,
+                failure,
+            )
+        }
+        Source::Replay { path, speed } => {
+            let file = CaptureFile::open(&path)?;
+            let pace = if speed > 0.0 {
+                format!("{speed}× its pace")
+            } else {
+                "top speed".to_owned()
+            };
+            tracing::info!(
+                file = %path.display(),
+                speed,
+                "replaying {} at {pace}; SIGINT or SIGTERM ends it",
+                path.display()
+            );
+            let mut reader = file.frames();
+            let started = Instant::now();
+            let mut first = None;
+            for frame in reader.by_ref() {
+                if !going() || feed.frames >= settings.max_frames {
+                    break;
+                }
+                let t0 = *first.get_or_insert(frame.time);
+                if speed > 0.0 {
+                    let offset = frame.time.as_nanos().saturating_sub(t0.as_nanos()).max(0);
+                    let due = started + Duration::from_nanos(offset as u64).div_f64(speed);
+                    // Sleep in short steps so a signal or the deadline is heard.
+                    while going() && Instant::now() < due {
+                        std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+                    }
+                }
+                feed.take(&frame, on_closed);
+            }
+            (path, Some(reader.offset()), reader.stop().cloned(), None)
+        }
+    };
+    let frames = feed.frames;
+    tracing::info!(frames, "{frames} frames analysed");
+    tracing::info!(
+        calls_early = feed.calls_reported,
+        "{} calls reported as they closed, the rest at the end",
+        feed.calls_reported
+    );
+    let bytes = file_bytes.unwrap_or(feed.bytes);
+    Ok(Outcome {
+        analysis: feed.analyzer.finish(name, bytes, stopped.as_ref()),
+        frames,
+        calls_reported: feed.calls_reported,
+        failure,
+    })
+}
+
+/// Reads the rings until `going` says stop or a ring fails (the failure).
+fn read_rings(
+    rings: &mut [Ring],
+    feed: &mut Feed<'_>,
+    on_closed: &mut dyn FnMut(Vec<CallRecord>, Vec<StreamRecord>),
+    going: &dyn Fn() -> bool,
+) -> Option<LiveError> {
+    // A flapping interface logs a few lines a minute, not thousands.
+    let mut link_log: Vec<RateLimit> = rings
+        .iter()
+        .map(|_| RateLimit::new(5, Duration::from_secs(60)))
+        .collect();
+    while going() && feed.frames < feed.settings.max_frames {
+        if let Err(e) = Ring::wait_any(rings, Duration::from_millis(100)) {
+            return Some(e);
+        }
+        for (ring, limit) in rings.iter_mut().zip(&mut link_log) {
+            if let Err(e) = ring.next_block(Duration::ZERO, &mut |f| feed.take(f, on_closed)) {
+                return Some(e);
+            }
+            let Some(event) = ring.take_event() else {
+                continue;
+            };
+            let Some(suppressed) = limit.allow(Instant::now()) else {
+                continue;
+            };
+            let interface = ring.interface();
+            match event {
+                LinkEvent::Down => tracing::warn!(
+                    interface,
+                    suppressed,
+                    "{interface}: interface down; capture resumes when it is back"
+                ),
+                LinkEvent::Up { after } => tracing::warn!(
+                    interface,
+                    gap_s = after.as_secs_f64(),
+                    suppressed,
+                    "{interface}: interface back after {:.1} s (nothing captured meanwhile); capture resumed",
+                    after.as_secs_f64()
+                ),
+            }
+        }
+    }
+    None
+}
+
+/// The analyser and what the run counts around it.
+struct Feed<'a> {
+    analyzer: Analyzer,
+    settings: &'a Settings,
+    frames: u64,
+    bytes: u64,
+    calls_reported: u64,
+    last_emit: Instant,
+    last_status: Instant,
+    frames_at_status: u64,
+}
+
+impl Feed<'_> {
+    /// One frame: analysed, then, when due, the closed calls handed on and
+    /// a status line.
+    fn take(
+        &mut self,
+        frame: &Frame<'_>,
+        on_closed: &mut dyn FnMut(Vec<CallRecord>, Vec<StreamRecord>),
+    ) {
+        if self.frames >= self.settings.max_frames {
+            return;
+        }
+        self.frames += 1;
+        self.bytes += frame.data.len() as u64;
+        self.analyzer.handle_frame(frame);
+        let since_status = self.last_status.elapsed();
+        if since_status >= self.settings.status_every {
+            let frames = self.frames;
+            let rate = (frames - self.frames_at_status) as f64 / since_status.as_secs_f64();
+            let (calls, streams) = (self.analyzer.active_calls(), self.analyzer.active_streams());
+            tracing::info!(
+                frames,
+                frames_per_s = rate.round(),
+                active_calls = calls,
+                active_streams = streams,
+                calls_reported = self.calls_reported,
+                "{frames} frames ({rate:.0}/s), {calls} calls and {streams} streams in progress, {} calls reported",
+                self.calls_reported
+            );
+            (self.last_status, self.frames_at_status) = (Instant::now(), frames);
+        }
+        if self.last_emit.elapsed() >= self.settings.emit_every {
+            self.last_emit = Instant::now();
+            let (calls, streams) = self.analyzer.take_closed(frame.time);
+            self.calls_reported += calls.len() as u64;
+            if !calls.is_empty() || !streams.is_empty() {
+                on_closed(calls, streams);
+            }
+        }
+    }
+}
