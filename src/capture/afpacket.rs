@@ -519,24 +519,25 @@ impl Ring {
             if self.down_at.is_some_and(|d| time > d) && self.back_at.is_none() {
                 self.back_at = Some(time);
             }
-            let vlan = h.tp_status & libc::TP_STATUS_VLAN_VALID != 0
-                && self.link == LinkType::Ethernet
-                && data.len() >= 12;
-            let (data, orig_len) = if vlan {
-                let tpid = if h.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
-                    h.hv1.tp_vlan_tpid
-                } else {
-                    0x8100
-                };
-                self.retagged.clear();
-                self.retagged.extend_from_slice(&data[..12]);
-                self.retagged.extend_from_slice(&tpid.to_be_bytes());
-                self.retagged
-                    .extend_from_slice(&(h.hv1.tp_vlan_tci as u16).to_be_bytes());
-                self.retagged.extend_from_slice(&data[12..]);
-                (self.retagged.as_slice(), h.tp_len.saturating_add(4))
-            } else {
-                (data, h.tp_len)
+            let vlan =
+                h.tp_status & libc::TP_STATUS_VLAN_VALID != 0 && self.link == LinkType::Ethernet;
+            // The tag goes back after the two MAC addresses.
+            let (data, orig_len) = match data.split_at_checked(12).filter(|_| vlan) {
+                Some((macs, rest)) => {
+                    let tpid = if h.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                        h.hv1.tp_vlan_tpid
+                    } else {
+                        0x8100
+                    };
+                    self.retagged.clear();
+                    self.retagged.extend_from_slice(macs);
+                    self.retagged.extend_from_slice(&tpid.to_be_bytes());
+                    self.retagged
+                        .extend_from_slice(&(h.hv1.tp_vlan_tci as u16).to_be_bytes());
+                    self.retagged.extend_from_slice(rest);
+                    (self.retagged.as_slice(), h.tp_len.saturating_add(4))
+                }
+                None => (data, h.tp_len),
             };
             handle(&Frame {
                 data,
