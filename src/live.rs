@@ -11,6 +11,7 @@ use crate::analyze::{Analyzer, FileAnalysis, StreamRecord};
 use crate::call::CallRecord;
 use crate::capture::afpacket::{LinkEvent, LiveError, Ring};
 use crate::capture::{CaptureError, CaptureFile, Frame};
+use crate::export::pcap::PcapFrameWriter;
 use crate::log::RateLimit;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,6 +43,9 @@ pub struct Settings {
     pub emit_every: Duration,
     /// How often a status line is logged while frames come.
     pub status_every: Duration,
+    /// Also write every frame analysed to this pcap file (nanosecond
+    /// times), as captured (VLAN tags the kernel took off put back).
+    pub write_to: Option<PathBuf>,
 }
 
 /// How a run ended.
@@ -67,6 +71,14 @@ pub enum RunError {
     /// The replayed file could not be read.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// The file to write frames to could not be created.
+    #[error("{path}: {source}")]
+    Write {
+        /// The file.
+        path: String,
+        /// The error.
+        source: std::io::Error,
+    },
 }
 
 /// Runs `analyzer` over `source` until `settings` say stop, handing closed
@@ -87,9 +99,29 @@ pub fn run(
         !settings.stop.load(Ordering::Relaxed)
             && settings.deadline.is_none_or(|d| Instant::now() < d)
     };
+    let link = match &source {
+        Source::Interfaces(rings) => rings.first().map(Ring::link),
+        Source::Replay { .. } => None,
+    };
+    let writer = match &settings.write_to {
+        Some(path) => {
+            let open = |link| {
+                std::fs::File::create(path)
+                    .and_then(|f| PcapFrameWriter::new(std::io::BufWriter::new(f), link))
+                    .map_err(|source| RunError::Write {
+                        path: path.display().to_string(),
+                        source,
+                    })
+            };
+            Some(open(link.unwrap_or(crate::capture::LinkType::Ethernet))?)
+        }
+        None => None,
+    };
     let mut feed = Feed {
         analyzer,
         settings,
+        writer,
+        frames_not_written: 0,
         frames: 0,
         bytes: 0,
         calls_reported: 0,
@@ -169,6 +201,18 @@ pub fn run(
     };
     let frames = feed.frames;
     tracing::info!(frames, "{frames} frames analysed");
+    if let Some(w) = feed.writer.take() {
+        let written = w.frames();
+        match w.finish() {
+            Ok(_) => tracing::info!(
+                written,
+                not_written = feed.frames_not_written,
+                "{written} frames written ({} of another link type or after a write error were not)",
+                feed.frames_not_written
+            ),
+            Err(e) => tracing::error!(error = %e, "finishing the written capture: {e}"),
+        }
+    }
     tracing::info!(
         calls_early = feed.calls_reported,
         "{} calls reported as they closed, the rest at the end",
@@ -233,6 +277,9 @@ fn read_rings(
 struct Feed<'a> {
     analyzer: Analyzer,
     settings: &'a Settings,
+    /// Where frames are also written (`--write`), until a write fails.
+    writer: Option<PcapFrameWriter<std::io::BufWriter<std::fs::File>>>,
+    frames_not_written: u64,
     frames: u64,
     bytes: u64,
     calls_reported: u64,
@@ -255,6 +302,19 @@ impl Feed<'_> {
         self.frames += 1;
         self.bytes += frame.data.len() as u64;
         self.analyzer.handle_frame(frame);
+        if let Some(w) = &mut self.writer {
+            match w.write_frame(frame) {
+                Ok(true) => {}
+                Ok(false) => self.frames_not_written += 1,
+                Err(e) => {
+                    tracing::error!(error = %e, "writing frames: {e}; no more frames are written");
+                    self.writer = None;
+                    self.frames_not_written += 1;
+                }
+            }
+        } else if self.settings.write_to.is_some() {
+            self.frames_not_written += 1;
+        }
         let since_status = self.last_status.elapsed();
         if since_status >= self.settings.status_every {
             let frames = self.frames;

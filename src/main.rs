@@ -276,6 +276,9 @@ struct CaptureArgs {
     /// Log lines on stderr as text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Also write every frame analysed to this pcap file, as captured.
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
     /// Log how the capture is doing (frames/s, calls and streams in
     /// progress, calls reported) this often while frames come.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
@@ -747,6 +750,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         stop,
         emit_every: EMIT_EVERY,
         status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
+        write_to: args.write.clone(),
     };
     // Closed calls leave the analyzer as they close: JSON lines go out at
     // once (what the probe holds stays bounded by what is in progress);

@@ -608,3 +608,32 @@ fn sipp_calls_between_two_namespaces_are_measured_live() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn frames_written_live_keep_the_vlan_tags_the_kernel_took_off() {
+    let Some(shared) = crate::support::shared_captures("live VLAN tags") else {
+        return;
+    };
+    let Some(ns) = namespace("vlan", &["vx"], "live VLAN tags") else {
+        return;
+    };
+    // 112 frames, 30 of them tagged VLAN 1508 (nDPI's rtp.pcapng).
+    let capture = shared.join("odd/pcapng-2if-vlan-rtp-comments.pcapng");
+    let dir = std::env::temp_dir().join(format!("voxprobe-vlan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let written = dir.join("written.pcap");
+    let write_arg = written.display().to_string();
+    let probe = Probe::start(&ns, &["-i", "vx1", "--write", &write_arg], "vx1");
+    replay(&ns, "vx0", &capture);
+    let (rest, _) = probe.stop();
+    assert!(count_before(&rest, "frames written") >= 112, "{rest}");
+    let count = |file: &std::path::Path| {
+        crate::support::tshark::run(&["-n", "-Y", "vlan.id == 1508"], file, "live VLAN tags")
+            .map(|out| out.lines().count())
+    };
+    if let (Some(sent), Some(seen)) = (count(&capture), count(&written)) {
+        assert_eq!(sent, 30, "the capture's tagged frames");
+        assert_eq!(seen, sent, "every tag put back: {rest}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
