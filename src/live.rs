@@ -188,7 +188,12 @@ pub fn run(
                 let t0 = *first.get_or_insert(frame.time);
                 if speed > 0.0 {
                     let offset = frame.time.as_nanos().saturating_sub(t0.as_nanos()).max(0);
-                    let due = started + Duration::from_nanos(offset as u64).div_f64(speed);
+                    // A pace so slow its due time cannot be written waits
+                    // until stopped.
+                    let wait = Duration::try_from_secs_f64(offset as f64 / 1e9 / speed).ok();
+                    let due = wait
+                        .and_then(|w| started.checked_add(w))
+                        .unwrap_or(started + Duration::from_secs(365 * 24 * 3600));
                     // Sleep in short steps so a signal or the deadline is heard.
                     while going() && Instant::now() < due {
                         std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));

@@ -708,10 +708,12 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     let Some(config) = run_config(&args.decode, &args.output) else {
         return Ok(2);
     };
-    anyhow::ensure!(
-        args.speed.is_finite() && args.speed >= 0.0,
-        "--speed must be 0 (as fast as possible) or a positive factor"
-    );
+    if !(args.speed == 0.0 || (0.001..=1e6).contains(&args.speed)) {
+        eprintln!(
+            "voxprobe: --speed must be 0 (as fast as possible) or a factor from 0.001 to 1000000"
+        );
+        return Ok(2);
+    }
     let source = match &args.replay {
         Some(path) => Source::Replay {
             path: path.clone(),
