@@ -745,10 +745,11 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     }
     let settings = Settings {
         max_frames: args.count.unwrap_or(u64::MAX),
+        // A duration too long to write is no deadline.
         deadline: args
             .duration
-            .filter(|d| d.is_finite() && *d >= 0.0)
-            .map(|d| Instant::now() + Duration::from_secs_f64(d)),
+            .and_then(|d| Duration::try_from_secs_f64(d).ok())
+            .and_then(|d| Instant::now().checked_add(d)),
         stop,
         emit_every: EMIT_EVERY,
         status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
