@@ -171,6 +171,15 @@ impl Ring {
         if config.block_count == 0 {
             return Err(LiveError::Config("no blocks".into()));
         }
+        let frame_count = (config.block_size / 2048)
+            .checked_mul(config.block_count)
+            .filter(|_| u64::from(config.block_size) * u64::from(config.block_count) <= 1 << 36)
+            .ok_or_else(|| {
+                LiveError::Config(format!(
+                    "{} blocks of {} bytes is more than a ring can hold (64 GiB)",
+                    config.block_count, config.block_size
+                ))
+            })?;
         let os = |what: &'static str, hint: &'static str| {
             let source = io::Error::last_os_error();
             LiveError::Os {
@@ -204,7 +213,7 @@ impl Ring {
             // Frames are variable-sized in V3; the kernel still checks that
             // frame_size divides the block and frame_nr matches.
             tp_frame_size: 2048,
-            tp_frame_nr: config.block_size / 2048 * config.block_count,
+            tp_frame_nr: frame_count,
             tp_retire_blk_tov: config.block_timeout_ms,
             tp_sizeof_priv: 0,
             tp_feature_req_word: 0,
