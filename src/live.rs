@@ -39,6 +39,9 @@ pub struct Settings {
     pub deadline: Option<Instant>,
     /// Set (by a signal handler) to stop it.
     pub stop: Arc<AtomicBool>,
+    /// Set by SIGHUP. Nothing can be reloaded yet; the run says so and goes
+    /// on (the default action of SIGHUP would end it without a report).
+    pub hangup: Arc<AtomicBool>,
     /// How often closed calls are handed on.
     pub emit_every: Duration,
     /// How often a status line is logged while frames come.
@@ -303,6 +306,11 @@ impl Feed<'_> {
     ) {
         if self.frames >= self.settings.max_frames {
             return;
+        }
+        if self.settings.hangup.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "SIGHUP: reloading the configuration is not supported yet; going on unchanged"
+            );
         }
         self.frames += 1;
         self.bytes += frame.data.len() as u64;

@@ -739,8 +739,13 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         drop_privileges(user)?;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop))
+    let hangup = Arc::new(AtomicBool::new(false));
+    for (signal, flag) in [
+        (signal_hook::consts::SIGINT, &stop),
+        (signal_hook::consts::SIGTERM, &stop),
+        (signal_hook::consts::SIGHUP, &hangup),
+    ] {
+        signal_hook::flag::register(signal, Arc::clone(flag))
             .map_err(|e| anyhow::anyhow!("installing the handler of signal {signal}: {e}"))?;
     }
     let settings = Settings {
@@ -751,6 +756,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
             .and_then(|d| Duration::try_from_secs_f64(d).ok())
             .and_then(|d| Instant::now().checked_add(d)),
         stop,
+        hangup,
         emit_every: EMIT_EVERY,
         status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
         write_to: args.write.clone(),

@@ -650,8 +650,15 @@ fn replay_feeds_the_live_path_at_the_files_pace() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(700));
+    std::thread::sleep(std::time::Duration::from_millis(400));
     let pid = child.id().to_string();
+    // SIGHUP (systemctl reload) is answered, not fatal; SIGINT stops it.
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(Command::new("kill")
         .args(["-INT", &pid])
         .status()
@@ -671,6 +678,7 @@ fn replay_feeds_the_live_path_at_the_files_pace() {
         times.len()
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"type\":\"summary\""));
+    assert!(err.contains("SIGHUP"), "{err}");
 }
 
 #[test]
