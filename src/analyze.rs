@@ -176,6 +176,25 @@ pub struct Summary {
     pub unsupported_link_types: Vec<(u32, u64)>,
     /// Where reading stopped early, if it did.
     pub stopped: Option<StoppedAt>,
+    /// Live capture: what the kernel counted per interface (absent for
+    /// files).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<InterfaceCounters>,
+}
+
+/// What the kernel counted for one interface of a live capture.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct InterfaceCounters {
+    /// Interface name.
+    pub interface: String,
+    /// Packets its socket received (dropped ones included).
+    pub received: u64,
+    /// Packets dropped because the ring was full.
+    pub dropped: u64,
+    /// Times the ring was frozen full.
+    pub ring_freezes: u64,
+    /// Times the interface went down.
+    pub link_downs: u64,
 }
 
 /// Where reading stopped before the end of the file.
@@ -477,6 +496,7 @@ impl Analyzer {
                 volte: media.correlator.counters(),
                 unsupported_link_types: unsupported_links,
                 stopped: stop.map(StoppedAt::from),
+                interfaces: Vec::new(),
             },
         }
     }

@@ -7,7 +7,7 @@
 //! back (rate-limited per interface), a status line every
 //! [`Settings::status_every`], the kernel's counters at the end.
 
-use crate::analyze::{Analyzer, FileAnalysis, StreamRecord};
+use crate::analyze::{Analyzer, FileAnalysis, InterfaceCounters, StreamRecord};
 use crate::call::CallRecord;
 use crate::capture::afpacket::{LinkEvent, LiveError, Ring};
 use crate::capture::{CaptureError, CaptureFile, Frame};
@@ -132,6 +132,7 @@ pub fn run(
         last_status: Instant::now(),
         frames_at_status: 0,
     };
+    let mut interfaces = Vec::new();
     let (name, file_bytes, stopped, failure) = match source {
         Source::Interfaces(mut rings) => {
             let names: Vec<&str> = rings.iter().map(Ring::interface).collect();
@@ -145,6 +146,13 @@ pub fn run(
                 }
                 let kernel = ring.kernel_counters()?;
                 let interface = ring.interface();
+                interfaces.push(InterfaceCounters {
+                    interface: interface.to_owned(),
+                    received: kernel.packets,
+                    dropped: kernel.drops,
+                    ring_freezes: kernel.freeze_queue,
+                    link_downs: ring.link_downs(),
+                });
                 tracing::info!(
                     interface,
                     received = kernel.packets,
@@ -227,8 +235,10 @@ pub fn run(
         feed.calls_reported
     );
     let bytes = file_bytes.unwrap_or(feed.bytes);
+    let mut analysis = feed.analyzer.finish(name, bytes, stopped.as_ref());
+    analysis.summary.interfaces = interfaces;
     Ok(Outcome {
-        analysis: feed.analyzer.finish(name, bytes, stopped.as_ref()),
+        analysis,
         frames,
         calls_reported: feed.calls_reported,
         failure,

@@ -178,10 +178,25 @@ impl Probe {
             .join()
             .expect("reader")
             .expect("stdout is UTF-8");
-        let calls = out
+        let records: Vec<serde_json::Value> = out
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
-            .filter(|v: &serde_json::Value| v["type"] == "call")
+            .collect();
+        // Every run ends with its summary, which names each interface's
+        // kernel counters as the log does.
+        let summary = records.last().expect("a summary");
+        assert_eq!(summary["type"], "summary", "{summary}");
+        for counters in summary["interfaces"].as_array().expect("interfaces") {
+            let name = counters["interface"].as_str().unwrap();
+            let logged = format!(
+                "{name}: kernel: {} received, {} dropped",
+                counters["received"], counters["dropped"]
+            );
+            assert!(rest.contains(&logged), "{logged} not in: {rest}");
+        }
+        let calls = records
+            .into_iter()
+            .filter(|v| v["type"] == "call")
             .collect();
         (rest, calls)
     }
