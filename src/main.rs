@@ -409,6 +409,28 @@ fn run_check_config(args: &CheckConfigArgs) -> u8 {
         eprintln!("voxprobe: {file}: {e:#}");
         return 2;
     }
+    #[cfg(target_os = "linux")]
+    if let Command::Capture(c) = &parsed.command {
+        let ring = voxprobe::capture::afpacket::RingConfig {
+            block_size: c.ring_block_size,
+            block_count: c.ring_blocks,
+            ..Default::default()
+        };
+        if let Err(e) = ring.frame_count() {
+            eprintln!("voxprobe: {file}: {e}");
+            return 2;
+        }
+        for interface in &c.interface {
+            if !std::path::Path::new("/sys/class/net")
+                .join(interface)
+                .exists()
+            {
+                eprintln!(
+                    "voxprobe: {file}: warning: interface {interface:?} is not on this machine (fine if the file is for another)"
+                );
+            }
+        }
+    }
     println!("{file}: OK");
     println!("voxprobe {} {}", args.command.name(), words.join(" "));
     0

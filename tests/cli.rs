@@ -582,6 +582,22 @@ fn configuration_file_options_and_command_line_overrides() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(err.contains("bad.toml: not valid TOML"), "{err}");
+    // A ring layout no kernel accepts is caught before the service starts;
+    // a missing interface is only a warning (the file may be for another host).
+    std::fs::write(
+        &bad,
+        "interface = \"vxp-nowhere\"\nring-block-size = 1000\n",
+    )
+    .unwrap();
+    let out = voxprobe().arg("check-config").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("not a positive multiple of 4096"), "{err}");
+    std::fs::write(&bad, "interface = \"vxp-nowhere\"\n").unwrap();
+    let out = voxprobe().arg("check-config").arg(&bad).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning: interface \"vxp-nowhere\""), "{err}");
     // Options for analyze: the capture files stay on the command line.
     let out = voxprobe()
         .args(["check-config", "--for", "analyze"])

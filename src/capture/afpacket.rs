@@ -42,6 +42,37 @@ pub struct RingConfig {
     pub fanout_group: Option<u16>,
 }
 
+impl RingConfig {
+    /// The frame count the kernel is told (frames of 2 KiB: TPACKET_V3
+    /// packs frames of any size, but checks the count), when the layout is
+    /// one a ring can have.
+    ///
+    /// # Errors
+    /// A block size that is not a positive multiple of the page size, no
+    /// blocks, or more than 64 GiB in all.
+    pub fn frame_count(&self) -> Result<u32, LiveError> {
+        let page = 4096u32;
+        if self.block_size == 0 || self.block_size % page != 0 {
+            return Err(LiveError::Config(format!(
+                "block size {} is not a positive multiple of {page}",
+                self.block_size
+            )));
+        }
+        if self.block_count == 0 {
+            return Err(LiveError::Config("no blocks".into()));
+        }
+        (self.block_size / 2048)
+            .checked_mul(self.block_count)
+            .filter(|_| u64::from(self.block_size) * u64::from(self.block_count) <= 1 << 36)
+            .ok_or_else(|| {
+                LiveError::Config(format!(
+                    "{} blocks of {} bytes is more than a ring can hold (64 GiB)",
+                    self.block_count, self.block_size
+                ))
+            })
+    }
+}
+
 impl Default for RingConfig {
     fn default() -> Self {
         RingConfig {
@@ -161,25 +192,7 @@ impl Ring {
     /// system call (most often: not enough privilege).
     pub fn open(interface: &str, config: &RingConfig) -> Result<Ring, LiveError> {
         let link = link_type_of(interface)?;
-        let page = 4096u32;
-        if config.block_size == 0 || config.block_size % page != 0 {
-            return Err(LiveError::Config(format!(
-                "block size {} is not a positive multiple of {page}",
-                config.block_size
-            )));
-        }
-        if config.block_count == 0 {
-            return Err(LiveError::Config("no blocks".into()));
-        }
-        let frame_count = (config.block_size / 2048)
-            .checked_mul(config.block_count)
-            .filter(|_| u64::from(config.block_size) * u64::from(config.block_count) <= 1 << 36)
-            .ok_or_else(|| {
-                LiveError::Config(format!(
-                    "{} blocks of {} bytes is more than a ring can hold (64 GiB)",
-                    config.block_count, config.block_size
-                ))
-            })?;
+        let frame_count = config.frame_count()?;
         let os = |what: &'static str, hint: &'static str| {
             let source = io::Error::last_os_error();
             LiveError::Os {
