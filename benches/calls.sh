@@ -16,21 +16,13 @@ CALLS=${CALLS:-1000}
 RUNS=${RUNS:-3}
 SEED=1
 OUT=bench-out
-PCAP=$OUT/calls-$CALLS.pcap
-JSON=$OUT/calls-$CALLS.expected.json
-STAMP=$OUT/calls-$CALLS.stamp
+. benches/generated.sh
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "calls.sh: $1 not found; $2" >&2; exit 2; }; }
 need taskset "install util-linux"
 
-cargo build --release --quiet --bin voxprobe --example gencap
-mkdir -p "$OUT"
-if [ ! -f "$PCAP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "calls-bulk $SEED $CALLS" ]; then
-    echo "generating $PCAP ($CALLS calls, seed $SEED)..."
-    target/release/examples/gencap --scenario calls-bulk --seed "$SEED" --calls "$CALLS" -o "$PCAP" --expected "$JSON"
-    echo "calls-bulk $SEED $CALLS" > "$STAMP"
-fi
-frames=$(grep -m1 -o '"frames": [0-9]*' "$JSON" | grep -o '[0-9]*$')
+generated_capture "calls-$CALLS" "calls-bulk $SEED $CALLS" "$CALLS calls, seed $SEED" \
+    --scenario calls-bulk --seed "$SEED" --calls "$CALLS"
+frames=$FRAMES
 answered=$(grep -c '"outcome": "answered"' "$JSON" || true)
 size=$(stat -c %s "$PCAP")
 echo "capture: $PCAP, $CALLS calls ($answered answered), $frames frames, $((size / 1000000)) MB"

@@ -19,25 +19,16 @@ LOOPS=${LOOPS:-5}
 RING_BLOCKS=${RING_BLOCKS:-64}
 SEED=1
 OUT=bench-out
-PCAP=$OUT/calls-$CALLS.pcap
-JSON=$OUT/calls-$CALLS.expected.json
-STAMP=$OUT/calls-$CALLS.stamp
 NS=vxp-bench-$$
+. benches/generated.sh
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "capture.sh: $1 not found; $2" >&2; exit 2; }; }
 need tcpreplay "apt-get install tcpreplay"
 need ip "apt-get install iproute2"
 [ "$(id -u)" = 0 ] || { echo "capture.sh: needs root (network namespace, AF_PACKET)" >&2; exit 2; }
 
-cargo build --release --quiet --bin voxprobe --example gencap
-mkdir -p "$OUT"
-if [ ! -f "$PCAP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "calls-bulk $SEED $CALLS" ]; then
-    echo "generating $PCAP ($CALLS calls, seed $SEED)..."
-    target/release/examples/gencap --scenario calls-bulk --seed "$SEED" --calls "$CALLS" -o "$PCAP" --expected "$JSON"
-    echo "calls-bulk $SEED $CALLS" > "$STAMP"
-fi
-frames=$(grep -m1 -o '"frames": [0-9]*' "$JSON" | grep -o '[0-9]*$')
-echo "capture: $PCAP, $frames frames, played $LOOPS times"
+generated_capture "calls-$CALLS" "calls-bulk $SEED $CALLS" "$CALLS calls, seed $SEED" \
+    --scenario calls-bulk --seed "$SEED" --calls "$CALLS"
+echo "capture: $PCAP, $FRAMES frames, played $LOOPS times"
 
 cleanup() {
     [ -n "${PROBE:-}" ] && kill -TERM "$PROBE" 2>/dev/null || true
@@ -51,7 +42,7 @@ ip -n "$NS" link set vx1 up
 
 ERR=$OUT/capture.err
 ip netns exec "$NS" target/release/voxprobe capture -i vx1 --ring-blocks "$RING_BLOCKS" \
-    --format json > "$OUT/capture.out" 2> "$ERR" &
+    --format json --log-format json > "$OUT/capture.out" 2> "$ERR" &
 PROBE=$!
 for _ in $(seq 100); do grep -q "capturing on" "$ERR" && break; sleep 0.05; done
 grep -q "capturing on" "$ERR" || { cat "$ERR" >&2; exit 1; }
@@ -70,9 +61,11 @@ PROBE=
 
 secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 sent=$(echo "$replay" | grep -o 'Actual: [0-9]* packets' | grep -o '[0-9]*')
-received=$(grep -o 'kernel: [0-9]* received' "$ERR" | grep -o '[0-9]*')
-dropped=$(grep -o '[0-9]* dropped' "$ERR" | grep -o '[0-9]*')
-analysed=$(grep -o '[0-9]* frames analysed' "$ERR" | grep -o '[0-9]*')
+# The last value of a field in the probe's JSON log lines (the final counters come after any status line).
+field() { grep -o "\"$1\":[0-9]*" "$ERR" | tail -1 | grep -o '[0-9]*$'; }
+received=$(field received)
+dropped=$(field dropped)
+analysed=$(field frames)
 cores=$(awk -v c="$((cpu1 - cpu0))" -v h="$hz" -v s="$secs" 'BEGIN { printf "%.2f", c / h / s }')
 rate() { awk -v n="$1" -v s="$secs" 'BEGIN { printf "%.0f", n / s }'; }
 

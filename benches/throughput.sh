@@ -18,22 +18,14 @@ PACKETS=${PACKETS:-5000000}
 RUNS=${RUNS:-3}
 SEED=1
 OUT=bench-out
-PCAP=$OUT/throughput.pcap
-JSON=$OUT/throughput.expected.json
-STAMP=$OUT/throughput.stamp
+. benches/generated.sh
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "throughput.sh: $1 not found; $2" >&2; exit 2; }; }
 need taskset "install util-linux"
 [ -x /usr/bin/time ] || { echo "throughput.sh: /usr/bin/time not found; apt-get install time" >&2; exit 2; }
 
-cargo build --release --quiet --bin voxprobe --example gencap
-mkdir -p "$OUT"
-if [ ! -f "$PCAP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "throughput $SEED $PACKETS" ]; then
-    echo "generating $PCAP ($PACKETS packets, seed $SEED)..."
-    target/release/examples/gencap --scenario throughput --seed "$SEED" --packets "$PACKETS" -o "$PCAP" --expected "$JSON"
-    echo "throughput $SEED $PACKETS" > "$STAMP"
-fi
-frames=$(grep -m1 -o '"frames": [0-9]*' "$JSON" | grep -o '[0-9]*$')
+generated_capture throughput "throughput $SEED $PACKETS" "$PACKETS packets, seed $SEED" \
+    --scenario throughput --seed "$SEED" --packets "$PACKETS"
+frames=$FRAMES
 size=$(stat -c %s "$PCAP")
 echo "capture: $PCAP, $frames frames, $((size / 1000000)) MB"
 

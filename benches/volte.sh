@@ -21,22 +21,14 @@ cd "$(dirname "$0")/.."
 CALLS=${CALLS:-100000}
 SEED=1
 OUT=bench-out
-PCAP=$OUT/volte-$CALLS.pcap
-JSON=$OUT/volte-$CALLS.expected.json
-STAMP=$OUT/volte-$CALLS.stamp
+. benches/generated.sh
 
-need() { command -v "$1" >/dev/null 2>&1 || { echo "volte.sh: $1 not found; $2" >&2; exit 2; }; }
 need taskset "install util-linux"
 [ -x /usr/bin/time ] || { echo "volte.sh: /usr/bin/time not found; install GNU time" >&2; exit 2; }
 
-cargo build --release --quiet --bin voxprobe --example gencap
-mkdir -p "$OUT"
-if [ ! -f "$PCAP" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "volte-bulk-held-20s $SEED $CALLS" ]; then
-    echo "generating $PCAP ($CALLS calls, seed $SEED)..."
-    target/release/examples/gencap --scenario volte-bulk --seed "$SEED" --calls "$CALLS" -o "$PCAP" --expected "$JSON"
-    echo "volte-bulk-held-20s $SEED $CALLS" > "$STAMP"
-fi
-frames=$(grep -m1 -o '"frames": [0-9]*' "$JSON" | grep -o '[0-9]*$')
+generated_capture "volte-$CALLS" "volte-bulk-held-20s $SEED $CALLS" "$CALLS calls, seed $SEED" \
+    --scenario volte-bulk --seed "$SEED" --calls "$CALLS"
+frames=$FRAMES
 size=$(stat -c %s "$PCAP")
 echo "capture: $PCAP, $CALLS calls, $frames frames, $((size / 1000000)) MB"
 
