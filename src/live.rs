@@ -31,6 +31,20 @@ pub enum Source {
     },
 }
 
+impl Source {
+    /// What the records name as their `file`: the replayed file, or
+    /// `interface:NAME[,NAME...]`.
+    pub fn name(&self) -> PathBuf {
+        match self {
+            Source::Interfaces(rings) => {
+                let names: Vec<&str> = rings.iter().map(Ring::interface).collect();
+                PathBuf::from(format!("interface:{}", names.join(",")))
+            }
+            Source::Replay { path, .. } => path.clone(),
+        }
+    }
+}
+
 /// When the run stops and how often it reports.
 pub struct Settings {
     /// Frames after which it stops.
@@ -133,7 +147,8 @@ pub fn run(
         frames_at_status: 0,
     };
     let mut interfaces = Vec::new();
-    let (name, file_bytes, stopped, failure) = match source {
+    let name = source.name();
+    let (file_bytes, stopped, failure) = match source {
         Source::Interfaces(mut rings) => {
             let names: Vec<&str> = rings.iter().map(Ring::interface).collect();
             let names = names.join(",");
@@ -169,12 +184,7 @@ pub fn run(
             if let Some(e) = &failure {
                 tracing::error!(error = %e, "capture ended: {e}");
             }
-            (
-                PathBuf::from(format!("interface:{names}")),
-                None,
-                None,
-                failure,
-            )
+            (None, None, failure)
         }
         Source::Replay { path, speed } => {
             let file = CaptureFile::open(&path)?;
@@ -212,7 +222,7 @@ pub fn run(
                 }
                 feed.take(&frame, on_closed);
             }
-            (path, Some(reader.offset()), reader.stop().cloned(), None)
+            (Some(reader.offset()), reader.stop().cloned(), None)
         }
     };
     let frames = feed.frames;

@@ -699,12 +699,7 @@ fn write_analysis(out: &mut dyn Write, args: &OutputArgs, a: &FileAnalysis) -> a
     }
     match args.format {
         Format::Json => {
-            for c in &a.calls {
-                json::write_call(out, &a.summary.file, c)?;
-            }
-            for s in &a.streams {
-                json::write_stream(out, &a.summary.file, s)?;
-            }
+            write_records(out, &a.summary.file, &a.calls, &a.streams)?;
             json::write_summary(out, &a.summary)?;
         }
         Format::Table => {
@@ -788,10 +783,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     // tables and ladders need every call, so they are kept for the end.
     let stream_out = matches!(args.output.format, Format::Json) && args.output.ladder.is_none();
     let mut emitted = Emitted {
-        source: match &args.replay {
-            Some(path) => path.clone(),
-            None => PathBuf::from(format!("interface:{}", args.interface.join(","))),
-        },
+        source: source.name(),
         ..Emitted::default()
     };
     let analyzer = voxprobe::analyze::Analyzer::new(&config);
@@ -849,12 +841,9 @@ impl Emitted {
         }
         let stdout = io::stdout();
         let mut out = io::BufWriter::new(stdout.lock());
-        for c in calls.iter().filter(|c| is_selected(c, args)) {
-            json::write_call(&mut out, &self.source, c)?;
-        }
-        for s in &streams {
-            json::write_stream(&mut out, &self.source, s)?;
-        }
+        let mut calls = calls;
+        calls.retain(|c| is_selected(c, args));
+        write_records(&mut out, &self.source, &calls, &streams)?;
         out.flush()?;
         Ok(())
     }
@@ -912,6 +901,22 @@ fn drop_privileges(name: &str) -> anyhow::Result<()> {
 #[cfg(not(target_os = "linux"))]
 fn run_capture(_args: &CaptureArgs) -> anyhow::Result<u8> {
     anyhow::bail!("live capture needs Linux (AF_PACKET)")
+}
+
+/// Call and stream records as JSON lines, `file` naming where they come from.
+fn write_records(
+    out: &mut dyn Write,
+    file: &std::path::Path,
+    calls: &[voxprobe::call::CallRecord],
+    streams: &[voxprobe::analyze::StreamRecord],
+) -> io::Result<()> {
+    for c in calls {
+        json::write_call(out, file, c)?;
+    }
+    for s in streams {
+        json::write_stream(out, file, s)?;
+    }
+    Ok(())
 }
 
 /// A progress bar on stderr, shown only when stderr is a terminal and the
