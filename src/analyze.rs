@@ -7,8 +7,9 @@
 //! time, so the same file always gives the same result.
 
 use crate::call::correlator::CorrelatorLimits;
+use crate::call::dialog::LadderEntry;
 use crate::call::dialog::{Call, MessageContext};
-use crate::call::signal_log::{diameter_roles, gtp_roles, SignalLog};
+use crate::call::signal_log::{diameter_roles, gtp_roles, SignalEntry, SignalLog};
 use crate::call::table::media_endpoints;
 use crate::call::{
     CallRecord, CallTable, CallTableConfig, Correlator, CorrelatorCounters, Direction, SipCounters,
@@ -557,18 +558,13 @@ impl MediaClassifier {
                                 Some(c) => format!("{} (cause {})", summary.name, c.value),
                                 None => summary.name.to_owned(),
                             };
-                            signals.push(
-                                dg.time,
-                                dg.frame,
-                                dg.src,
-                                dg.dst,
-                                dg.transport,
-                                label,
-                                None,
-                                None,
-                                Some(summary.sequence),
-                                gtp_roles(&summary),
-                            );
+                            signals.push(SignalEntry {
+                                entry: ladder_entry(dg, label),
+                                session_id: None,
+                                origin_host: None,
+                                gtp_sequence: Some(summary.sequence),
+                                roles: gtp_roles(&summary),
+                            });
                         }
                         correlator.handle_gtpv2(
                             dg.time,
@@ -725,22 +721,17 @@ impl MediaClassifier {
                         Some(code) if !m.header.request => format!("{command} {code}"),
                         _ => command,
                     };
-                    signals.push(
-                        dg.time,
-                        dg.frame,
-                        dg.src,
-                        dg.dst,
-                        dg.transport,
-                        label,
-                        m.session_id.clone(),
-                        m.origin_host.clone(),
-                        None,
-                        diameter_roles(
+                    signals.push(SignalEntry {
+                        entry: ladder_entry(dg, label),
+                        session_id: m.session_id.clone(),
+                        origin_host: m.origin_host.clone(),
+                        gtp_sequence: None,
+                        roles: diameter_roles(
                             m.header.application_id,
                             m.header.command_code,
                             m.header.request,
                         ),
-                    );
+                    });
                 }
                 Verdict::Ours
             }
@@ -822,6 +813,19 @@ impl MediaClassifier {
                 self.streams.learn_endpoint(endpoint, m.payloads);
             }
         }
+    }
+}
+
+/// The ladder line of a DIAMETER or GTPv2-C message carried by `dg`.
+fn ladder_entry(dg: &Datagram<'_>, label: String) -> LadderEntry {
+    LadderEntry {
+        time: dg.time,
+        frame: dg.frame,
+        src: dg.src,
+        dst: dg.dst,
+        transport: dg.transport,
+        label,
+        retransmission: false,
     }
 }
 

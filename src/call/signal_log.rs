@@ -5,9 +5,8 @@
 
 use super::dialog::LadderEntry;
 use super::volte::VolteLegs;
-use crate::packet::{Endpoint, Transport};
+use crate::packet::Endpoint;
 use crate::proto::gtpv2::MessageSummary;
-use crate::time::PacketTime;
 use std::net::IpAddr;
 
 /// What a node is in a VoLTE call's ladder.
@@ -156,40 +155,13 @@ pub struct SignalLog {
 }
 
 impl SignalLog {
-    /// Records one message.
-    #[allow(clippy::too_many_arguments)]
-    pub fn push(
-        &mut self,
-        time: PacketTime,
-        frame: u64,
-        src: Endpoint,
-        dst: Endpoint,
-        transport: Transport,
-        label: String,
-        session_id: Option<String>,
-        origin_host: Option<String>,
-        gtp_sequence: Option<u32>,
-        roles: Option<(Role, Role)>,
-    ) {
+    /// Records one message (counted in `dropped` when the log is full).
+    pub fn push(&mut self, entry: SignalEntry) {
         if self.entries.len() >= MAX_SIGNAL_ENTRIES {
             self.dropped += 1;
             return;
         }
-        self.entries.push(SignalEntry {
-            entry: LadderEntry {
-                time,
-                frame,
-                src,
-                dst,
-                transport,
-                label,
-                retransmission: false,
-            },
-            session_id,
-            origin_host,
-            gtp_sequence,
-            roles,
-        });
+        self.entries.push(entry);
     }
 
     /// The messages of a VoLTE call's legs: its Rx and Gx sessions, and the
