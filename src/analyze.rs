@@ -369,6 +369,16 @@ impl Analyzer {
         self.media.streams.active_streams()
     }
 
+    /// Takes the DIAMETER and GTPv2-C messages logged so far (kept only
+    /// when ladders or the signaling export are on), for export as they come.
+    pub fn take_signals(&mut self) -> Vec<SignalEntry> {
+        self.media
+            .signals
+            .as_mut()
+            .map(SignalLog::take)
+            .unwrap_or_default()
+    }
+
     /// Takes out of the run the calls that closed, with their streams and
     /// VoLTE legs, and the streams no call can claim any more: a live probe
     /// emits them as it goes, so what it holds stays bounded by what is in
@@ -563,6 +573,9 @@ impl MediaClassifier {
                                 session_id: None,
                                 origin_host: None,
                                 gtp_sequence: Some(summary.sequence),
+                                icid: None,
+                                imsi: summary.imsi.clone(),
+                                teid: summary.teid,
                                 roles: gtp_roles(&summary),
                             });
                         }
@@ -726,6 +739,13 @@ impl MediaClassifier {
                         session_id: m.session_id.clone(),
                         origin_host: m.origin_host.clone(),
                         gtp_sequence: None,
+                        icid: m.af_charging_identifier.clone(),
+                        imsi: m
+                            .subscription_ids
+                            .iter()
+                            .find(|s| s.kind == Some(diameter::SubscriptionIdType::Imsi))
+                            .and_then(|s| s.data.clone()),
+                        teid: None,
                         roles: diameter_roles(
                             m.header.application_id,
                             m.header.command_code,

@@ -8,6 +8,7 @@
 //! [`Settings::status_every`], the kernel's counters at the end.
 
 use crate::analyze::{Analyzer, FileAnalysis, InterfaceCounters, StreamRecord};
+use crate::call::signal_log::SignalEntry;
 use crate::call::CallRecord;
 use crate::capture::afpacket::{LinkEvent, LiveError, Ring};
 use crate::capture::{CaptureError, CaptureFile, Frame};
@@ -63,6 +64,21 @@ pub struct Settings {
     /// Also write every frame analysed to this pcap file (nanosecond
     /// times), as captured (VLAN tags the kernel took off put back).
     pub write_to: Option<PathBuf>,
+    /// Hand DIAMETER and GTPv2-C messages on as they come (for export)
+    /// instead of keeping them for the end (for ladders).
+    pub hand_on_signals: bool,
+}
+
+/// What a run hands on as it goes.
+#[derive(Debug, Default)]
+pub struct Closed {
+    /// Calls that closed, with their streams.
+    pub calls: Vec<CallRecord>,
+    /// Streams no call claimed.
+    pub streams: Vec<StreamRecord>,
+    /// DIAMETER and GTPv2-C messages since the last hand-over (when
+    /// [`Settings::hand_on_signals`]).
+    pub signals: Vec<SignalEntry>,
 }
 
 /// How a run ended.
@@ -110,7 +126,7 @@ pub fn run(
     source: Source,
     analyzer: Analyzer,
     settings: &Settings,
-    on_closed: &mut dyn FnMut(Vec<CallRecord>, Vec<StreamRecord>),
+    on_closed: &mut dyn FnMut(Closed),
 ) -> Result<Outcome, RunError> {
     let going = || {
         !settings.stop.load(Ordering::Relaxed)
@@ -259,7 +275,7 @@ pub fn run(
 fn read_rings(
     rings: &mut [Ring],
     feed: &mut Feed<'_>,
-    on_closed: &mut dyn FnMut(Vec<CallRecord>, Vec<StreamRecord>),
+    on_closed: &mut dyn FnMut(Closed),
     going: &dyn Fn() -> bool,
 ) -> Option<LiveError> {
     // A flapping interface logs a few lines a minute, not thousands.
@@ -319,11 +335,7 @@ struct Feed<'a> {
 impl Feed<'_> {
     /// One frame: analysed, then, when due, the closed calls handed on and
     /// a status line.
-    fn take(
-        &mut self,
-        frame: &Frame<'_>,
-        on_closed: &mut dyn FnMut(Vec<CallRecord>, Vec<StreamRecord>),
-    ) {
+    fn take(&mut self, frame: &Frame<'_>, on_closed: &mut dyn FnMut(Closed)) {
         if self.frames >= self.settings.max_frames {
             return;
         }
@@ -368,8 +380,17 @@ impl Feed<'_> {
             self.last_emit = Instant::now();
             let (calls, streams) = self.analyzer.take_closed(frame.time);
             self.calls_reported += calls.len() as u64;
-            if !calls.is_empty() || !streams.is_empty() {
-                on_closed(calls, streams);
+            let signals = if self.settings.hand_on_signals {
+                self.analyzer.take_signals()
+            } else {
+                Vec::new()
+            };
+            if !calls.is_empty() || !streams.is_empty() || !signals.is_empty() {
+                on_closed(Closed {
+                    calls,
+                    streams,
+                    signals,
+                });
             }
         }
     }

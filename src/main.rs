@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use voxprobe::analyze::{analyze_file, AnalyzeConfig, FileAnalysis};
-use voxprobe::export::{json, table};
+use voxprobe::export::{json, table, Delivery};
 use voxprobe::log::LogFormat;
 
 /// mimalloc rather than the system allocator: signalling state is many small
@@ -55,6 +55,9 @@ enum Command {
     /// Check a configuration file: every key must be an option of the
     /// command it configures; prints the command line it amounts to.
     CheckConfig(CheckConfigArgs),
+    /// Print the ClickHouse schema (DDL) the probe creates, for review or
+    /// to apply by hand.
+    Schema(SchemaArgs),
 }
 
 #[derive(clap::Args)]
@@ -193,6 +196,223 @@ struct OutputArgs {
     teid: Option<u32>,
 }
 
+/// Where records go besides standard output.
+#[derive(clap::Args)]
+struct ExportArgs {
+    /// Export calls, streams, 5-second samples, signalling and quality
+    /// alerts to the ClickHouse server at this HTTP URL (e.g.
+    /// http://127.0.0.1:8123); the probe creates and migrates the schema.
+    #[arg(long, value_name = "URL")]
+    clickhouse_url: Option<String>,
+    #[command(flatten)]
+    schema: SchemaArgs,
+    /// ClickHouse user.
+    #[arg(long, value_name = "USER")]
+    clickhouse_user: Option<String>,
+    /// A file holding the ClickHouse password (else the environment
+    /// variable VOXPROBE_CLICKHOUSE_PASSWORD; never on the command line).
+    #[arg(long, value_name = "FILE")]
+    clickhouse_password_file: Option<PathBuf>,
+    /// Rows per insert (or fewer after --clickhouse-batch-seconds).
+    #[arg(long, default_value_t = 10_000, value_name = "N")]
+    clickhouse_batch_rows: usize,
+    /// Longest a row waits before its batch is sent.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    clickhouse_batch_seconds: f64,
+    /// Where batches wait while ClickHouse is unreachable
+    /// (default: $STATE_DIRECTORY/clickhouse-spool, else a temporary directory).
+    #[arg(long, value_name = "DIR")]
+    clickhouse_spool_dir: Option<PathBuf>,
+    /// Most bytes the spool keeps; past it the oldest batches are dropped (and counted).
+    #[arg(long, default_value_t = 1 << 30, value_name = "BYTES")]
+    clickhouse_spool_max_bytes: u64,
+    /// At the end, how long to wait for ClickHouse to take what is spooled
+    /// (the rest stays on disk for the next start).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    clickhouse_drain_seconds: f64,
+    /// The probe's name in every exported row (default: the host name).
+    #[arg(long, value_name = "NAME")]
+    probe_name: Option<String>,
+    /// A carrier: calls whose signalling address is in CIDR, or whose
+    /// From/To host is DOMAIN, belong to NAME. Repeat it; first match wins.
+    #[arg(long = "carrier", value_name = "NAME=CIDR|DOMAIN")]
+    carriers: Vec<voxprobe::export::labels::CarrierRule>,
+    /// Whose SIP user is the agent of a call.
+    #[arg(long, value_enum, default_value_t = voxprobe::export::labels::AgentSide::Callee)]
+    agent_side: voxprobe::export::labels::AgentSide,
+    /// Also write per-call quality alerts to this file, one JSON object per line.
+    #[arg(long, value_name = "FILE")]
+    alerts_file: Option<PathBuf>,
+    /// MOS alert levels, warning and critical (below).
+    #[arg(long, value_name = "WARN,CRIT", default_value = "3.0,2.5", value_parser = parse_levels)]
+    alert_mos: voxprobe::export::alerts::Levels,
+    /// Mean jitter alert levels in ms (above).
+    #[arg(long, value_name = "WARN,CRIT", default_value = "30,50", value_parser = parse_levels)]
+    alert_jitter_ms: voxprobe::export::alerts::Levels,
+    /// Loss alert levels in % (above).
+    #[arg(long, value_name = "WARN,CRIT", default_value = "3,5", value_parser = parse_levels)]
+    alert_loss_percent: voxprobe::export::alerts::Levels,
+    /// One-way (mouth-to-ear) delay alert levels in ms (above; only when RTCP measured the delay).
+    #[arg(long, value_name = "WARN,CRIT", default_value = "150,200", value_parser = parse_levels)]
+    alert_delay_ms: voxprobe::export::alerts::Levels,
+}
+
+/// The schema's database, cluster and retention.
+#[derive(clap::Args)]
+struct SchemaArgs {
+    /// ClickHouse database.
+    #[arg(long, default_value = "voxprobe", value_name = "NAME")]
+    clickhouse_database: String,
+    /// Write the schema for this cluster: ON CLUSTER DDL, replicated local
+    /// tables and Distributed tables in front of them.
+    #[arg(long, value_name = "NAME")]
+    clickhouse_cluster: Option<String>,
+    /// Days rows are kept (TTL).
+    #[arg(long, default_value_t = voxprobe::export::schema::DEFAULT_TTL_DAYS, value_name = "DAYS")]
+    clickhouse_ttl_days: u32,
+}
+
+impl SchemaArgs {
+    fn settings(&self) -> voxprobe::export::schema::SchemaSettings {
+        voxprobe::export::schema::SchemaSettings {
+            database: self.clickhouse_database.clone(),
+            cluster: self.clickhouse_cluster.clone(),
+            ttl_days: self.clickhouse_ttl_days.max(1),
+        }
+    }
+}
+
+fn parse_levels(s: &str) -> Result<voxprobe::export::alerts::Levels, String> {
+    let (w, c) = s
+        .split_once(',')
+        .ok_or_else(|| format!("{s:?}: expected WARN,CRIT (two numbers)"))?;
+    let number = |v: &str| {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("{v:?} is not a number"))
+    };
+    Ok(voxprobe::export::alerts::Levels {
+        warning: number(w)?,
+        critical: number(c)?,
+    })
+}
+
+impl ExportArgs {
+    /// The exports of a run; errors name the option to fix.
+    fn open(&self) -> anyhow::Result<voxprobe::export::Exports> {
+        use voxprobe::export::{
+            alerts::Thresholds, clickhouse, labels::Labeller, rows::RowContext,
+        };
+        let context = RowContext {
+            probe: self.probe_name.clone().unwrap_or_else(host_name),
+            labels: Labeller {
+                carriers: self.carriers.clone(),
+                agent_side: self.agent_side,
+            },
+            thresholds: Thresholds {
+                mos: self.alert_mos,
+                jitter_ms: self.alert_jitter_ms,
+                loss_percent: self.alert_loss_percent,
+                delay_ms: self.alert_delay_ms,
+            },
+        };
+        let sink = match &self.clickhouse_url {
+            None => None,
+            Some(url) => {
+                let mut settings = clickhouse::ClickHouseSettings::new(url.clone());
+                settings.user = self.clickhouse_user.clone();
+                settings.password = self.password()?;
+                settings.schema = self.schema.settings();
+                settings.batch_rows = self.clickhouse_batch_rows.max(1);
+                settings.batch_period =
+                    Duration::try_from_secs_f64(self.clickhouse_batch_seconds.max(0.01))
+                        .unwrap_or(Duration::from_secs(1));
+                if let Some(dir) = &self.clickhouse_spool_dir {
+                    settings.spool_dir = dir.clone();
+                }
+                settings.spool_max_bytes = self.clickhouse_spool_max_bytes;
+                let (sink, problems) = clickhouse::ClickHouseSink::start(settings)?;
+                for p in problems {
+                    tracing::error!("{p}");
+                    eprintln!("voxprobe: {p}");
+                }
+                Some(sink)
+            }
+        };
+        let alerts_file = match &self.alerts_file {
+            None => None,
+            Some(path) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| anyhow::anyhow!("--alerts-file {}: {e}", path.display()))?,
+            ),
+        };
+        Ok(voxprobe::export::Exports::new(context, sink, alerts_file))
+    }
+
+    fn password(&self) -> anyhow::Result<Option<String>> {
+        if let Some(path) = &self.clickhouse_password_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                anyhow::anyhow!("--clickhouse-password-file {}: {e}", path.display())
+            })?;
+            return Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned()));
+        }
+        Ok(std::env::var("VOXPROBE_CLICKHOUSE_PASSWORD").ok())
+    }
+
+    fn drain(&self) -> Duration {
+        Duration::try_from_secs_f64(self.clickhouse_drain_seconds.max(0.0)).unwrap_or_default()
+    }
+}
+
+/// This host's name (the default probe name).
+fn host_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "voxprobe".into())
+}
+
+/// Says what the exports did: on stderr for `analyze`, in the log (which
+/// may be JSON lines) for `capture`.
+fn report_exports(exports: voxprobe::export::Exports, drain: Duration, to_log: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let say = |line: String| {
+        if to_log {
+            tracing::info!("{line}");
+        } else {
+            eprintln!("voxprobe: {line}");
+        }
+    };
+    let [warnings, critical] = exports.alerts_raised;
+    if warnings + critical > 0 {
+        say(format!(
+            "quality alerts: {warnings} warning, {critical} critical"
+        ));
+    }
+    let Some(c) = exports.finish(drain) else {
+        return;
+    };
+    let inserted = c.inserted();
+    let spooled = c.spool_rows.load(Relaxed);
+    let dropped = c.rows_dropped_queue.load(Relaxed) + c.rows_dropped_spool.load(Relaxed);
+    let lost = c.rows_lost.load(Relaxed);
+    let through_spool = c.rows_spooled.load(Relaxed);
+    let failures = c.failures.load(Relaxed);
+    say(format!(
+        "ClickHouse: {inserted} rows inserted, {spooled} waiting in the spool, {dropped} dropped, {lost} lost ({through_spool} rows went through the spool, {failures} failed attempts)"
+    ));
+    if let Some(e) = c.last_error.lock().ok().and_then(|e| e.clone()) {
+        if spooled + dropped + lost > 0 {
+            say(format!("ClickHouse: last error: {e}"));
+        }
+    }
+}
+
 #[derive(clap::Args)]
 #[command(args_override_self = true)]
 struct AnalyzeArgs {
@@ -207,6 +427,8 @@ struct AnalyzeArgs {
     output: OutputArgs,
     #[command(flatten)]
     decode: DecodeArgs,
+    #[command(flatten)]
+    export: ExportArgs,
     /// Never show a progress bar.
     #[arg(long, short)]
     quiet: bool,
@@ -292,6 +514,8 @@ struct CaptureArgs {
     output: OutputArgs,
     #[command(flatten)]
     decode: DecodeArgs,
+    #[command(flatten)]
+    export: ExportArgs,
 }
 
 /// The exit code of a run: its own, success when the reader of our output
@@ -460,6 +684,20 @@ fn main() -> ExitCode {
         Command::Analyze(args) => exit_code(run_analyze(&args)),
         Command::Capture(args) => exit_code(run_capture(&args)),
         Command::CheckConfig(args) => ExitCode::from(run_check_config(&args)),
+        Command::Schema(args) => {
+            let mut text = String::new();
+            for statement in args.settings().all_statements() {
+                text.push_str(&statement);
+                text.push_str(";\n\n");
+            }
+            match io::stdout().write_all(text.as_bytes()) {
+                Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+                    eprintln!("voxprobe: writing to standard output: {e}");
+                    ExitCode::from(EXIT_UNREADABLE)
+                }
+                _ => ExitCode::SUCCESS,
+            }
+        }
         Command::Mos(args) => {
             match voxprobe::media::emodel::what_if(
                 &args.codec,
@@ -584,11 +822,16 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
 
 /// The configuration of an `analyze` or `capture` run; `None` (after saying
 /// why on stderr) when the options are wrong.
-fn run_config(decode: &DecodeArgs, output: &OutputArgs) -> Option<AnalyzeConfig> {
+fn run_config(
+    decode: &DecodeArgs,
+    output: &OutputArgs,
+    export: &ExportArgs,
+) -> Option<AnalyzeConfig> {
     match config_from(decode) {
         Ok(mut config) => {
-            // Every message of every call is kept only when a ladder is printed.
-            config.calls.keep_ladders = output.ladder.is_some();
+            // Every message of every call is kept only when a ladder is
+            // printed or messages are exported (the signaling table).
+            config.calls.keep_ladders = output.ladder.is_some() || export.clickhouse_url.is_some();
             Some(config)
         }
         Err(e) => {
@@ -599,9 +842,10 @@ fn run_config(decode: &DecodeArgs, output: &OutputArgs) -> Option<AnalyzeConfig>
 }
 
 fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
-    let Some(config) = run_config(&args.decode, &args.output) else {
+    let Some(config) = run_config(&args.decode, &args.output, &args.export) else {
         return Ok(2);
     };
+    let mut exports = args.export.open()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut code = 0u8;
@@ -630,6 +874,9 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
             }
         }
         let mut analysis = analysis;
+        let source = path.display().to_string();
+        exports.calls(&source, &analysis.calls, &analysis.streams, Delivery::Wait);
+        exports.signals(analysis.signals.entries(), Delivery::Wait);
         select_calls(&mut analysis, &args.output);
         if let Err(e) = write_analysis(&mut out, &args.output, &analysis) {
             if e.downcast_ref::<io::Error>().is_some() {
@@ -641,6 +888,8 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         }
     }
     out.flush()?;
+    drop(out);
+    report_exports(exports, args.export.drain(), false);
     Ok(code)
 }
 
@@ -722,9 +971,10 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     use voxprobe::capture::afpacket::{Ring, RingConfig};
     use voxprobe::live::{Settings, Source};
     voxprobe::log::init(args.log_format);
-    let Some(config) = run_config(&args.decode, &args.output) else {
+    let Some(config) = run_config(&args.decode, &args.output, &args.export) else {
         return Ok(2);
     };
+    let mut exports = args.export.open()?;
     if !(args.speed == 0.0 || (0.001..=1e6).contains(&args.speed)) {
         eprintln!(
             "voxprobe: --speed must be 0 (as fast as possible) or a factor from 0.001 to 1000000"
@@ -777,6 +1027,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         emit_every: EMIT_EVERY,
         status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
         write_to: args.write.clone(),
+        hand_on_signals: exports.to_clickhouse() && args.output.ladder.is_none(),
     };
     // Closed calls leave the analyzer as they close: JSON lines go out at
     // once (what the probe holds stays bounded by what is in progress);
@@ -787,12 +1038,28 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         ..Emitted::default()
     };
     let analyzer = voxprobe::analyze::Analyzer::new(&config);
-    let outcome = voxprobe::live::run(source, analyzer, &settings, &mut |calls, streams| {
-        if let Err(e) = emitted.add(calls, streams, &args.output, stream_out) {
+    let source_name = emitted.source.display().to_string();
+    let outcome = voxprobe::live::run(source, analyzer, &settings, &mut |closed| {
+        exports.calls(
+            &source_name,
+            &closed.calls,
+            &closed.streams,
+            Delivery::DropWhenFull,
+        );
+        exports.signals(&closed.signals, Delivery::DropWhenFull);
+        if let Err(e) = emitted.add(closed.calls, closed.streams, &args.output, stream_out) {
             tracing::error!(error = %e, "writing records: {e:#}");
         }
     })?;
     let mut analysis = outcome.analysis;
+    // What was still open at the end (closed by the shutdown).
+    exports.calls(
+        &source_name,
+        &analysis.calls,
+        &analysis.streams,
+        Delivery::Wait,
+    );
+    exports.signals(analysis.signals.entries(), Delivery::Wait);
     let stopped = analysis.summary.stopped.is_some();
     emitted.merge_into(&mut analysis);
     select_calls(&mut analysis, &args.output);
@@ -801,6 +1068,8 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     write_analysis(&mut out, &args.output, &analysis)
         .map_err(|e| e.context("writing the results to standard output"))?;
     out.flush()?;
+    drop(out);
+    report_exports(exports, args.export.drain(), true);
     Ok(if outcome.failure.is_some() {
         EXIT_UNREADABLE
     } else if stopped {

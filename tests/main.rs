@@ -12,6 +12,7 @@ mod calls_generated;
 mod calls_generated_records;
 mod capture_files;
 mod cli;
+mod clickhouse_export;
 mod decode_captures;
 mod diameter_captures;
 mod generated;

@@ -142,6 +142,12 @@ pub struct SignalEntry {
     pub origin_host: Option<String>,
     /// GTPv2-C sequence number.
     pub gtp_sequence: Option<u32>,
+    /// AF-Charging-Identifier (the ICID) of a DIAMETER Rx message.
+    pub icid: Option<String>,
+    /// The subscriber's IMSI, when the message names it.
+    pub imsi: Option<String>,
+    /// GTPv2-C header TEID.
+    pub teid: Option<u32>,
     /// Roles of the sender and the receiver, when the message tells them.
     pub roles: Option<(Role, Role)>,
 }
@@ -162,6 +168,17 @@ impl SignalLog {
             return;
         }
         self.entries.push(entry);
+    }
+
+    /// The messages logged.
+    pub fn entries(&self) -> &[SignalEntry] {
+        &self.entries
+    }
+
+    /// Hands over the messages logged so far (for export as they come; a
+    /// live run does not keep them).
+    pub fn take(&mut self) -> Vec<SignalEntry> {
+        std::mem::take(&mut self.entries)
     }
 
     /// The messages of a VoLTE call's legs: its Rx and Gx sessions, and the

@@ -52,7 +52,7 @@ impl RingConfig {
     /// blocks, or more than 64 GiB in all.
     pub fn frame_count(&self) -> Result<u32, LiveError> {
         let page = 4096u32;
-        if self.block_size == 0 || self.block_size % page != 0 {
+        if self.block_size == 0 || !self.block_size.is_multiple_of(page) {
             return Err(LiveError::Config(format!(
                 "block size {} is not a positive multiple of {page}",
                 self.block_size

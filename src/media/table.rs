@@ -440,7 +440,9 @@ pub fn heuristic_eligible(src: &Endpoint, dst: &Endpoint) -> bool {
 /// Ports the heuristic accepts: both unprivileged, at least one even (RTP's
 /// convention, RFC 3550 §11), which keeps DNS, SNMP, NTP and the like out.
 fn heuristic_ports(src: &Endpoint, dst: &Endpoint) -> bool {
-    src.port >= 1024 && dst.port >= 1024 && (src.port % 2 == 0 || dst.port % 2 == 0)
+    src.port >= 1024
+        && dst.port >= 1024
+        && (src.port.is_multiple_of(2) || dst.port.is_multiple_of(2))
 }
 
 /// Whether `next` continues the flow whose previous packet was `first`: same

@@ -179,7 +179,7 @@ impl Defragmenter {
     ) -> Result<Insert, FragmentError> {
         let start = usize::try_from(frag.offset).unwrap_or(usize::MAX);
         let end = start.saturating_add(data.len());
-        if frag.more && data.len() % FRAGMENT_UNIT != 0 {
+        if frag.more && !data.len().is_multiple_of(FRAGMENT_UNIT) {
             counters.fragments_bad_length += 1;
             return Err(FragmentError::BadLength);
         }

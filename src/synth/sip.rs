@@ -428,7 +428,7 @@ pub fn rtcp_sr(r: &SenderReport<'_>, out: &mut Vec<u8>) {
     out.push(r.cname.len() as u8);
     out.extend_from_slice(r.cname.as_bytes());
     out.push(0);
-    while (out.len() - start) % 4 != 0 {
+    while !(out.len() - start).is_multiple_of(4) {
         out.push(0);
     }
     let sdes_words = ((out.len() - start) / 4 - 1) as u16;

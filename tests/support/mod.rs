@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+pub mod clickhouse;
 pub mod tshark;
 
 /// The project's root directory.

@@ -382,7 +382,7 @@ mod tests {
             v.extend_from_slice(&id.to_be_bytes());
         }
         v.extend_from_slice(data);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v

@@ -34,7 +34,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 pub use avp::{Avp, AvpKey, Avps};
-pub use summary::Message;
+pub use summary::{Message, SubscriptionIdType};
 
 mod field {
     use std::ops::Range;

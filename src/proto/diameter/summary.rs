@@ -549,7 +549,7 @@ mod tests {
         v.push(0x40);
         v.extend_from_slice(&((AVP_HEADER_LEN + data.len()) as u32).to_be_bytes()[1..]);
         v.extend_from_slice(data);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v
@@ -638,7 +638,7 @@ mod tests {
         v.extend_from_slice(&((12 + data.len()) as u32).to_be_bytes()[1..]);
         v.extend_from_slice(&10415u32.to_be_bytes());
         v.extend_from_slice(data);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v

@@ -1,0 +1,167 @@
+//! The real ClickHouse engine for the export tests: `chdb-core` (ClickHouse
+//! 26.9 in-process) behind `tests/support/chdb_front.py`, a test-only HTTP
+//! front that speaks enough of ClickHouse's HTTP interface for the probe's
+//! own client. Installed by `scripts/install-chdb` (which `scripts/test-all`
+//! runs); when it is not installed the tests say so and skip.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running front over a data directory.
+pub struct Front {
+    child: Option<Child>,
+    /// The data directory (kept across restarts).
+    pub data: PathBuf,
+    /// Its port.
+    pub port: u16,
+}
+
+/// Whether the engine is installed; prints a visible skip when not.
+pub fn available(what: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import chdb, lz4.block, lz4.frame"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        super::skip(&format!(
+            "{what}: the ClickHouse engine (chdb-core) is not installed; scripts/install-chdb installs it"
+        ));
+    }
+    ok
+}
+
+impl Front {
+    /// Starts a front on a free port over `data`.
+    pub fn start(data: &Path) -> Front {
+        Front::start_on(data, 0)
+    }
+
+    fn start_on(data: &Path, port: u16) -> Front {
+        let script = super::project_dir().join("tests/support/chdb_front.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--data"])
+            .arg(data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the chdb front");
+        let stdout = child.stdout.take().expect("front stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the front's first line");
+        let port = line
+            .trim()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("front said {line:?}"));
+        Front {
+            child: Some(child),
+            data: data.to_owned(),
+            port,
+        }
+    }
+
+    /// The URL for `--clickhouse-url`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the front (SIGKILL: an outage, not a shutdown) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut again = Front::start_on(&self.data, self.port);
+        self.child = again.child.take();
+    }
+
+    /// Runs `sql`, returning the response body (TabSeparated unless the
+    /// query says otherwise); panics with the engine's message on an error.
+    pub fn query(&self, sql: &str) -> String {
+        let (status, body) = self.post(sql);
+        assert_eq!(status, 200, "{sql}\n{body}");
+        body
+    }
+
+    /// A query answering one number.
+    pub fn number(&self, sql: &str) -> f64 {
+        let text = self.query(sql);
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{sql}: not a number: {text:?}"))
+    }
+
+    /// Status and body of a POST of `sql`.
+    pub fn post(&self, sql: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the front");
+        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}",
+            sql.len()
+        );
+        s.write_all(request.as_bytes()).expect("send");
+        let mut response = Vec::new();
+        s.read_to_end(&mut response).expect("read");
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        (
+            status,
+            if chunked {
+                dechunk(body)
+            } else {
+                body.to_owned()
+            },
+        )
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("voxprobe-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
