@@ -369,6 +369,11 @@ impl Analyzer {
         self.media.streams.active_streams()
     }
 
+    /// The frame classes and the messages by protocol counted so far.
+    pub fn counters(&self) -> (&DecodeCounters, &ProtocolCounters) {
+        (self.decoder.counters(), &self.media.protocols)
+    }
+
     /// Takes the DIAMETER and GTPv2-C messages logged so far (kept only
     /// when ladders or the signaling export are on), for export as they come.
     pub fn take_signals(&mut self) -> Vec<SignalEntry> {

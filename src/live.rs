@@ -13,7 +13,9 @@ use crate::call::CallRecord;
 use crate::capture::afpacket::{LinkEvent, LiveError, Ring};
 use crate::capture::{CaptureError, CaptureFile, Frame};
 use crate::export::pcap::PcapFrameWriter;
+use crate::export::prometheus::RunStatus;
 use crate::log::RateLimit;
+use crate::time::PacketTime;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -79,6 +81,8 @@ pub struct Closed {
     /// DIAMETER and GTPv2-C messages since the last hand-over (when
     /// [`Settings::hand_on_signals`]).
     pub signals: Vec<SignalEntry>,
+    /// What the run counted so far.
+    pub status: RunStatus,
 }
 
 /// How a run ended.
@@ -159,6 +163,8 @@ pub fn run(
         bytes: 0,
         calls_reported: 0,
         last_emit: Instant::now(),
+        last_frame: None,
+        interfaces: Vec::new(),
         last_status: Instant::now(),
         frames_at_status: 0,
     };
@@ -175,27 +181,21 @@ pub fn run(
                 if failure.is_none() {
                     ring.drain(ring.block_timeout() * 2, &mut |f| feed.take(f, on_closed))?;
                 }
-                let kernel = ring.kernel_counters()?;
-                let interface = ring.interface();
-                interfaces.push(InterfaceCounters {
-                    interface: interface.to_owned(),
-                    received: kernel.packets,
-                    dropped: kernel.drops,
-                    ring_freezes: kernel.freeze_queue,
-                    link_downs: ring.link_downs(),
-                });
+                let c = interface_counters(ring)?;
                 tracing::info!(
-                    interface,
-                    received = kernel.packets,
-                    dropped = kernel.drops,
-                    ring_freezes = kernel.freeze_queue,
-                    link_downs = ring.link_downs(),
-                    "{interface}: kernel: {} received, {} dropped (ring full), {} ring freezes; interface down {} times",
-                    kernel.packets,
-                    kernel.drops,
-                    kernel.freeze_queue,
-                    ring.link_downs()
+                    interface = c.interface,
+                    received = c.received,
+                    dropped = c.dropped,
+                    ring_freezes = c.ring_freezes,
+                    link_downs = c.link_downs,
+                    "{}: kernel: {} received, {} dropped (ring full), {} ring freezes; interface down {} times",
+                    c.interface,
+                    c.received,
+                    c.dropped,
+                    c.ring_freezes,
+                    c.link_downs
                 );
+                interfaces.push(c);
             }
             if let Some(e) = &failure {
                 tracing::error!(error = %e, "capture ended: {e}");
@@ -287,6 +287,13 @@ fn read_rings(
         if let Err(e) = Ring::wait_any(rings, Duration::from_millis(100)) {
             return Some(e);
         }
+        if feed.tick_due() {
+            match rings.iter_mut().map(interface_counters).collect() {
+                Ok(counters) => feed.interfaces = counters,
+                Err(e) => return Some(e),
+            }
+            feed.tick(on_closed);
+        }
         for (ring, limit) in rings.iter_mut().zip(&mut link_log) {
             if let Err(e) = ring.next_block(Duration::ZERO, &mut |f| feed.take(f, on_closed)) {
                 return Some(e);
@@ -317,6 +324,18 @@ fn read_rings(
     None
 }
 
+/// The kernel's counters of a ring so far.
+fn interface_counters(ring: &mut Ring) -> Result<InterfaceCounters, LiveError> {
+    let kernel = ring.kernel_counters()?;
+    Ok(InterfaceCounters {
+        interface: ring.interface().to_owned(),
+        received: kernel.packets,
+        dropped: kernel.drops,
+        ring_freezes: kernel.freeze_queue,
+        link_downs: ring.link_downs(),
+    })
+}
+
 /// The analyser and what the run counts around it.
 struct Feed<'a> {
     analyzer: Analyzer,
@@ -328,11 +347,56 @@ struct Feed<'a> {
     bytes: u64,
     calls_reported: u64,
     last_emit: Instant,
+    /// Packet time of the last frame and when it came.
+    last_frame: Option<(PacketTime, Instant)>,
+    /// The kernel's counters per interface, as last read.
+    interfaces: Vec<InterfaceCounters>,
     last_status: Instant,
     frames_at_status: u64,
 }
 
 impl Feed<'_> {
+    /// When due, hands on the calls that closed, the messages logged and
+    /// the counters. Packet time runs on from the last frame by the wall
+    /// clock, so calls close and counters move on an idle link too.
+    fn tick_due(&self) -> bool {
+        self.last_emit.elapsed() >= self.settings.emit_every
+    }
+
+    fn tick(&mut self, on_closed: &mut dyn FnMut(Closed)) {
+        if !self.tick_due() {
+            return;
+        }
+        self.last_emit = Instant::now();
+        let Some((time, at)) = self.last_frame else {
+            return;
+        };
+        let elapsed = i64::try_from(at.elapsed().as_nanos()).unwrap_or(i64::MAX);
+        let (calls, streams) = self.analyzer.take_closed(time.add_nanos(elapsed));
+        self.calls_reported += calls.len() as u64;
+        let signals = if self.settings.hand_on_signals {
+            self.analyzer.take_signals()
+        } else {
+            Vec::new()
+        };
+        let (packets, protocols) = self.analyzer.counters();
+        let status = RunStatus {
+            frames: self.frames,
+            bytes: self.bytes,
+            active_calls: self.analyzer.active_calls(),
+            active_streams: self.analyzer.active_streams(),
+            packets: packets.clone(),
+            protocols: protocols.clone(),
+            interfaces: self.interfaces.clone(),
+        };
+        on_closed(Closed {
+            calls,
+            streams,
+            signals,
+            status,
+        });
+    }
+
     /// One frame: analysed, then, when due, the closed calls handed on and
     /// a status line.
     fn take(&mut self, frame: &Frame<'_>, on_closed: &mut dyn FnMut(Closed)) {
@@ -376,22 +440,7 @@ impl Feed<'_> {
             );
             (self.last_status, self.frames_at_status) = (Instant::now(), frames);
         }
-        if self.last_emit.elapsed() >= self.settings.emit_every {
-            self.last_emit = Instant::now();
-            let (calls, streams) = self.analyzer.take_closed(frame.time);
-            self.calls_reported += calls.len() as u64;
-            let signals = if self.settings.hand_on_signals {
-                self.analyzer.take_signals()
-            } else {
-                Vec::new()
-            };
-            if !calls.is_empty() || !streams.is_empty() || !signals.is_empty() {
-                on_closed(Closed {
-                    calls,
-                    streams,
-                    signals,
-                });
-            }
-        }
+        self.last_frame = Some((frame.time, Instant::now()));
+        self.tick(on_closed);
     }
 }

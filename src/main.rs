@@ -301,7 +301,10 @@ fn parse_levels(s: &str) -> Result<voxprobe::export::alerts::Levels, String> {
 
 impl ExportArgs {
     /// The exports of a run; errors name the option to fix.
-    fn open(&self) -> anyhow::Result<voxprobe::export::Exports> {
+    fn open(
+        &self,
+        metrics: Option<std::sync::Arc<voxprobe::export::prometheus::Metrics>>,
+    ) -> anyhow::Result<voxprobe::export::Exports> {
         use voxprobe::export::{
             alerts::Thresholds, clickhouse, labels::Labeller, rows::RowContext,
         };
@@ -351,7 +354,12 @@ impl ExportArgs {
                     .map_err(|e| anyhow::anyhow!("--alerts-file {}: {e}", path.display()))?,
             ),
         };
-        Ok(voxprobe::export::Exports::new(context, sink, alerts_file))
+        Ok(voxprobe::export::Exports::new(
+            context,
+            sink,
+            metrics,
+            alerts_file,
+        ))
     }
 
     fn password(&self) -> anyhow::Result<Option<String>> {
@@ -505,6 +513,10 @@ struct CaptureArgs {
     /// progress, calls reported) this often while frames come.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     status_every: u32,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9477;
+    /// keep it on loopback or a management network).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<std::net::SocketAddr>,
     /// When started as root: once the ring is open, run as this user (and
     /// its group) with no supplementary groups. Under the systemd unit the
     /// probe starts as its own user with only CAP_NET_RAW/CAP_NET_ADMIN.
@@ -845,7 +857,7 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     let Some(config) = run_config(&args.decode, &args.output, &args.export) else {
         return Ok(2);
     };
-    let mut exports = args.export.open()?;
+    let mut exports = args.export.open(None)?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut code = 0u8;
@@ -974,7 +986,16 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     let Some(config) = run_config(&args.decode, &args.output, &args.export) else {
         return Ok(2);
     };
-    let mut exports = args.export.open()?;
+    let metrics = match args.metrics_listen {
+        Some(address) => {
+            let metrics = std::sync::Arc::new(voxprobe::export::prometheus::Metrics::new());
+            let bound = voxprobe::export::prometheus::serve(metrics.clone(), address)?;
+            tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
+            Some(metrics)
+        }
+        None => None,
+    };
+    let mut exports = args.export.open(metrics)?;
     if !(args.speed == 0.0 || (0.001..=1e6).contains(&args.speed)) {
         eprintln!(
             "voxprobe: --speed must be 0 (as fast as possible) or a factor from 0.001 to 1000000"
@@ -1047,6 +1068,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
             Delivery::DropWhenFull,
         );
         exports.signals(&closed.signals, Delivery::DropWhenFull);
+        exports.status(closed.status);
         if let Err(e) = emitted.add(closed.calls, closed.streams, &args.output, stream_out) {
             tracing::error!(error = %e, "writing records: {e:#}");
         }

@@ -6,6 +6,7 @@ pub mod clickhouse;
 pub mod json;
 pub mod labels;
 pub mod pcap;
+pub mod prometheus;
 pub mod rows;
 pub mod schema;
 pub mod spool;
@@ -25,6 +26,7 @@ use std::time::Duration;
 pub struct Exports {
     context: rows::RowContext,
     clickhouse: Option<clickhouse::ClickHouseSink>,
+    metrics: Option<Arc<prometheus::Metrics>>,
     alerts_file: Option<std::io::BufWriter<std::fs::File>>,
     alert_log: RateLimit,
     /// Alerts raised, warning and critical.
@@ -42,15 +44,20 @@ pub enum Delivery {
 
 impl Exports {
     /// Exports with `context`'s labels and thresholds to `clickhouse` (if
-    /// any) and `alerts_file` (if any).
+    /// any), `metrics` (if any) and `alerts_file` (if any).
     pub fn new(
         context: rows::RowContext,
         clickhouse: Option<clickhouse::ClickHouseSink>,
+        metrics: Option<Arc<prometheus::Metrics>>,
         alerts_file: Option<std::fs::File>,
     ) -> Self {
+        if let (Some(m), Some(sink)) = (&metrics, &clickhouse) {
+            m.set_export(sink.counters().clone());
+        }
         Exports {
             context,
             clickhouse,
+            metrics,
             alerts_file: alerts_file.map(std::io::BufWriter::new),
             alert_log: RateLimit::new(20, Duration::from_secs(60)),
             alerts_raised: [0; 2],
@@ -68,8 +75,16 @@ impl Exports {
         let version = now_micros();
         let mut rows = rows::Rows::default();
         for c in calls {
-            for a in self.context.add_call(&mut rows, source, version, c) {
-                self.alert(&a);
+            let alerts = self.context.add_call(&mut rows, source, version, c);
+            if let Some(m) = &self.metrics {
+                let carrier = self.context.labels.carrier(&c.call);
+                m.observe_call(c, carrier);
+                for a in &alerts {
+                    m.observe_alert(a, carrier);
+                }
+            }
+            for a in &alerts {
+                self.alert(a);
             }
         }
         for s in streams {
@@ -86,6 +101,13 @@ impl Exports {
             self.context.add_signal(&mut rows, version, s);
         }
         self.send(rows, delivery);
+    }
+
+    /// The run's counters, for the metrics.
+    pub fn status(&self, status: prometheus::RunStatus) {
+        if let Some(m) = &self.metrics {
+            m.set_status(status);
+        }
     }
 
     /// Whether rows go to ClickHouse (the signaling table wants every

@@ -1,0 +1,667 @@
+//! Prometheus metrics: what the probe counted, served at `/metrics` by a
+//! small hyper server on its own thread (`--metrics-listen`, loopback unless
+//! configured otherwise).
+//!
+//! Two kinds of metric, one naming scheme (`voxprobe_*`, the unit in the
+//! name):
+//! - per-call figures (calls by outcome and carrier, MOS/setup/jitter/loss/
+//!   delay histograms, quality alerts) observed as calls end;
+//! - counters the run already keeps (frames, packets by protocol, decode
+//!   errors, the kernel's ring counters, the exporter's rows, drops and
+//!   spool) read at scrape time from the latest [`RunStatus`] and the
+//!   exporter's [`ExportCounters`], so the packet path does no extra work.
+//!
+//! Labels never come from traffic: carriers from configuration, outcomes,
+//! protocols, layers and interfaces from fixed sets.
+
+use super::alerts::QualityAlert;
+use super::clickhouse::{ExportCounters, TABLES};
+use crate::analyze::{InterfaceCounters, ProtocolCounters};
+use crate::call::{CallRecord, Direction};
+use crate::media::stream::HEADLINE_BUFFER;
+use crate::packet::counters::{DecodeCounters, Layer};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+/// Labels of a family: (name, value) pairs.
+type Labels = Vec<(&'static str, String)>;
+
+/// What a run counted so far (cumulative), handed to the metrics at every
+/// emit tick.
+#[derive(Clone, Debug, Default)]
+pub struct RunStatus {
+    /// Frames analysed.
+    pub frames: u64,
+    /// Bytes of those frames.
+    pub bytes: u64,
+    /// Calls in progress.
+    pub active_calls: usize,
+    /// Streams in progress.
+    pub active_streams: usize,
+    /// Frame classes (decode errors by layer).
+    pub packets: DecodeCounters,
+    /// Messages by protocol.
+    pub protocols: ProtocolCounters,
+    /// The kernel's counters per interface.
+    pub interfaces: Vec<InterfaceCounters>,
+}
+
+/// The metrics of one probe.
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<Labels, Counter>,
+    call_mos: Family<Labels, Histogram>,
+    call_setup: Family<Labels, Histogram>,
+    stream_jitter: Family<Labels, Histogram>,
+    stream_loss: Family<Labels, Histogram>,
+    stream_delay: Family<Labels, Histogram>,
+    alerts: Family<Labels, Counter>,
+    state: Arc<ScrapeState>,
+}
+
+/// What the collector reads at scrape time.
+#[derive(Debug, Default)]
+struct ScrapeState {
+    status: Mutex<RunStatus>,
+    export: Mutex<Option<Arc<ExportCounters>>>,
+    start_time: f64,
+}
+
+fn mos_histogram() -> Histogram {
+    Histogram::new([1.0, 1.5, 2.0, 2.5, 3.0, 3.1, 3.6, 4.0, 4.3, 4.5])
+}
+fn setup_histogram() -> Histogram {
+    Histogram::new([0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0])
+}
+fn jitter_histogram() -> Histogram {
+    Histogram::new([0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2])
+}
+fn loss_histogram() -> Histogram {
+    Histogram::new([0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2])
+}
+fn delay_histogram() -> Histogram {
+    Histogram::new([0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0])
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let calls = Family::<Labels, Counter>::default();
+        registry.register(
+            "voxprobe_calls",
+            "Calls ended, by outcome and carrier",
+            calls.clone(),
+        );
+        let call_mos =
+            Family::<Labels, Histogram>::new_with_constructor(mos_histogram as fn() -> Histogram);
+        registry.register(
+            "voxprobe_call_mos",
+            "MOS of each ended call (the worse direction, G.107 E-model)",
+            call_mos.clone(),
+        );
+        let call_setup =
+            Family::<Labels, Histogram>::new_with_constructor(setup_histogram as fn() -> Histogram);
+        registry.register(
+            "voxprobe_call_setup_seconds",
+            "INVITE to 200 OK of each answered call",
+            call_setup.clone(),
+        );
+        let stream_jitter = Family::<Labels, Histogram>::new_with_constructor(
+            jitter_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "voxprobe_stream_jitter_seconds",
+            "Mean RFC 3550 jitter of each direction of each ended call",
+            stream_jitter.clone(),
+        );
+        let stream_loss =
+            Family::<Labels, Histogram>::new_with_constructor(loss_histogram as fn() -> Histogram);
+        registry.register(
+            "voxprobe_stream_loss_ratio",
+            "Packet loss ratio of each direction of each ended call",
+            stream_loss.clone(),
+        );
+        let stream_delay =
+            Family::<Labels, Histogram>::new_with_constructor(delay_histogram as fn() -> Histogram);
+        registry.register(
+            "voxprobe_stream_delay_seconds",
+            "Mouth-to-ear delay of each direction of each ended call, when RTCP measured the network delay",
+            stream_delay.clone(),
+        );
+        let alerts = Family::<Labels, Counter>::default();
+        registry.register(
+            "voxprobe_quality_alerts",
+            "Per-call quality alerts raised, by severity, metric and carrier",
+            alerts.clone(),
+        );
+        let state = Arc::new(ScrapeState {
+            start_time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            ..ScrapeState::default()
+        });
+        registry.register_collector(Box::new(RunCollector(state.clone())));
+        Metrics {
+            registry,
+            calls,
+            call_mos,
+            call_setup,
+            stream_jitter,
+            stream_loss,
+            stream_delay,
+            alerts,
+            state,
+        }
+    }
+
+    /// Observes one ended call.
+    pub fn observe_call(&self, r: &CallRecord, carrier: &str) {
+        let by_carrier: Labels = vec![("carrier", carrier.to_owned())];
+        self.calls
+            .get_or_create(&vec![
+                ("outcome", r.outcome.as_str().to_owned()),
+                ("carrier", carrier.to_owned()),
+            ])
+            .inc();
+        if let Some(ms) = r.setup_ms() {
+            self.call_setup
+                .get_or_create(&by_carrier)
+                .observe(ms / 1000.0);
+        }
+        let directions: Vec<_> = [Direction::CallerToCallee, Direction::CalleeToCaller]
+            .into_iter()
+            .filter_map(|d| r.direction(d))
+            .collect();
+        if let Some(worst) = directions.iter().filter_map(|d| d.mos).reduce(f64::min) {
+            self.call_mos.get_or_create(&by_carrier).observe(worst);
+        }
+        for d in directions {
+            self.stream_jitter
+                .get_or_create(&by_carrier)
+                .observe(d.mean_jitter_ms / 1000.0);
+            self.stream_loss
+                .get_or_create(&by_carrier)
+                .observe((d.lost_percent / 100.0).clamp(0.0, 1.0));
+            let rated = r
+                .streams
+                .iter()
+                .find(|s| s.key == d.main_stream)
+                .and_then(|s| s.report.quality.as_ref())
+                .filter(|q| q.delay_source == "rtcp");
+            if let Some(b) = rated.and_then(|q| q.buffers.get(HEADLINE_BUFFER)) {
+                self.stream_delay
+                    .get_or_create(&by_carrier)
+                    .observe(b.delay_ms / 1000.0);
+            }
+        }
+    }
+
+    /// Counts one quality alert.
+    pub fn observe_alert(&self, a: &QualityAlert, carrier: &str) {
+        self.alerts
+            .get_or_create(&vec![
+                ("severity", a.severity.as_str().to_owned()),
+                ("metric", a.metric.to_owned()),
+                ("carrier", carrier.to_owned()),
+            ])
+            .inc();
+    }
+
+    /// The run's counters as of now.
+    pub fn set_status(&self, status: RunStatus) {
+        if let Ok(mut s) = self.state.status.lock() {
+            *s = status;
+        }
+    }
+
+    /// Where the exporter's counters are read from.
+    pub fn set_export(&self, counters: Arc<ExportCounters>) {
+        if let Ok(mut e) = self.state.export.lock() {
+            *e = Some(counters);
+        }
+    }
+
+    /// The exposition in OpenMetrics text (what Prometheus asks for).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// The exposition in the Prometheus text format 0.0.4 (for clients that
+    /// do not ask for OpenMetrics: `curl`, `promtool check metrics`).
+    pub fn encode_text(&self) -> String {
+        openmetrics_to_text(&self.encode())
+    }
+}
+
+/// Reads the run's and the exporter's counters at scrape time.
+#[derive(Debug)]
+struct RunCollector(Arc<ScrapeState>);
+
+/// Encodes one metric family with one sample per label set.
+fn family<M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    samples: impl IntoIterator<Item = (Labels, M)>,
+) -> Result<(), std::fmt::Error> {
+    let mut family = encoder.encode_descriptor(name, help, None, kind)?;
+    for (labels, metric) in samples {
+        metric.encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn counter(v: u64) -> ConstCounter<u64> {
+    ConstCounter::new(v)
+}
+
+fn gauge(v: u64) -> ConstGauge<i64> {
+    ConstGauge::new(i64::try_from(v).unwrap_or(i64::MAX))
+}
+
+impl Collector for RunCollector {
+    fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let status = self.0.status.lock().map(|s| s.clone()).unwrap_or_default();
+        let none = || Labels::new();
+        family(
+            &mut e,
+            "voxprobe_build_info",
+            "The probe's version",
+            MetricType::Gauge,
+            [(
+                vec![("version", env!("CARGO_PKG_VERSION").to_owned())],
+                ConstGauge::new(1i64),
+            )],
+        )?;
+        family(
+            &mut e,
+            "voxprobe_start_time_seconds",
+            "When the probe started (Unix time)",
+            MetricType::Gauge,
+            [(none(), ConstGauge::new(self.0.start_time))],
+        )?;
+        family(
+            &mut e,
+            "voxprobe_frames",
+            "Frames analysed",
+            MetricType::Counter,
+            [(none(), counter(status.frames))],
+        )?;
+        family(
+            &mut e,
+            "voxprobe_bytes",
+            "Bytes of the frames analysed",
+            MetricType::Counter,
+            [(none(), counter(status.bytes))],
+        )?;
+        let p = &status.protocols;
+        let protocols = [
+            ("rtp", p.rtp),
+            ("rtcp", p.rtcp),
+            ("sip", p.sip),
+            ("sdp", p.sdp),
+            ("diameter", p.diameter),
+            ("gtpv2", p.gtpv2),
+            ("stun", p.stun),
+            ("zrtp", p.zrtp),
+            ("dtls", p.dtls),
+            ("srtcp", p.srtcp),
+            ("other_on_media_ports", p.other_on_media_ports),
+        ];
+        family(
+            &mut e,
+            "voxprobe_packets",
+            "Packets (messages) by protocol",
+            MetricType::Counter,
+            protocols
+                .iter()
+                .map(|(name, v)| (vec![("protocol", (*name).to_owned())], counter(*v))),
+        )?;
+        let errors = Layer::ALL.iter().flat_map(|layer| {
+            [
+                ("malformed", status.packets.malformed(*layer)),
+                ("truncated", status.packets.truncated(*layer)),
+            ]
+            .into_iter()
+            .map(move |(kind, v)| {
+                (
+                    vec![
+                        ("layer", layer.name().to_owned()),
+                        ("kind", kind.to_owned()),
+                    ],
+                    counter(v),
+                )
+            })
+        });
+        family(
+            &mut e,
+            "voxprobe_decode_errors",
+            "Frames that could not be decoded, by the layer that failed",
+            MetricType::Counter,
+            errors,
+        )?;
+        let per_interface = |f: fn(&InterfaceCounters) -> u64| {
+            status
+                .interfaces
+                .iter()
+                .map(move |i| (vec![("interface", i.interface.clone())], counter(f(i))))
+                .collect::<Vec<_>>()
+        };
+        for (name, help, f) in [
+            (
+                "voxprobe_capture_received",
+                "Packets the kernel received on the capture socket (tp_packets)",
+                (|i: &InterfaceCounters| i.received) as fn(&InterfaceCounters) -> u64,
+            ),
+            (
+                "voxprobe_capture_dropped",
+                "Packets the kernel dropped because the ring was full (tp_drops)",
+                |i| i.dropped,
+            ),
+            (
+                "voxprobe_capture_ring_freezes",
+                "Times the kernel froze the full ring (tp_freeze_q_cnt)",
+                |i| i.ring_freezes,
+            ),
+            (
+                "voxprobe_capture_link_downs",
+                "Times the interface went down",
+                |i| i.link_downs,
+            ),
+        ] {
+            family(&mut e, name, help, MetricType::Counter, per_interface(f))?;
+        }
+        family(
+            &mut e,
+            "voxprobe_active_calls",
+            "Calls in progress",
+            MetricType::Gauge,
+            [(none(), gauge(status.active_calls as u64))],
+        )?;
+        family(
+            &mut e,
+            "voxprobe_active_streams",
+            "RTP streams in progress",
+            MetricType::Gauge,
+            [(none(), gauge(status.active_streams as u64))],
+        )?;
+        let export = self.0.export.lock().ok().and_then(|e| e.clone());
+        if let Some(c) = export {
+            let sink = || ("sink", "clickhouse".to_owned());
+            let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+            family(
+                &mut e,
+                "voxprobe_export_rows",
+                "Rows inserted, by sink and table",
+                MetricType::Counter,
+                TABLES.iter().zip(&c.rows_inserted).map(|(table, n)| {
+                    (
+                        vec![sink(), ("table", (*table).to_owned())],
+                        counter(load(n)),
+                    )
+                }),
+            )?;
+            family(
+                &mut e,
+                "voxprobe_export_dropped_rows",
+                "Rows dropped, by sink and reason",
+                MetricType::Counter,
+                [
+                    ("queue_full", load(&c.rows_dropped_queue)),
+                    ("spool_full", load(&c.rows_dropped_spool)),
+                    ("lost", load(&c.rows_lost)),
+                ]
+                .map(|(reason, n)| (vec![sink(), ("reason", reason.to_owned())], counter(n))),
+            )?;
+            family(
+                &mut e,
+                "voxprobe_export_failures",
+                "Failed insert or schema attempts",
+                MetricType::Counter,
+                [(vec![sink()], counter(load(&c.failures)))],
+            )?;
+            for (name, help, v) in [
+                (
+                    "voxprobe_export_queue_rows",
+                    "Rows waiting for the export thread",
+                    load(&c.queue_rows),
+                ),
+                (
+                    "voxprobe_export_spool_rows",
+                    "Rows waiting on disk for the sink to come back",
+                    load(&c.spool_rows),
+                ),
+                (
+                    "voxprobe_export_spool_bytes",
+                    "Bytes of the spool on disk",
+                    load(&c.spool_bytes),
+                ),
+                (
+                    "voxprobe_export_connected",
+                    "1 when the last insert succeeded",
+                    u64::from(c.connected.load(Ordering::Relaxed)),
+                ),
+            ] {
+                family(
+                    &mut e,
+                    name,
+                    help,
+                    MetricType::Gauge,
+                    [(vec![sink()], gauge(v))],
+                )?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why the metrics server could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("--metrics-listen {address}: {source} (is another process using the port? pick another address)")]
+pub struct ServeError {
+    /// The address.
+    pub address: SocketAddr,
+    /// The error.
+    pub source: std::io::Error,
+}
+
+/// Serves `metrics` at `http://address/metrics` from a thread of its own
+/// until the process ends. Returns the address bound (port 0 picks one).
+///
+/// # Errors
+/// When the address cannot be bound.
+pub fn serve(metrics: Arc<Metrics>, address: SocketAddr) -> Result<SocketAddr, ServeError> {
+    let listener =
+        std::net::TcpListener::bind(address).map_err(|source| ServeError { address, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServeError { address, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ServeError { address, source })?;
+    std::thread::Builder::new()
+        .name("metrics".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "metrics server: cannot start its runtime: {e}");
+                    return;
+                }
+            };
+            runtime.block_on(accept(metrics, listener));
+        })
+        .map_err(|source| ServeError { address, source })?;
+    Ok(bound)
+}
+
+async fn accept(metrics: Arc<Metrics>, listener: std::net::TcpListener) {
+    let listener = match tokio::net::TcpListener::from_std(listener) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(error = %e, "metrics server: {e}");
+            return;
+        }
+    };
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let metrics = metrics.clone();
+                async move { Ok::<_, std::convert::Infallible>(respond(&metrics, &req)) }
+            });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await;
+        });
+    }
+}
+
+/// OpenMetrics text → Prometheus text 0.0.4: a counter family is named
+/// with its `_total` in HELP and TYPE, there is no `# EOF` or `# UNIT`, and
+/// samples without labels have no braces.
+fn openmetrics_to_text(om: &str) -> String {
+    let counters: Vec<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let header = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match header {
+            Some((prefix, rest)) => {
+                let name = rest.split(' ').next().unwrap_or_default();
+                out.push_str(prefix);
+                out.push_str(name);
+                if counters.contains(&name) {
+                    out.push_str("_total");
+                }
+                out.push_str(&rest[name.len()..]);
+            }
+            None => out.push_str(&line.replacen("{} ", " ", 1)),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn respond<B>(
+    metrics: &Metrics,
+    req: &hyper::Request<B>,
+) -> hyper::Response<http_body_util::Full<hyper::body::Bytes>> {
+    let openmetrics = req
+        .headers()
+        .get(hyper::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    let (status, content_type, body) = match (req.method(), req.uri().path()) {
+        (&hyper::Method::GET, "/metrics") if openmetrics => (
+            hyper::StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            metrics.encode(),
+        ),
+        (&hyper::Method::GET, "/metrics") => (
+            hyper::StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics.encode_text(),
+        ),
+        (&hyper::Method::GET, "/") => (
+            hyper::StatusCode::OK,
+            "text/plain; charset=utf-8",
+            "voxprobe: metrics at /metrics\n".to_owned(),
+        ),
+        _ => (
+            hyper::StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found: metrics are at /metrics\n".to_owned(),
+        ),
+    };
+    let mut response = hyper::Response::new(http_body_util::Full::new(body.into()));
+    *response.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_format_names_counters_with_total() {
+        let om = "# HELP voxprobe_frames Frames analysed.\n# TYPE voxprobe_frames counter\nvoxprobe_frames_total{} 3\n\
+                  # HELP voxprobe_active_calls Calls.\n# TYPE voxprobe_active_calls gauge\nvoxprobe_active_calls{} 2\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_text(om),
+            "# HELP voxprobe_frames_total Frames analysed.\n# TYPE voxprobe_frames_total counter\nvoxprobe_frames_total 3\n\
+             # HELP voxprobe_active_calls Calls.\n# TYPE voxprobe_active_calls gauge\nvoxprobe_active_calls 2\n"
+        );
+    }
+
+    #[test]
+    fn every_family_is_exposed_with_help() {
+        let m = Metrics::new();
+        m.set_export(Arc::new(ExportCounters::default()));
+        m.set_status(RunStatus {
+            interfaces: vec![InterfaceCounters {
+                interface: "eth1".into(),
+                received: 10,
+                dropped: 1,
+                ..InterfaceCounters::default()
+            }],
+            ..RunStatus::default()
+        });
+        let text = m.encode_text();
+        for name in [
+            "voxprobe_build_info",
+            "voxprobe_frames_total",
+            "voxprobe_packets_total",
+            "voxprobe_decode_errors_total",
+            "voxprobe_capture_dropped_total",
+            "voxprobe_active_calls",
+            "voxprobe_export_rows_total",
+            "voxprobe_export_dropped_rows_total",
+            "voxprobe_export_spool_bytes",
+        ] {
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}:\n{text}");
+        }
+        assert!(text.contains("voxprobe_capture_dropped_total{interface=\"eth1\"} 1"));
+    }
+}
