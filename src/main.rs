@@ -58,6 +58,10 @@ enum Command {
     /// Print the ClickHouse schema (DDL) the probe creates, for review or
     /// to apply by hand.
     Schema(SchemaArgs),
+    /// Rank carriers, agents or codecs from capture files: calls, ASR,
+    /// MOS (mean, min, median, shares ≥ 4.0 and < 3.0), loss, jitter and
+    /// setup-time quantiles; the figures of the ClickHouse rollups.
+    Report(ReportArgs),
 }
 
 #[derive(clap::Args)]
@@ -233,13 +237,8 @@ struct ExportArgs {
     /// The probe's name in every exported row (default: the host name).
     #[arg(long, value_name = "NAME")]
     probe_name: Option<String>,
-    /// A carrier: calls whose signalling address is in CIDR, or whose
-    /// From/To host is DOMAIN, belong to NAME. Repeat it; first match wins.
-    #[arg(long = "carrier", value_name = "NAME=CIDR|DOMAIN")]
-    carriers: Vec<voxprobe::export::labels::CarrierRule>,
-    /// Whose SIP user is the agent of a call.
-    #[arg(long, value_enum, default_value_t = voxprobe::export::labels::AgentSide::Callee)]
-    agent_side: voxprobe::export::labels::AgentSide,
+    #[command(flatten)]
+    labels: LabelArgs,
     /// Also write per-call quality alerts to this file, one JSON object per line.
     #[arg(long, value_name = "FILE")]
     alerts_file: Option<PathBuf>,
@@ -255,6 +254,52 @@ struct ExportArgs {
     /// One-way (mouth-to-ear) delay alert levels in ms (above; only when RTCP measured the delay).
     #[arg(long, value_name = "WARN,CRIT", default_value = "150,200", value_parser = parse_levels)]
     alert_delay_ms: voxprobe::export::alerts::Levels,
+}
+
+/// How calls are labelled with a carrier and an agent.
+#[derive(clap::Args)]
+struct LabelArgs {
+    /// A carrier: calls whose signalling address is in CIDR, or whose
+    /// From/To host is DOMAIN, belong to NAME. Repeat it; first match wins.
+    #[arg(long = "carrier", value_name = "NAME=CIDR|DOMAIN")]
+    carriers: Vec<voxprobe::export::labels::CarrierRule>,
+    /// Whose SIP user is the agent of a call.
+    #[arg(long, value_enum, default_value_t = voxprobe::export::labels::AgentSide::Callee)]
+    agent_side: voxprobe::export::labels::AgentSide,
+}
+
+impl LabelArgs {
+    fn labeller(&self) -> voxprobe::export::labels::Labeller {
+        voxprobe::export::labels::Labeller {
+            carriers: self.carriers.clone(),
+            agent_side: self.agent_side,
+        }
+    }
+}
+
+/// `voxprobe report`.
+#[derive(clap::Args)]
+#[command(args_override_self = true)]
+struct ReportArgs {
+    /// Read options from this TOML file first (keys are the long options).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Group and rank calls by this.
+    #[arg(long, value_enum)]
+    by: voxprobe::export::report::Dimension,
+    /// Capture files.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output: a table, or one JSON object per group.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    #[command(flatten)]
+    labels: LabelArgs,
+    #[command(flatten)]
+    decode: DecodeArgs,
+    /// Never show a progress bar.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// The schema's database, cluster and retention.
@@ -305,15 +350,10 @@ impl ExportArgs {
         &self,
         metrics: Option<std::sync::Arc<voxprobe::export::prometheus::Metrics>>,
     ) -> anyhow::Result<voxprobe::export::Exports> {
-        use voxprobe::export::{
-            alerts::Thresholds, clickhouse, labels::Labeller, rows::RowContext,
-        };
+        use voxprobe::export::{alerts::Thresholds, clickhouse, rows::RowContext};
         let context = RowContext {
             probe: self.probe_name.clone().unwrap_or_else(host_name),
-            labels: Labeller {
-                carriers: self.carriers.clone(),
-                agent_side: self.agent_side,
-            },
+            labels: self.labels.labeller(),
             thresholds: Thresholds {
                 mos: self.alert_mos,
                 jitter_ms: self.alert_jitter_ms,
@@ -552,7 +592,7 @@ fn with_config_file(
 ) -> Result<(Vec<std::ffi::OsString>, Option<std::ffi::OsString>), voxprobe::config::ConfigError> {
     let configurable = argv
         .get(1)
-        .is_some_and(|s| s == "capture" || s == "analyze");
+        .is_some_and(|s| s == "capture" || s == "analyze" || s == "report");
     if !configurable {
         return Ok((argv, None));
     }
@@ -696,6 +736,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => exit_code(run_analyze(&args)),
         Command::Capture(args) => exit_code(run_capture(&args)),
         Command::CheckConfig(args) => ExitCode::from(run_check_config(&args)),
+        Command::Report(args) => exit_code(run_report(&args)),
         Command::Schema(args) => {
             let mut text = String::new();
             for statement in args.settings().all_statements() {
@@ -902,6 +943,60 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     out.flush()?;
     drop(out);
     report_exports(exports, args.export.drain(), false);
+    Ok(code)
+}
+
+fn run_report(args: &ReportArgs) -> anyhow::Result<u8> {
+    let config = match config_from(&args.decode) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("voxprobe: {e:#}");
+            return Ok(2);
+        }
+    };
+    let mut report = voxprobe::export::report::Report::new(args.by, args.labels.labeller());
+    let mut code = 0u8;
+    for path in &args.files {
+        let mut progress = Progress::new(path, args.quiet);
+        let result = analyze_file(path, &config, &mut |offset| progress.update(offset));
+        progress.finish();
+        match result {
+            Ok(a) => {
+                if let Some(stop) = &a.summary.stopped {
+                    eprintln!(
+                        "voxprobe: {}: reading stopped at byte {}: {}; the frames before it were analysed",
+                        path.display(),
+                        stop.offset,
+                        stop.reason
+                    );
+                    code = code.max(EXIT_STOPPED_EARLY);
+                }
+                report.add(&a.calls);
+            }
+            Err(e) => {
+                eprintln!("voxprobe: {e}");
+                code = EXIT_UNREADABLE;
+            }
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    let rows = report.rows();
+    match args.format {
+        Format::Json => {
+            for row in &rows {
+                let mut v = serde_json::to_value(row)?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("type".into(), "report".into());
+                    o.insert("by".into(), args.by.as_str().into());
+                }
+                serde_json::to_writer(&mut out, &v)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Table => table::write_report(&mut out, args.by.as_str(), &rows)?,
+    }
+    out.flush()?;
     Ok(code)
 }
 

@@ -549,3 +549,103 @@ fn pcap_header() -> Vec<u8> {
     h.extend_from_slice(&1u32.to_le_bytes());
     h
 }
+
+#[test]
+fn the_report_ranks_with_the_rollups_figures() {
+    if !available("ClickHouse export") {
+        return;
+    }
+    let dir = temp_dir("ch-report");
+    let front = Front::start(&dir.join("data"));
+    let files = [captures("calls.pcap"), captures("volte.pcap")];
+    let files: Vec<&str> = files.iter().map(String::as_str).collect();
+    let (out, _) = analyze(&files, &front.url(), "vp", &dir.join("spool"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (by, rollup) in [
+        ("carrier", "calls_hourly_by_carrier"),
+        ("agent", "calls_hourly_by_agent"),
+        ("codec", "calls_hourly_by_codec"),
+    ] {
+        let out = voxprobe()
+            .args(["report", "--by", by, "--format", "json", "-q"])
+            .args(&files)
+            .args([
+                "--carrier",
+                "acme=10.0.0.0/8",
+                "--carrier",
+                "globex=192.0.2.0/24",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let groups = front.number(&format!("SELECT uniqExact({by}) FROM vp.{rollup}"));
+        assert_eq!(rows.len(), groups as usize, "{by}");
+        for row in &rows {
+            let key = row["key"].as_str().unwrap();
+            let sql = format!(
+                "SELECT countMerge(calls), countIfMerge(answered), countMerge(rated), avgMerge(mos_avg), \
+                 minMerge(mos_min), quantileMerge(0.5)(mos_median), countIfMerge(mos_good), countIfMerge(mos_poor), \
+                 avgMerge(lost_percent_avg), avgMerge(jitter_ms_avg), quantilesMerge(0.5, 0.9, 0.99)(setup_ms_quantiles) \
+                 FROM vp.{rollup} WHERE {by} = '{key}' FORMAT JSONCompactEachRow"
+            );
+            let v: Vec<serde_json::Value> = serde_json::from_str(front.query(&sql).trim()).unwrap();
+            let num = |v: &serde_json::Value| {
+                v.as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            };
+            let close =
+                |what: &str, ours: &serde_json::Value, theirs: Option<f64>, tolerance: f64| match (
+                    num(ours),
+                    theirs.filter(|t| t.is_finite()),
+                ) {
+                    (Some(a), Some(b)) => assert!(
+                        (a - b).abs() <= tolerance,
+                        "{by}={key} {what}: report {a} rollup {b}"
+                    ),
+                    (None, None) => {}
+                    (a, b) => panic!("{by}={key} {what}: report {a:?} rollup {b:?}"),
+                };
+            assert_eq!(
+                row["calls"].as_u64(),
+                num(&v[0]).map(|n| n as u64),
+                "{by}={key}"
+            );
+            assert_eq!(
+                row["answered"].as_u64(),
+                num(&v[1]).map(|n| n as u64),
+                "{by}={key}"
+            );
+            assert_eq!(
+                row["rated"].as_u64(),
+                num(&v[2]).map(|n| n as u64),
+                "{by}={key}"
+            );
+            let rated = num(&v[2]).unwrap_or(0.0);
+            let share = |i: usize| (rated > 0.0).then(|| num(&v[i]).unwrap_or(0.0) / rated);
+            close("mos_mean", &row["mos_mean"], num(&v[3]), 1e-4);
+            close("mos_min", &row["mos_min"], num(&v[4]), 1e-4);
+            close("mos_median", &row["mos_median"], num(&v[5]), 1e-4);
+            close("mos_good_share", &row["mos_good_share"], share(6), 1e-9);
+            close("mos_poor_share", &row["mos_poor_share"], share(7), 1e-9);
+            close(
+                "lost_percent_mean",
+                &row["lost_percent_mean"],
+                num(&v[8]),
+                1e-4,
+            );
+            close("jitter_ms_mean", &row["jitter_ms_mean"], num(&v[9]), 1e-4);
+            let q = v[10].as_array().unwrap();
+            for (i, field) in ["setup_ms_p50", "setup_ms_p90", "setup_ms_p99"]
+                .iter()
+                .enumerate()
+            {
+                close(field, &row[*field], num(&q[i]), 1e-3);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -216,6 +216,23 @@ impl CallRecord {
         self.direction(d).and_then(|s| s.mos)
     }
 
+    /// The worse of the two directions' `metric` (the lower when
+    /// `lower_is_worse`), over the directions that have one.
+    pub fn worst(
+        &self,
+        metric: impl Fn(&DirectionSummary) -> Option<f64>,
+        lower_is_worse: bool,
+    ) -> Option<f64> {
+        [
+            self.caller_to_callee.as_ref(),
+            self.callee_to_caller.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(metric)
+        .reduce(|a, b| if (a < b) == lower_is_worse { a } else { b })
+    }
+
     /// The summary of one direction.
     pub fn direction(&self, d: Direction) -> Option<&DirectionSummary> {
         match d {

@@ -7,6 +7,7 @@ pub mod json;
 pub mod labels;
 pub mod pcap;
 pub mod prometheus;
+pub mod report;
 pub mod rows;
 pub mod schema;
 pub mod spool;

@@ -188,7 +188,7 @@ impl Metrics {
             .into_iter()
             .filter_map(|d| r.direction(d))
             .collect();
-        if let Some(worst) = directions.iter().filter_map(|d| d.mos).reduce(f64::min) {
+        if let Some(worst) = r.worst(|d| d.mos, true) {
             self.call_mos.get_or_create(&by_carrier).observe(worst);
         }
         for d in directions {

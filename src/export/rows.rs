@@ -446,14 +446,6 @@ impl RowContext {
     fn call_row(&self, source: &str, version: u64, r: &CallRecord, keys: &CallKeys) -> CallRow {
         let c = &r.call;
         let text = |s: Option<&str>| s.unwrap_or_default().to_owned();
-        let directions = [r.caller_to_callee.as_ref(), r.callee_to_caller.as_ref()];
-        let worst = |f: fn(&crate::call::record::DirectionSummary) -> Option<f64>, lower: bool| {
-            directions
-                .iter()
-                .flatten()
-                .filter_map(|d| f(d))
-                .reduce(|a, b| if (a < b) == lower { a } else { b })
-        };
         let volte = r.volte.as_ref();
         let metrics = volte.and_then(|_| VolteMetrics::of(r));
         CallRow {
@@ -500,11 +492,11 @@ impl RowContext {
             retransmissions: c.retransmissions,
             reinvites: c.reinvites,
             streams: u16::try_from(r.streams.len()).unwrap_or(u16::MAX),
-            mos: f32_opt(worst(|d| d.mos, true)),
+            mos: f32_opt(r.worst(|d| d.mos, true)),
             mos_caller_to_callee: f32_opt(r.mos(Direction::CallerToCallee)),
             mos_callee_to_caller: f32_opt(r.mos(Direction::CalleeToCaller)),
-            lost_percent: f32_opt(worst(|d| Some(d.lost_percent), false)),
-            jitter_ms: f32_opt(worst(|d| Some(d.mean_jitter_ms), false)),
+            lost_percent: f32_opt(r.worst(|d| Some(d.lost_percent), false)),
+            jitter_ms: f32_opt(r.worst(|d| Some(d.mean_jitter_ms), false)),
             quality: r.quality.unwrap_or_default().to_owned(),
             diagnosis: r.diagnosis.iter().map(|d| (*d).to_owned()).collect(),
             icid: text(c.icid()),

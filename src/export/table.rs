@@ -440,3 +440,67 @@ pub fn write_summary(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The ranking of `voxprobe report`, worst mean MOS first.
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_report(
+    out: &mut dyn Write,
+    by: &str,
+    rows: &[super::report::ReportRow],
+) -> io::Result<()> {
+    let mut t = Table::new();
+    t.load_style(presets::NOTHING);
+    let mut header = vec![by.to_owned()];
+    header.extend(
+        [
+            "Calls",
+            "Answered",
+            "ASR%",
+            "Rated",
+            "MOS avg",
+            "MOS min",
+            "MOS med",
+            "≥4.0%",
+            "<3.0%",
+            "Loss%",
+            "Jitter(ms)",
+            "Setup p50",
+            "p90",
+            "p99",
+        ]
+        .map(str::to_owned),
+    );
+    t.set_header(header);
+    let opt = |v: Option<f64>, digits: usize| {
+        v.map_or_else(|| "-".to_owned(), |v| format!("{v:.digits$}"))
+    };
+    let percent = |v: Option<f64>| opt(v.map(|v| v * 100.0), 1);
+    for r in rows {
+        let key = if r.key.is_empty() { "(none)" } else { &r.key };
+        t.add_row([
+            key.to_owned(),
+            r.calls.to_string(),
+            r.answered.to_string(),
+            percent(Some(r.asr)),
+            r.rated.to_string(),
+            opt(r.mos_mean, 2),
+            opt(r.mos_min, 2),
+            opt(r.mos_median, 2),
+            percent(r.mos_good_share),
+            percent(r.mos_poor_share),
+            opt(r.lost_percent_mean, 2),
+            opt(r.jitter_ms_mean, 2),
+            opt(r.setup_ms_p50, 0),
+            opt(r.setup_ms_p90, 0),
+            opt(r.setup_ms_p99, 0),
+        ]);
+    }
+    for i in 1..t.column_count() {
+        if let Some(c) = t.column_mut(i) {
+            c.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    writeln!(out, "{t}")
+}
