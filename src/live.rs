@@ -92,6 +92,8 @@ pub struct Outcome {
     pub analysis: FileAnalysis,
     /// Frames analysed.
     pub frames: u64,
+    /// Bytes of those frames.
+    pub bytes: u64,
     /// Calls handed on before the end.
     pub calls_reported: u64,
     /// Why reading interfaces stopped, when a ring failed (what came before
@@ -266,6 +268,7 @@ pub fn run(
     Ok(Outcome {
         analysis,
         frames,
+        bytes: feed.bytes,
         calls_reported: feed.calls_reported,
         failure,
     })

@@ -557,6 +557,15 @@ struct CaptureArgs {
     /// keep it on loopback or a management network).
     #[arg(long, value_name = "ADDR")]
     metrics_listen: Option<std::net::SocketAddr>,
+    /// After the run, keep serving the final metrics this long, so a
+    /// scraper sees the last counts of a replay or a timed capture.
+    #[arg(
+        long,
+        default_value_t = 0.0,
+        value_name = "SECONDS",
+        requires = "metrics_listen"
+    )]
+    metrics_linger: f64,
     /// When started as root: once the ring is open, run as this user (and
     /// its group) with no supplementary groups. Under the systemd unit the
     /// probe starts as its own user with only CAP_NET_RAW/CAP_NET_ADMIN.
@@ -1083,14 +1092,17 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     };
     let metrics = match args.metrics_listen {
         Some(address) => {
-            let metrics = std::sync::Arc::new(voxprobe::export::prometheus::Metrics::new());
+            let labels = args.export.labels.labeller();
+            let metrics = std::sync::Arc::new(voxprobe::export::prometheus::Metrics::new(
+                &labels.carrier_names(),
+            ));
             let bound = voxprobe::export::prometheus::serve(metrics.clone(), address)?;
             tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
             Some(metrics)
         }
         None => None,
     };
-    let mut exports = args.export.open(metrics)?;
+    let mut exports = args.export.open(metrics.clone())?;
     if !(args.speed == 0.0 || (0.001..=1e6).contains(&args.speed)) {
         eprintln!(
             "voxprobe: --speed must be 0 (as fast as possible) or a factor from 0.001 to 1000000"
@@ -1169,6 +1181,11 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         }
     })?;
     let mut analysis = outcome.analysis;
+    exports.status(voxprobe::export::prometheus::RunStatus::at_end(
+        outcome.frames,
+        outcome.bytes,
+        &analysis.summary,
+    ));
     // What was still open at the end (closed by the shutdown).
     exports.calls(
         &source_name,
@@ -1187,6 +1204,18 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     out.flush()?;
     drop(out);
     report_exports(exports, args.export.drain(), true);
+    if metrics.is_some() && args.metrics_linger > 0.0 {
+        let linger = Duration::try_from_secs_f64(args.metrics_linger).unwrap_or_default();
+        tracing::info!(
+            seconds = args.metrics_linger,
+            "run over; the final metrics stay at /metrics for {} s (SIGINT or SIGTERM ends it)",
+            args.metrics_linger
+        );
+        let until = Instant::now() + linger;
+        while Instant::now() < until && !settings.stop.load(std::sync::atomic::Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     Ok(if outcome.failure.is_some() {
         EXIT_UNREADABLE
     } else if stopped {

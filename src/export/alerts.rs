@@ -8,6 +8,9 @@ use crate::media::stream::HEADLINE_BUFFER;
 use crate::time::PacketTime;
 use serde::{Deserialize, Serialize};
 
+/// The metrics an alert can be about.
+pub const METRICS: [&str; 4] = ["mos", "jitter", "loss", "delay"];
+
 /// A warning and a critical level; which way is worse depends on the metric.
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

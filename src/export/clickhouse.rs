@@ -117,7 +117,7 @@ pub struct ExportCounters {
     pub spool_corrupt: AtomicU64,
     /// The schema is created and current.
     pub schema_ready: AtomicBool,
-    /// The last insert succeeded (false while spooling).
+    /// The last statement or insert succeeded (false while spooling).
     pub connected: AtomicBool,
     /// The last error, for the log and the final report.
     pub last_error: Mutex<Option<String>>,
@@ -558,7 +558,10 @@ impl Worker {
     async fn replay(&mut self) {
         if !self.schema_ready() {
             match self.ensure_schema().await {
-                Ok(()) => self.counters.schema_ready.store(true, Ordering::Relaxed),
+                Ok(()) => {
+                    self.counters.schema_ready.store(true, Ordering::Relaxed);
+                    self.counters.connected.store(true, Ordering::Relaxed);
+                }
                 Err(e) => {
                     self.failed(format!("schema: {e}"));
                     return;

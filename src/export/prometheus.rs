@@ -55,6 +55,21 @@ pub struct RunStatus {
     pub interfaces: Vec<InterfaceCounters>,
 }
 
+impl RunStatus {
+    /// The final counters of a run (nothing in progress any more).
+    pub fn at_end(frames: u64, bytes: u64, summary: &crate::analyze::Summary) -> Self {
+        RunStatus {
+            frames,
+            bytes,
+            active_calls: 0,
+            active_streams: 0,
+            packets: summary.packets.clone(),
+            protocols: summary.protocols.clone(),
+            interfaces: summary.interfaces.clone(),
+        }
+    }
+}
+
 /// The metrics of one probe.
 pub struct Metrics {
     registry: Registry,
@@ -92,15 +107,11 @@ fn delay_histogram() -> Histogram {
     Histogram::new([0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0])
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Metrics::new()
-    }
-}
-
 impl Metrics {
-    /// Registers every metric.
-    pub fn new() -> Self {
+    /// Registers every metric, with a series for each of `carriers` (and
+    /// every outcome, severity and alert metric) from the start: Prometheus
+    /// sees a counter's first increase only from an earlier zero.
+    pub fn new(carriers: &[&str]) -> Self {
         let mut registry = Registry::default();
         let calls = Family::<Labels, Counter>::default();
         registry.register(
@@ -157,6 +168,33 @@ impl Metrics {
             ..ScrapeState::default()
         });
         registry.register_collector(Box::new(RunCollector(state.clone())));
+        for carrier in carriers {
+            let by_carrier: Labels = vec![("carrier", (*carrier).to_owned())];
+            for outcome in crate::call::Outcome::ALL {
+                let _ = calls.get_or_create(&vec![
+                    ("outcome", outcome.as_str().to_owned()),
+                    ("carrier", (*carrier).to_owned()),
+                ]);
+            }
+            for h in [
+                &call_mos,
+                &call_setup,
+                &stream_jitter,
+                &stream_loss,
+                &stream_delay,
+            ] {
+                let _ = h.get_or_create(&by_carrier);
+            }
+            for severity in ["warning", "critical"] {
+                for metric in super::alerts::METRICS {
+                    let _ = alerts.get_or_create(&vec![
+                        ("severity", severity.to_owned()),
+                        ("metric", metric.to_owned()),
+                        ("carrier", (*carrier).to_owned()),
+                    ]);
+                }
+            }
+        }
         Metrics {
             registry,
             calls,
@@ -637,7 +675,7 @@ mod tests {
 
     #[test]
     fn every_family_is_exposed_with_help() {
-        let m = Metrics::new();
+        let m = Metrics::new(&["acme", "unknown"]);
         m.set_export(Arc::new(ExportCounters::default()));
         m.set_status(RunStatus {
             interfaces: vec![InterfaceCounters {
@@ -663,5 +701,14 @@ mod tests {
             assert!(text.contains(&format!("# HELP {name} ")), "{name}:\n{text}");
         }
         assert!(text.contains("voxprobe_capture_dropped_total{interface=\"eth1\"} 1"));
+        // Series exist before the first call.
+        assert!(
+            text.contains("voxprobe_calls_total{outcome=\"busy\",carrier=\"acme\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("voxprobe_call_mos_count{carrier=\"unknown\"} 0"),
+            "{text}"
+        );
     }
 }

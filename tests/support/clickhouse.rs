@@ -4,11 +4,9 @@
 //! own client. Installed by `scripts/install-chdb` (which `scripts/test-all`
 //! runs); when it is not installed the tests say so and skip.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 /// A running front over a data directory.
 pub struct Front {
@@ -107,33 +105,7 @@ impl Front {
 
     /// Status and body of a POST of `sql`.
     pub fn post(&self, sql: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the front");
-        s.set_read_timeout(Some(Duration::from_secs(60))).ok();
-        let request = format!(
-            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{sql}",
-            sql.len()
-        );
-        s.write_all(request.as_bytes()).expect("send");
-        let mut response = Vec::new();
-        s.read_to_end(&mut response).expect("read");
-        let text = String::from_utf8_lossy(&response).into_owned();
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        let chunked = head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked");
-        (
-            status,
-            if chunked {
-                dechunk(body)
-            } else {
-                body.to_owned()
-            },
-        )
+        super::http(self.port, "POST", "/", sql)
     }
 }
 
@@ -141,21 +113,6 @@ impl Drop for Front {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// A fresh directory under the system's temporary directory.
