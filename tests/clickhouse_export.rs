@@ -649,3 +649,39 @@ fn the_report_ranks_with_the_rollups_figures() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_newer_schema_is_refused_and_rows_wait_in_the_spool() {
+    if !available("ClickHouse export") {
+        return;
+    }
+    let dir = temp_dir("ch-newer");
+    let front = Front::start(&dir.join("data"));
+    let file = captures("sip-call.pcap");
+    let (out, _) = analyze(&[&file], &front.url(), "vp", &dir.join("spool"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A later probe version migrated this database further.
+    front.query(
+        "INSERT INTO vp.schema_migrations (version, description) VALUES (99, 'from the future')",
+    );
+    let before = front.number("SELECT count() FROM vp.calls");
+    let (out, _) = analyze(
+        &[&file],
+        &front.url(),
+        "vp",
+        &dir.join("spool"),
+        &["--clickhouse-drain-seconds", "1"],
+    );
+    let err = stderr(&out);
+    assert!(err.contains("0 rows inserted"), "{err}");
+    assert!(
+        err.contains("schema version 99, newer than this probe's 1; upgrade the probe"),
+        "{err}"
+    );
+    assert_eq!(front.number("SELECT count() FROM vp.calls"), before);
+    assert!(
+        !spool_files(&dir.join("spool")).is_empty(),
+        "the rows wait for an upgraded probe"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
