@@ -574,6 +574,8 @@ impl MediaClassifier {
                                 None => summary.name.to_owned(),
                             };
                             signals.push(SignalEntry {
+                                protocol: "gtpv2",
+                                call_id: None,
                                 entry: ladder_entry(dg, label),
                                 session_id: None,
                                 origin_host: None,
@@ -740,6 +742,8 @@ impl MediaClassifier {
                         _ => command,
                     };
                     signals.push(SignalEntry {
+                        protocol: "diameter",
+                        call_id: None,
                         entry: ladder_entry(dg, label),
                         session_id: m.session_id.clone(),
                         origin_host: m.origin_host.clone(),
@@ -825,7 +829,27 @@ impl MediaClassifier {
             transport: dg.transport,
             observation: dg.observation,
         };
-        self.calls.handle_message(&ctx, &msg, &media);
+        let in_a_call = self.calls.handle_message(&ctx, &msg, &media);
+        if let (false, Some(signals)) = (in_a_call, self.signals.as_mut()) {
+            signals.push(SignalEntry {
+                protocol: "sip",
+                call_id: msg
+                    .headers
+                    .call_id
+                    .map(|c| String::from_utf8_lossy(c).into_owned()),
+                entry: ladder_entry(
+                    dg,
+                    crate::call::dialog::message_label(&msg, !media.is_empty()),
+                ),
+                session_id: None,
+                origin_host: None,
+                gtp_sequence: None,
+                icid: None,
+                imsi: None,
+                teid: None,
+                roles: None,
+            });
+        }
         if !media.is_empty() {
             self.flush_media();
         }
@@ -841,7 +865,7 @@ impl MediaClassifier {
     }
 }
 
-/// The ladder line of a DIAMETER or GTPv2-C message carried by `dg`.
+/// The ladder line of a message carried by `dg`.
 fn ladder_entry(dg: &Datagram<'_>, label: String) -> LadderEntry {
     LadderEntry {
         time: dg.time,

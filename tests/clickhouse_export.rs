@@ -166,8 +166,17 @@ fn every_table_holds_what_the_analysis_reported() {
         packets
     );
 
-    // signaling: the DIAMETER and GTPv2-C messages of the VoLTE capture.
+    // signaling: every SIP message, and the DIAMETER and GTPv2-C messages
+    // of the VoLTE capture.
     let summary = of_type(&records, "summary");
+    let sip: u64 = summary
+        .iter()
+        .map(|s| s["protocols"]["sip"].as_u64().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        n("SELECT count() FROM vp.signaling WHERE protocol = 'sip'") as u64,
+        sip
+    );
     let diameter: u64 = summary
         .iter()
         .map(|s| s["protocols"]["diameter"].as_u64().unwrap_or(0))
@@ -682,6 +691,44 @@ fn a_newer_schema_is_refused_and_rows_wait_in_the_spool() {
     assert!(
         !spool_files(&dir.join("spool")).is_empty(),
         "the rows wait for an upgraded probe"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn sip_messages_of_no_call_are_signaling_rows_too() {
+    if !available("ClickHouse export") {
+        return;
+    }
+    let Some(shared) = crate::support::shared_captures("SIP messages of no call") else {
+        return;
+    };
+    let dir = temp_dir("ch-register");
+    let front = Front::start(&dir.join("data"));
+    let file = shared.join("sip-rtp/sip-register-invite-failures-aaa.pcap");
+    let (out, records) = analyze(
+        &[file.to_str().unwrap()],
+        &front.url(),
+        "vp",
+        &dir.join("spool"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = of_type(&records, "summary");
+    let sip = summary[0]["protocols"]["sip"].as_f64().unwrap();
+    assert_eq!(
+        front.number("SELECT count() FROM vp.signaling WHERE protocol = 'sip'"),
+        sip
+    );
+    // REGISTERs belong to no call: their Call-ID is there, their call UUID is nil.
+    let registers = front.number(
+        "SELECT count() FROM vp.signaling WHERE label LIKE 'REGISTER%' AND call_id != '' \
+         AND call_uuid = toUUID('00000000-0000-0000-0000-000000000000')",
+    );
+    assert!(registers > 0.0);
+    assert_eq!(
+        registers,
+        front.number("SELECT count() FROM vp.signaling WHERE label LIKE 'REGISTER%'")
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

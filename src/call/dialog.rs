@@ -191,6 +191,18 @@ pub struct LadderEntry {
     pub retransmission: bool,
 }
 
+/// The ladder label of a SIP message: `INVITE (SDP)`, `180 Ringing`, ...
+pub fn message_label(msg: &sip::Message<'_>, has_sdp: bool) -> String {
+    let mut label = match msg.start {
+        StartLine::Request { method, .. } => method.as_str().to_owned(),
+        StartLine::Response { code, reason } => format!("{code} {}", text_of(reason)),
+    };
+    if has_sdp {
+        label.push_str(" (SDP)");
+    }
+    label
+}
+
 /// Where and when a message was seen: the context of [`Dialog::handle_message`].
 #[derive(Clone, Copy, Debug)]
 pub struct MessageContext {
@@ -827,13 +839,7 @@ impl Dialog {
             self.ladder_overflow += 1;
             return;
         }
-        let mut label = match msg.start {
-            StartLine::Request { method, .. } => method.as_str().to_owned(),
-            StartLine::Response { code, reason } => format!("{code} {}", text_of(reason)),
-        };
-        if has_sdp {
-            label.push_str(" (SDP)");
-        }
+        let label = message_label(msg, has_sdp);
         self.ladder.push(LadderEntry {
             time: ctx.time,
             frame: ctx.frame,

@@ -131,9 +131,14 @@ impl Node {
 /// Messages kept per run; later ones are counted in `dropped`.
 pub const MAX_SIGNAL_ENTRIES: usize = 200_000;
 
-/// One DIAMETER or GTPv2-C message.
+/// One DIAMETER or GTPv2-C message, or a SIP message of no call (REGISTER,
+/// OPTIONS, SUBSCRIBE ...).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignalEntry {
+    /// `diameter`, `gtpv2` or `sip`.
+    pub protocol: &'static str,
+    /// SIP Call-ID.
+    pub call_id: Option<String>,
     /// The ladder line (time, frame, endpoints, label).
     pub entry: LadderEntry,
     /// DIAMETER Session-Id.
@@ -231,14 +236,7 @@ impl<'a> Ladder<'a> {
         if let Some(legs) = &call.volte {
             let signals = log.messages_of(legs);
             nodes = ladder_nodes(call, &signals, legs.ue_ip);
-            messages.extend(signals.iter().map(|s| {
-                let protocol = if s.gtp_sequence.is_some() {
-                    "gtpv2"
-                } else {
-                    "diameter"
-                };
-                (protocol, &s.entry)
-            }));
+            messages.extend(signals.iter().map(|s| (s.protocol, &s.entry)));
         }
         messages.sort_by_key(|(_, e)| (e.time, e.frame));
         Ladder { messages, nodes }

@@ -147,7 +147,7 @@ impl CallTable {
         ctx: &MessageContext,
         msg: &sip::Message<'_>,
         media: &[MediaDescription],
-    ) {
+    ) -> bool {
         let cseq = msg.headers.cseq.and_then(sip::parse_cseq);
         let method = match msg.start {
             StartLine::Request { method, .. } => {
@@ -171,27 +171,28 @@ impl CallTable {
         };
         let Some(call_id) = msg.headers.call_id else {
             self.counters.without_call_id += 1;
-            return;
+            return false;
         };
         if let Some(dialog) = self.active.get_mut(call_id) {
             dialog.handle_message(ctx, msg, media);
-            return;
+            return true;
         }
         if !method.is_some_and(is_call_method) {
-            return;
+            return false;
         }
         if !Dialog::is_initial_invite(msg) {
             self.counters.orphan_dialog_messages += 1;
-            return;
+            return false;
         }
         if self.active.len() >= self.config.max_active_calls {
             self.counters.calls_refused_table_full += 1;
-            return;
+            return false;
         }
         self.counters.calls += 1;
         let mut dialog = Box::new(Dialog::new(ctx, msg).with_ladder(self.config.keep_ladders));
         dialog.handle_message(ctx, msg, media);
         self.active.insert(call_id.into(), dialog);
+        true
     }
 
     /// Closes calls that ended more than the linger time ago, or have been

@@ -392,13 +392,8 @@ impl RowContext {
         self.add_stream(rows, version, s, None);
     }
 
-    /// Adds a DIAMETER or GTPv2-C message.
+    /// Adds a DIAMETER or GTPv2-C message, or a SIP message of no call.
     pub fn add_signal(&self, rows: &mut Rows, version: u64, s: &SignalEntry) {
-        let protocol = if s.gtp_sequence.is_some() {
-            "gtpv2"
-        } else {
-            "diameter"
-        };
         let role = |r: Option<crate::call::signal_log::Role>| {
             r.map(|r| r.name().to_owned()).unwrap_or_default()
         };
@@ -411,7 +406,8 @@ impl RowContext {
             origin_host: s.origin_host.clone().unwrap_or_default(),
             src_role: role(s.roles.map(|r| r.0)),
             dst_role: role(s.roles.map(|r| r.1)),
-            ..self.message_row(version, protocol, &s.entry)
+            call_id: s.call_id.clone().unwrap_or_default(),
+            ..self.message_row(version, s.protocol, &s.entry)
         });
     }
 
