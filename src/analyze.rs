@@ -100,6 +100,28 @@ pub struct ProtocolCounters {
     pub other_on_media_ports: u64,
 }
 
+/// The 5-second samples a running stream completed, for reporting while it
+/// runs.
+#[derive(Clone, Debug)]
+pub struct StreamSamples {
+    /// The stream so far, rated with what is known now; its
+    /// `report.intervals` holds only the new samples, its `call` the owner.
+    pub stream: StreamRecord,
+    /// The owner's INVITE time (with the Call-ID, its identity) and labels.
+    pub owner: Option<SampleOwner>,
+}
+
+/// What samples repeat of the call that owns their stream.
+#[derive(Clone, Debug)]
+pub struct SampleOwner {
+    /// The call's INVITE time.
+    pub invite_time: PacketTime,
+    /// Its carrier.
+    pub carrier: String,
+    /// Its agent.
+    pub agent: String,
+}
+
 /// The call a stream belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamCall {
@@ -372,6 +394,44 @@ impl Analyzer {
     /// The frame classes and the messages by protocol counted so far.
     pub fn counters(&self) -> (&DecodeCounters, &ProtocolCounters) {
         (self.decoder.counters(), &self.media.protocols)
+    }
+
+    /// The 5-second samples running streams completed since the last call,
+    /// each with the call that owns its stream (labelled by `label`: carrier
+    /// and agent). These are provisional: the stream's final record rates
+    /// every sample again with the whole stream known.
+    pub fn take_completed_samples(
+        &mut self,
+        label: &dyn Fn(&crate::call::dialog::Dialog) -> (String, String),
+    ) -> Vec<StreamSamples> {
+        let media = &mut self.media;
+        media.flush_media();
+        let taken = media.streams.take_completed_samples();
+        if taken.is_empty() {
+            return Vec::new();
+        }
+        let keys: Vec<_> = taken.iter().map(|f| (f.key, f.report.first_time)).collect();
+        let owners = media.calls.owners_of(&media.waiting_calls, &keys);
+        taken
+            .into_iter()
+            .zip(owners)
+            .map(|(f, owner)| {
+                let mut stream = stream_record(f, &media.rtcp, &self.quality);
+                let owner = owner.map(|(call_id, dialog, direction)| {
+                    stream.call = Some(StreamCall {
+                        call_id: call_id.to_owned(),
+                        direction,
+                    });
+                    let (carrier, agent) = label(dialog);
+                    SampleOwner {
+                        invite_time: dialog.invite_time,
+                        carrier,
+                        agent,
+                    }
+                });
+                StreamSamples { stream, owner }
+            })
+            .collect()
     }
 
     /// Takes the DIAMETER and GTPv2-C messages logged so far (kept only

@@ -7,7 +7,7 @@
 //! back (rate-limited per interface), a status line every
 //! [`Settings::status_every`], the kernel's counters at the end.
 
-use crate::analyze::{Analyzer, FileAnalysis, InterfaceCounters, StreamRecord};
+use crate::analyze::{Analyzer, FileAnalysis, InterfaceCounters, StreamRecord, StreamSamples};
 use crate::call::signal_log::SignalEntry;
 use crate::call::CallRecord;
 use crate::capture::afpacket::{LinkEvent, LiveError, Ring};
@@ -69,7 +69,13 @@ pub struct Settings {
     /// Hand DIAMETER and GTPv2-C messages on as they come (for export)
     /// instead of keeping them for the end (for ladders).
     pub hand_on_signals: bool,
+    /// Hand on the 5-second samples of running streams, labelling their
+    /// calls with this (carrier, agent); `None`: nobody wants them.
+    pub sample_labels: Option<SampleLabels>,
 }
+
+/// Gives a call's carrier and agent.
+pub type SampleLabels = Box<dyn Fn(&crate::call::dialog::Dialog) -> (String, String)>;
 
 /// What a run hands on as it goes.
 #[derive(Debug, Default)]
@@ -81,6 +87,9 @@ pub struct Closed {
     /// DIAMETER and GTPv2-C messages since the last hand-over (when
     /// [`Settings::hand_on_signals`]).
     pub signals: Vec<SignalEntry>,
+    /// 5-second samples of running streams (when
+    /// [`Settings::sample_labels`]).
+    pub samples: Vec<StreamSamples>,
     /// What the run counted so far.
     pub status: RunStatus,
 }
@@ -382,6 +391,10 @@ impl Feed<'_> {
         } else {
             Vec::new()
         };
+        let samples = match &self.settings.sample_labels {
+            Some(label) => self.analyzer.take_completed_samples(label.as_ref()),
+            None => Vec::new(),
+        };
         let (packets, protocols) = self.analyzer.counters();
         let status = RunStatus {
             frames: self.frames,
@@ -396,6 +409,7 @@ impl Feed<'_> {
             calls,
             streams,
             signals,
+            samples,
             status,
         });
     }

@@ -1143,6 +1143,10 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         signal_hook::flag::register(signal, Arc::clone(flag))
             .map_err(|e| anyhow::anyhow!("installing the handler of signal {signal}: {e}"))?;
     }
+    // Closed calls leave the analyzer as they close: JSON lines go out at
+    // once (what the probe holds stays bounded by what is in progress);
+    // tables and ladders need every call, so they are kept for the end.
+    let stream_out = matches!(args.output.format, Format::Json) && args.output.ladder.is_none();
     let settings = Settings {
         max_frames: args.count.unwrap_or(u64::MAX),
         // A duration too long to write is no deadline.
@@ -1156,11 +1160,13 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
         write_to: args.write.clone(),
         hand_on_signals: exports.to_clickhouse() && args.output.ladder.is_none(),
+        sample_labels: (exports.to_clickhouse() || stream_out).then(|| {
+            let labels = exports.labels().clone();
+            Box::new(move |d: &voxprobe::call::dialog::Dialog| {
+                (labels.carrier(d).to_owned(), labels.agent(d).to_owned())
+            }) as voxprobe::live::SampleLabels
+        }),
     };
-    // Closed calls leave the analyzer as they close: JSON lines go out at
-    // once (what the probe holds stays bounded by what is in progress);
-    // tables and ladders need every call, so they are kept for the end.
-    let stream_out = matches!(args.output.format, Format::Json) && args.output.ladder.is_none();
     let mut emitted = Emitted {
         source: source.name(),
         ..Emitted::default()
@@ -1175,7 +1181,20 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
             Delivery::DropWhenFull,
         );
         exports.signals(&closed.signals, Delivery::DropWhenFull);
+        exports.samples(&closed.samples, Delivery::DropWhenFull);
         exports.status(closed.status);
+        if stream_out && !closed.samples.is_empty() {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            let written = closed
+                .samples
+                .iter()
+                .try_for_each(|s| json::write_samples(&mut out, &emitted.source, s))
+                .and_then(|()| out.flush());
+            if let Err(e) = written {
+                tracing::error!(error = %e, "writing samples: {e}");
+            }
+        }
         if let Err(e) = emitted.add(closed.calls, closed.streams, &args.output, stream_out) {
             tracing::error!(error = %e, "writing records: {e:#}");
         }

@@ -523,13 +523,14 @@ fn an_outage_mid_capture_loses_nothing_and_doubles_nothing() {
         through_spool > 0,
         "the outage happened while rows were coming: {err}"
     );
-    for table in [
-        "calls",
-        "media_streams",
-        "quality_intervals",
-        "signaling",
-        "quality_alerts",
-    ] {
+    // The final samples, one per stream and interval (a running stream's
+    // provisional samples are replaced by its final ones).
+    let samples = "SELECT count() FROM {db}.quality_intervals FINAL";
+    assert_eq!(
+        front.number(&samples.replace("{db}", "live")),
+        front.number(&samples.replace("{db}", "reference"))
+    );
+    for table in ["calls", "media_streams", "signaling", "quality_alerts"] {
         // Without FINAL: a row inserted twice would show here.
         let live = front.number(&format!("SELECT count() FROM live.{table}"));
         let reference = front.number(&format!("SELECT count() FROM reference.{table}"));
@@ -730,5 +731,109 @@ fn sip_messages_of_no_call_are_signaling_rows_too() {
         registers,
         front.number("SELECT count() FROM vp.signaling WHERE label LIKE 'REGISTER%'")
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn samples_of_running_streams_arrive_before_the_call_ends_and_are_replaced() {
+    if !available("ClickHouse export") {
+        return;
+    }
+    let dir = temp_dir("ch-samples");
+    let front = Front::start(&dir.join("data"));
+    // One 12 s call replayed at 2×: its streams complete 5-second samples
+    // while they run.
+    let out = voxprobe()
+        .args([
+            "capture",
+            "--replay",
+            &captures("sip-call.pcap"),
+            "--speed",
+            "2",
+        ])
+        .args([
+            "--format",
+            "json",
+            "--call-linger",
+            "2",
+            "--stream-timeout",
+            "2",
+        ])
+        .args([
+            "--clickhouse-url",
+            &front.url(),
+            "--clickhouse-batch-seconds",
+            "0.2",
+        ])
+        .arg("--clickhouse-spool-dir")
+        .arg(dir.join("spool"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let call_at = records
+        .iter()
+        .position(|r| r["type"] == "call")
+        .expect("the call");
+    let call = &records[call_at];
+    let live: Vec<(usize, &serde_json::Value)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r["type"] == "interval")
+        .collect();
+    assert!(live.len() >= 2, "{live:?}");
+    for (at, sample) in &live {
+        assert!(*at < call_at, "a sample came after its call: {sample}");
+        assert_eq!(sample["call_id"], call["call_id"]);
+        let stream = call["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["ssrc"] == sample["ssrc"])
+            .expect("the sample's stream is in the call");
+        let last = stream["intervals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["start"] == sample["start"])
+            .expect("the sample is among the stream's final samples");
+        // The same counts; only the rating may move as the stream goes on.
+        for field in [
+            "packets",
+            "expected",
+            "lost",
+            "late",
+            "mean_jitter_ms",
+            "max_jitter_ms",
+        ] {
+            assert_eq!(sample[field], last[field], "{field}: {sample} vs {last}");
+        }
+        let (a, b) = (
+            sample["mos"].as_f64().unwrap(),
+            last["mos"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 0.05, "provisional MOS {a} vs final {b}");
+    }
+    // In ClickHouse: provisional rows, then the final ones replace them.
+    let all: usize = call["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["intervals"].as_array().unwrap().len())
+        .sum();
+    let raw = front.number("SELECT count() FROM voxprobe.quality_intervals") as usize;
+    assert_eq!(
+        raw,
+        all + live.len(),
+        "final rows plus the provisional ones"
+    );
+    let call_id = call["call_id"].as_str().unwrap();
+    let final_rows = front.query(&format!(
+        "SELECT count(), countIf(call_id = '{call_id}' AND carrier = 'unknown') FROM voxprobe.quality_intervals FINAL FORMAT TSV"
+    ));
+    assert_eq!(final_rows.trim(), format!("{all}\t{all}"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,6 +4,7 @@ use super::dialog::{Call, Dialog, MediaOffer, MessageContext, Side};
 use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
 use crate::analyze::{StreamCall, StreamRecord};
 use crate::media::stream::{IntervalSample, HEADLINE_BUFFER};
+use crate::media::StreamKey;
 use crate::packet::Endpoint;
 use crate::proto::sdp::MediaDescription;
 use crate::proto::sip::{self, Method, StartLine};
@@ -290,9 +291,15 @@ impl CallTable {
 
         let mut per_call: Vec<Vec<StreamRecord>> = vec![Vec::new(); calls.len()];
         let mut unattached = Vec::new();
-        let index = MediaIndex::new(&calls);
+        let dialogs: Vec<&Dialog> = calls.iter().map(|c| &c.dialog).collect();
+        let index = MediaIndex::new(&dialogs);
         for mut s in streams {
-            match index.find(&calls, &s, self.config.media_slack_ns) {
+            match index.find(
+                &dialogs,
+                &s.key,
+                s.report.first_time,
+                self.config.media_slack_ns,
+            ) {
                 Some((i, direction)) => {
                     s.call = Some(StreamCall {
                         call_id: calls[i].call_id.clone(),
@@ -313,6 +320,40 @@ impl CallTable {
             .map(|(call, streams)| build_record(call, streams))
             .collect();
         (records, unattached)
+    }
+
+    /// The calls that own streams still running, for samples reported
+    /// while they run: among the calls in the table, those closed but not
+    /// handed on, and `waiting` (closed, handed on, not yet emitted), the
+    /// one [`CallTable::records_of`] would give each stream (the stream
+    /// started at `start`), with its direction.
+    pub fn owners_of<'a>(
+        &'a self,
+        waiting: &'a [Call],
+        streams: &[(StreamKey, PacketTime)],
+    ) -> Vec<Option<(&'a str, &'a Dialog, Direction)>> {
+        let mut ids: Vec<&'a [u8]> = Vec::new();
+        let mut dialogs: Vec<&'a Dialog> = Vec::new();
+        for (id, dialog) in &self.active {
+            ids.push(id);
+            dialogs.push(dialog);
+        }
+        let closed = self.finished.iter().chain(waiting);
+        let closed_ids: Vec<&'a str> = closed.clone().map(|c| c.call_id.as_str()).collect();
+        dialogs.extend(closed.map(|c| &c.dialog));
+        let index = MediaIndex::new(&dialogs);
+        streams
+            .iter()
+            .map(|(key, start)| {
+                let (i, direction) =
+                    index.find(&dialogs, key, *start, self.config.media_slack_ns)?;
+                let id = match ids.get(i) {
+                    Some(raw) => std::str::from_utf8(raw).ok()?,
+                    None => closed_ids.get(i - ids.len())?,
+                };
+                Some((id, dialogs[i], direction))
+            })
+            .collect()
     }
 
     /// How long after its end a call is closed (and so emitted).
@@ -350,7 +391,7 @@ impl MediaIndex {
             .is_some_and(|list| list.iter().any(|&(c, _, _)| c == call))
     }
 
-    fn new(calls: &[Call]) -> Self {
+    fn new(calls: &[&Dialog]) -> Self {
         let mut by_endpoint: FastMap<Endpoint, Vec<(usize, Side, PacketTime)>> = FastMap::default();
         for (i, call) in calls.iter().enumerate() {
             for offer in &call.media {
@@ -374,24 +415,29 @@ impl MediaIndex {
     /// those, one that announced both of the stream's endpoints (a media
     /// server answering every call from one port is told apart by the
     /// callers' ports), then the latest announced.
-    fn find(&self, calls: &[Call], s: &StreamRecord, slack_ns: i64) -> Option<(usize, Direction)> {
-        let start = s.report.first_time;
+    fn find(
+        &self,
+        calls: &[&Dialog],
+        key: &StreamKey,
+        start: PacketTime,
+        slack_ns: i64,
+    ) -> Option<(usize, Direction)> {
         let candidates = self
             .by_endpoint
-            .get(&s.key.dst)
+            .get(&key.dst)
             .into_iter()
             .flatten()
             .map(|&(i, side, t)| (i, Direction::from_sender(side.other()), t))
             .chain(
                 self.by_endpoint
-                    .get(&s.key.src)
+                    .get(&key.src)
                     .into_iter()
                     .flatten()
                     .map(|&(i, side, t)| (i, Direction::from_sender(side), t)),
             );
         candidates
             .filter(|&(i, _, announced)| {
-                let call = &calls[i];
+                let call = calls[i];
                 let opens = announced.add_nanos(-slack_ns);
                 let closes = call
                     .end_time()
@@ -400,8 +446,7 @@ impl MediaIndex {
                 start >= opens.min(call.invite_time) && start <= closes
             })
             .max_by_key(|&(i, _, announced)| {
-                let both_ends =
-                    self.announced_by(&s.key.src, i) && self.announced_by(&s.key.dst, i);
+                let both_ends = self.announced_by(&key.src, i) && self.announced_by(&key.dst, i);
                 (both_ends, announced, calls[i].invite_time)
             })
             .map(|(i, d, _)| (i, d))

@@ -183,6 +183,50 @@ pub fn write_stream(out: &mut dyn Write, file: &Path, s: &StreamRecord) -> io::R
     out.write_all(b"\n")
 }
 
+/// Writes one `"interval"` line per 5-second sample a running stream
+/// completed (a live capture's provisional samples; the stream's final
+/// record has them all, rated with the whole stream).
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_samples(
+    out: &mut dyn Write,
+    file: &Path,
+    s: &crate::analyze::StreamSamples,
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct IntervalLine<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        file: &'a Path,
+        call_id: Option<&'a str>,
+        direction: Option<&'static str>,
+        ssrc: u32,
+        src: String,
+        dst: String,
+        codec: String,
+        #[serde(flatten)]
+        sample: &'a IntervalSample,
+    }
+    let r = &s.stream.report;
+    for sample in &r.intervals {
+        let line = IntervalLine {
+            kind: "interval",
+            file,
+            call_id: s.stream.call.as_ref().map(|c| c.call_id.as_str()),
+            direction: s.stream.call.as_ref().map(|c| c.direction.as_str()),
+            ssrc: s.stream.key.ssrc,
+            src: s.stream.key.src.to_string(),
+            dst: s.stream.key.dst.to_string(),
+            codec: codec_label(r.codec, r.payload_type),
+            sample,
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 /// Writes the `"summary"` line.
 ///
 /// # Errors

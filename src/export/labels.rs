@@ -5,7 +5,7 @@
 //! from traffic, so a metric's label set stays as small as the configuration.
 //! The agent is the SIP user on the configured side of the call.
 
-use crate::call::dialog::Call;
+use crate::call::dialog::Dialog;
 use std::net::IpAddr;
 
 /// The carrier of calls no rule matches.
@@ -130,7 +130,7 @@ pub struct Labeller {
 impl Labeller {
     /// The carrier of a call: the first rule matching either signalling
     /// address or the From/To host, else [`UNKNOWN_CARRIER`].
-    pub fn carrier(&self, call: &Call) -> &str {
+    pub fn carrier(&self, call: &Dialog) -> &str {
         let ips = [call.caller_ip(), call.callee_ip()];
         let hosts = [uri_host(call.from()), uri_host(call.to())];
         self.carriers
@@ -141,7 +141,7 @@ impl Labeller {
 
     /// The agent of a call: the SIP user of the configured side (empty when
     /// its URI has none).
-    pub fn agent<'a>(&self, call: &'a Call) -> &'a str {
+    pub fn agent<'a>(&self, call: &'a Dialog) -> &'a str {
         match self.agent_side {
             AgentSide::Caller => call.from_user(),
             AgentSide::Callee => call.to_user(),

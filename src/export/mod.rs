@@ -94,6 +94,24 @@ impl Exports {
         self.send(rows, delivery);
     }
 
+    /// Exports the provisional 5-second samples of running streams.
+    pub fn samples(&mut self, samples: &[crate::analyze::StreamSamples], delivery: Delivery) {
+        if self.clickhouse.is_none() || samples.is_empty() {
+            return;
+        }
+        let version = now_micros();
+        let mut rows = rows::Rows::default();
+        for s in samples {
+            self.context.add_samples(&mut rows, version, s);
+        }
+        self.send(rows, delivery);
+    }
+
+    /// The carrier and agent of a call, as rows label it.
+    pub fn labels(&self) -> &labels::Labeller {
+        &self.context.labels
+    }
+
     /// Exports DIAMETER and GTPv2-C messages.
     pub fn signals(&mut self, signals: &[SignalEntry], delivery: Delivery) {
         let version = now_micros();

@@ -540,7 +540,6 @@ impl RowContext {
         let uuid = call.map_or(Uuid::nil(), |k| k.uuid);
         let call_id = call.map_or("", |k| k.call_id);
         let carrier = call.map_or("", |k| k.carrier);
-        let agent = call.map_or("", |k| k.agent);
         let headline = r.jitter_buffers.get(crate::media::stream::HEADLINE_BUFFER);
         rows.streams.push(StreamRow {
             call_uuid: uuid,
@@ -581,6 +580,39 @@ impl RowContext {
                     .map(|t| t.mean_ms),
             ),
         });
+        self.add_intervals(rows, version, s, call);
+    }
+}
+
+impl RowContext {
+    /// Adds the 5-second samples of a stream still running (provisional
+    /// rows: the stream's final record writes them again, rated with the
+    /// whole stream, with a later version that replaces these).
+    pub fn add_samples(&self, rows: &mut Rows, version: u64, s: &crate::analyze::StreamSamples) {
+        let owner = s.owner.as_ref().zip(s.stream.call.as_ref());
+        let keys = owner.map(|(o, c)| CallKeys {
+            uuid: call_uuid(&c.call_id, o.invite_time),
+            call_id: &c.call_id,
+            carrier: &o.carrier,
+            agent: &o.agent,
+        });
+        self.add_intervals(rows, version, &s.stream, keys.as_ref());
+    }
+
+    fn add_intervals(
+        &self,
+        rows: &mut Rows,
+        version: u64,
+        s: &StreamRecord,
+        call: Option<&CallKeys>,
+    ) {
+        let r = &s.report;
+        let direction = s
+            .call
+            .as_ref()
+            .map(|c| c.direction.as_str())
+            .unwrap_or_default();
+        let codec = super::json::codec_label(r.codec, r.payload_type);
         for i in &r.intervals {
             let lost_percent = if i.expected > 0 {
                 #[allow(clippy::cast_precision_loss)]
@@ -590,12 +622,12 @@ impl RowContext {
                 0.0
             };
             rows.intervals.push(IntervalRow {
-                call_uuid: uuid,
+                call_uuid: call.map_or(Uuid::nil(), |k| k.uuid),
                 version,
                 probe: self.probe.clone(),
-                call_id: call_id.to_owned(),
-                carrier: carrier.to_owned(),
-                agent: agent.to_owned(),
+                call_id: call.map_or("", |k| k.call_id).to_owned(),
+                carrier: call.map_or("", |k| k.carrier).to_owned(),
+                agent: call.map_or("", |k| k.agent).to_owned(),
                 direction: direction.to_owned(),
                 codec: codec.clone(),
                 ssrc: s.key.ssrc,

@@ -57,6 +57,8 @@ pub struct StreamStats {
     interval: IntervalAccumulator,
     intervals: Vec<IntervalSample>,
     intervals_dropped: u64,
+    /// Completed samples already handed out while the stream runs.
+    samples_taken: usize,
 }
 
 /// The emulated jitter buffers, in this order: fixed 50 ms, fixed 200 ms,
@@ -112,6 +114,7 @@ impl StreamStats {
             interval: IntervalAccumulator::new(pkt.time, i64::from(pkt.rtp.sequence) - 1),
             intervals: Vec::with_capacity(INITIAL_INTERVALS),
             intervals_dropped: 0,
+            samples_taken: 0,
         };
         s.play(pkt, payload);
         s.count(pkt, payload);
@@ -211,6 +214,31 @@ impl StreamStats {
 
     /// The summary of everything measured so far.
     pub fn report(&self) -> StreamReport {
+        let mut report = self.summary();
+        report.intervals = self.intervals.clone();
+        if report.intervals.len() < MAX_INTERVALS && self.interval.packets > 0 {
+            report
+                .intervals
+                .push(self.interval.sample(self.sequence.max));
+        }
+        report
+    }
+
+    /// The 5-second samples completed since the last call, with the summary
+    /// so far (whose own `intervals` is empty): what a live probe reports
+    /// while the stream runs. `None` when no sample completed since.
+    pub fn take_completed_samples(&mut self) -> Option<(StreamReport, Vec<IntervalSample>)> {
+        let new = self.intervals.get(self.samples_taken..)?;
+        if new.is_empty() {
+            return None;
+        }
+        let samples = new.to_vec();
+        self.samples_taken = self.intervals.len();
+        Some((self.summary(), samples))
+    }
+
+    /// The summary without its samples.
+    fn summary(&self) -> StreamReport {
         let seq = self.sequence.summary();
         let t = &self.timing;
         let lost = seq.expected as i64 - self.packets as i64;
@@ -248,13 +276,7 @@ impl StreamStats {
             first_time: self.first_time,
             last_time: self.last_time,
             jitter_buffers: self.buffers.stats(),
-            intervals: {
-                let mut all = self.intervals.clone();
-                if all.len() < MAX_INTERVALS && self.interval.packets > 0 {
-                    all.push(self.interval.sample(self.sequence.max));
-                }
-                all
-            },
+            intervals: Vec::new(),
             intervals_dropped: self.intervals_dropped,
             quality: None,
         }

@@ -407,6 +407,25 @@ impl StreamTable {
         self.config.idle_timeout_ns
     }
 
+    /// The 5-second samples the active streams completed since the last
+    /// call: each stream's summary so far, with only those samples as its
+    /// `intervals`.
+    pub fn take_completed_samples(&mut self) -> Vec<FinishedStream> {
+        self.entries
+            .iter_mut()
+            .flatten()
+            .filter_map(|e| {
+                let (mut report, samples) = e.stats.take_completed_samples()?;
+                report.intervals = samples;
+                Some(FinishedStream {
+                    key: e.key,
+                    first_frame: e.first_frame,
+                    report,
+                })
+            })
+            .collect()
+    }
+
     /// Streams finished so far, taken out of the table (a live probe hands
     /// them on as it goes instead of keeping them to the end).
     pub fn take_finished(&mut self) -> Vec<FinishedStream> {
