@@ -25,6 +25,9 @@ use std::time::{Duration, Instant};
 pub enum Source {
     /// Open rings, one per interface, read by this thread.
     Interfaces(Vec<Ring>),
+    /// Interfaces read through libpcap (`--engine pcap`).
+    #[cfg(feature = "libpcap")]
+    Pcap(Vec<crate::capture::libpcap::PcapLive>),
     /// A capture file played at `speed` times its pace (0: at once).
     Replay {
         /// The file.
@@ -41,6 +44,11 @@ impl Source {
         match self {
             Source::Interfaces(rings) => {
                 let names: Vec<&str> = rings.iter().map(Ring::interface).collect();
+                PathBuf::from(format!("interface:{}", names.join(",")))
+            }
+            #[cfg(feature = "libpcap")]
+            Source::Pcap(captures) => {
+                let names: Vec<&str> = captures.iter().map(|c| c.interface()).collect();
                 PathBuf::from(format!("interface:{}", names.join(",")))
             }
             Source::Replay { path, .. } => path.clone(),
@@ -149,6 +157,8 @@ pub fn run(
     };
     let link = match &source {
         Source::Interfaces(rings) => rings.first().map(Ring::link),
+        #[cfg(feature = "libpcap")]
+        Source::Pcap(captures) => captures.first().map(|c| c.link()),
         Source::Replay { .. } => None,
     };
     let writer = match &settings.write_to {
@@ -207,6 +217,38 @@ pub fn run(
                     c.link_downs
                 );
                 interfaces.push(c);
+            }
+            if let Some(e) = &failure {
+                tracing::error!(error = %e, "capture ended: {e}");
+            }
+            (None, None, failure)
+        }
+        #[cfg(feature = "libpcap")]
+        Source::Pcap(mut captures) => {
+            let names: Vec<&str> = captures.iter().map(|c| c.interface()).collect();
+            let names = names.join(",");
+            tracing::info!(interfaces = %names, engine = "pcap", "capturing on {names} through libpcap; SIGINT or SIGTERM ends it");
+            let failure = read_pcap(&mut captures, &mut feed, on_closed, &going);
+            for capture in &mut captures {
+                // What the kernel queued before the stop.
+                if failure.is_none() {
+                    let _ = capture.next_frames(usize::MAX, &mut |f| feed.take(f, on_closed));
+                }
+                match pcap_counters(capture) {
+                    Ok(c) => {
+                        tracing::info!(
+                            interface = c.interface,
+                            received = c.received,
+                            dropped = c.dropped,
+                            "{}: kernel: {} received, {} dropped",
+                            c.interface,
+                            c.received,
+                            c.dropped
+                        );
+                        interfaces.push(c);
+                    }
+                    Err(e) => tracing::error!(error = %e, "{e}"),
+                }
             }
             if let Some(e) = &failure {
                 tracing::error!(error = %e, "capture ended: {e}");
@@ -334,6 +376,55 @@ fn read_rings(
         }
     }
     None
+}
+
+/// Reads libpcap captures until `going` says stop or one fails.
+#[cfg(feature = "libpcap")]
+fn read_pcap(
+    captures: &mut [crate::capture::libpcap::PcapLive],
+    feed: &mut Feed<'_>,
+    on_closed: &mut dyn FnMut(Closed),
+    going: &dyn Fn() -> bool,
+) -> Option<LiveError> {
+    while going() && feed.frames < feed.settings.max_frames {
+        if let Err(e) =
+            crate::capture::libpcap::PcapLive::wait_any(captures, Duration::from_millis(100))
+        {
+            return Some(LiveError::Engine(e.to_string()));
+        }
+        for capture in captures.iter_mut() {
+            let read = capture.next_frames(4096, &mut |f| feed.take(f, on_closed));
+            if let Err(e) = read {
+                return Some(LiveError::Engine(e.to_string()));
+            }
+        }
+        if feed.tick_due() {
+            match captures.iter_mut().map(pcap_counters).collect() {
+                Ok(counters) => feed.interfaces = counters,
+                Err(e) => return Some(e),
+            }
+            feed.tick(on_closed);
+        }
+    }
+    None
+}
+
+/// The kernel's counters of a libpcap capture so far (drops by the
+/// interface counted with those for want of buffer room).
+#[cfg(feature = "libpcap")]
+fn pcap_counters(
+    capture: &mut crate::capture::libpcap::PcapLive,
+) -> Result<InterfaceCounters, LiveError> {
+    let (received, dropped, if_dropped) = capture
+        .counters()
+        .map_err(|e| LiveError::Engine(e.to_string()))?;
+    Ok(InterfaceCounters {
+        interface: capture.interface().to_owned(),
+        received,
+        dropped: dropped + if_dropped,
+        ring_freezes: 0,
+        link_downs: 0,
+    })
 }
 
 /// The kernel's counters of a ring so far.

@@ -491,6 +491,15 @@ struct CheckConfigArgs {
     command: Configured,
 }
 
+/// Capture engines.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Engine {
+    /// Linux AF_PACKET with a TPACKET_V3 ring (the default).
+    Afpacket,
+    /// libpcap.
+    Pcap,
+}
+
 /// Commands a configuration file can configure.
 #[derive(Clone, Copy, ValueEnum)]
 enum Configured {
@@ -543,6 +552,16 @@ struct CaptureArgs {
     /// Only frames for this host (promiscuous mode off).
     #[arg(long)]
     no_promiscuous: bool,
+    /// How frames are read: the AF_PACKET ring, or libpcap (a fallback,
+    /// in builds with the `libpcap` feature).
+    #[arg(long, value_enum, default_value_t = Engine::Afpacket, conflicts_with = "replay")]
+    engine: Engine,
+    /// Keep only the frames this expression (tcpdump syntax, e.g. "udp or
+    /// sctp") accepts, in the kernel (builds with the `libpcap` feature). On
+    /// the AF_PACKET ring it sees frames as the kernel hands them over, VLAN
+    /// tags taken off.
+    #[arg(long, value_name = "EXPRESSION", conflicts_with = "replay")]
+    filter: Option<String>,
     /// Log lines on stderr as text or as one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -1084,7 +1103,6 @@ fn write_analysis(out: &mut dyn Write, args: &OutputArgs, a: &FileAnalysis) -> a
 fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
-    use voxprobe::capture::afpacket::{Ring, RingConfig};
     use voxprobe::live::{Settings, Source};
     voxprobe::log::init(args.log_format);
     let Some(config) = run_config(&args.decode, &args.output, &args.export) else {
@@ -1114,21 +1132,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
             path: path.clone(),
             speed: args.speed,
         },
-        None => {
-            let ring_config = RingConfig {
-                block_size: args.ring_block_size,
-                block_count: args.ring_blocks,
-                promiscuous: !args.no_promiscuous,
-                ..RingConfig::default()
-            };
-            let mut rings = Vec::new();
-            for (index, interface) in args.interface.iter().enumerate() {
-                let mut ring = Ring::open(interface, &ring_config)?;
-                ring.set_index(index as u32);
-                rings.push(ring);
-            }
-            Source::Interfaces(rings)
-        }
+        None => open_interfaces(args)?,
     };
     if let Some(user) = &args.user {
         drop_privileges(user)?;
@@ -1242,6 +1246,55 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+/// The interfaces of `capture`, opened with the chosen engine.
+#[cfg(target_os = "linux")]
+fn open_interfaces(args: &CaptureArgs) -> anyhow::Result<voxprobe::live::Source> {
+    use voxprobe::capture::afpacket::{Ring, RingConfig};
+    use voxprobe::live::Source;
+    #[cfg(not(feature = "libpcap"))]
+    if args.engine == Engine::Pcap || args.filter.is_some() {
+        anyhow::bail!(
+            "--engine pcap and --filter need the libpcap engine, which this build leaves out (build with `cargo build --release --features libpcap`; Debian: apt install libpcap-dev)"
+        );
+    }
+    #[cfg(feature = "libpcap")]
+    if args.engine == Engine::Pcap {
+        use voxprobe::capture::libpcap::{PcapConfig, PcapLive};
+        let config = PcapConfig {
+            promiscuous: !args.no_promiscuous,
+            snaplen: 65_535,
+            buffer_bytes: args.ring_block_size.saturating_mul(args.ring_blocks),
+            filter: args.filter.clone(),
+        };
+        let mut captures = Vec::new();
+        for (index, interface) in args.interface.iter().enumerate() {
+            let mut capture = PcapLive::open(interface, &config)?;
+            capture.set_index(index as u32);
+            captures.push(capture);
+        }
+        return Ok(Source::Pcap(captures));
+    }
+    let mut rings = Vec::new();
+    for (index, interface) in args.interface.iter().enumerate() {
+        #[allow(unused_mut)]
+        let mut ring_config = RingConfig {
+            block_size: args.ring_block_size,
+            block_count: args.ring_blocks,
+            promiscuous: !args.no_promiscuous,
+            ..RingConfig::default()
+        };
+        #[cfg(feature = "libpcap")]
+        if let Some(expression) = &args.filter {
+            let link = voxprobe::capture::afpacket::link_type_of(interface)?;
+            ring_config.filter = voxprobe::capture::libpcap::compile_filter(expression, link)?;
+        }
+        let mut ring = Ring::open(interface, &ring_config)?;
+        ring.set_index(index as u32);
+        rings.push(ring);
+    }
+    Ok(Source::Interfaces(rings))
 }
 
 /// How often (wall clock) a capture hands on the calls that closed.

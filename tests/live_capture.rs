@@ -147,7 +147,13 @@ impl Probe {
 
     /// Ends it with SIGTERM (within 10 s, exit 0) and returns the rest of
     /// its stderr and its call records.
-    fn stop(mut self) -> (String, Vec<serde_json::Value>) {
+    fn stop(self) -> (String, Vec<serde_json::Value>) {
+        let (rest, calls, _) = self.stop_with_summary();
+        (rest, calls)
+    }
+
+    /// [`Probe::stop`], with the summary record too.
+    fn stop_with_summary(mut self) -> (String, Vec<serde_json::Value>, serde_json::Value) {
         // The last block is handed over after its timeout.
         std::thread::sleep(Duration::from_millis(300));
         let pid = self.child.id().to_string();
@@ -194,11 +200,12 @@ impl Probe {
             );
             assert!(rest.contains(&logged), "{logged} not in: {rest}");
         }
+        let summary = summary.clone();
         let calls = records
             .into_iter()
             .filter(|v| v["type"] == "call")
             .collect();
-        (rest, calls)
+        (rest, calls, summary)
     }
 }
 
@@ -247,7 +254,13 @@ fn live_capture_on_a_veth_equals_the_offline_analysis() {
     let (rest, live) = probe.stop();
     assert!(rest.contains("0 dropped"), "{rest}");
 
-    let offline = analyze_file(&capture, &AnalyzeConfig::default(), &mut |_| {}).unwrap();
+    assert_same_as_offline(&live, &capture, &rest);
+}
+
+/// The calls seen live are those an offline analysis of the replayed file
+/// finds, with the same final codes and streams (packets, lost).
+fn assert_same_as_offline(live: &[serde_json::Value], capture: &std::path::Path, rest: &str) {
+    let offline = analyze_file(capture, &AnalyzeConfig::default(), &mut |_| {}).unwrap();
     assert!(offline.calls.len() >= 10, "the capture has calls");
     assert_eq!(live.len(), offline.calls.len(), "{rest}");
     for want in &offline.calls {
@@ -651,4 +664,79 @@ fn frames_written_live_keep_the_vlan_tags_the_kernel_took_off() {
         assert_eq!(seen, sent, "every tag put back: {rest}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(feature = "libpcap")]
+#[test]
+fn the_libpcap_engine_equals_the_offline_analysis() {
+    if !have("tcpreplay") || !have("ip") {
+        skip("libpcap engine: tcpreplay or ip (iproute2) missing; scripts/test-all installs them");
+        return;
+    }
+    let Some(ns) = Namespace::create("pcap", &["vp"]) else {
+        skip("libpcap engine: cannot create a network namespace (needs root)");
+        return;
+    };
+    let capture = project_dir().join("captures/calls.pcap");
+    let probe = Probe::start(
+        &ns,
+        &["-i", "vp1", "--engine", "pcap"],
+        "vp1 through libpcap",
+    );
+    replay(&ns, "vp0", &capture);
+    let (rest, live) = probe.stop();
+    assert!(rest.contains("0 dropped"), "{rest}");
+    assert_same_as_offline(&live, &capture, &rest);
+}
+
+#[cfg(feature = "libpcap")]
+#[test]
+fn a_capture_filter_keeps_only_what_it_accepts_on_both_engines() {
+    if !have("tcpreplay") || !have("ip") {
+        skip("capture filter: tcpreplay or ip (iproute2) missing; scripts/test-all installs them");
+        return;
+    }
+    let Some(ns) = Namespace::create("filter", &["vf"]) else {
+        skip("capture filter: cannot create a network namespace (needs root)");
+        return;
+    };
+    let capture = project_dir().join("captures/calls.pcap");
+    let offline = analyze_file(&capture, &AnalyzeConfig::default(), &mut |_| {}).unwrap();
+    for (engine, said) in [("afpacket", "vf1"), ("pcap", "vf1 through libpcap")] {
+        let probe = Probe::start(
+            &ns,
+            &["-i", "vf1", "--engine", engine, "--filter", "udp port 5060"],
+            said,
+        );
+        replay(&ns, "vf0", &capture);
+        let (rest, live, summary) = probe.stop_with_summary();
+        // Only SIP came through: every call, no media.
+        assert_eq!(summary["protocols"]["rtp"], 0, "{engine}: {rest}");
+        assert_eq!(
+            summary["protocols"]["sip"], offline.summary.protocols.sip,
+            "{engine}: {rest}"
+        );
+        assert_eq!(live.len(), offline.calls.len(), "{engine}: {rest}");
+        let received = summary["interfaces"][0]["received"].as_u64().unwrap();
+        assert_eq!(
+            received, offline.summary.protocols.sip,
+            "{engine}: the kernel queued only what passed"
+        );
+    }
+    // A filter that does not compile is refused, naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_voxprobe"))
+        .args([
+            "capture",
+            "-i",
+            "lo",
+            "--filter",
+            "udp prot 5060",
+            "--duration",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--filter \"udp prot 5060\""), "{err}");
 }

@@ -40,6 +40,22 @@ pub struct RingConfig {
     /// Join this `PACKET_FANOUT` group (hash of the flow, IP fragments
     /// reassembled first) so several rings share the interface's load.
     pub fanout_group: Option<u16>,
+    /// A classic BPF program (`--filter`), attached before the socket is
+    /// bound: no frame it rejects ever reaches the ring. Empty: none.
+    pub filter: Vec<BpfInstruction>,
+}
+
+/// One classic BPF instruction (`struct sock_filter`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BpfInstruction {
+    /// Opcode.
+    pub code: u16,
+    /// Jump if true.
+    pub jt: u8,
+    /// Jump if false.
+    pub jf: u8,
+    /// Operand.
+    pub k: u32,
 }
 
 impl RingConfig {
@@ -81,6 +97,7 @@ impl Default for RingConfig {
             block_timeout_ms: 100,
             promiscuous: true,
             fanout_group: None,
+            filter: Vec::new(),
         }
     }
 }
@@ -125,6 +142,9 @@ pub enum LiveError {
     /// A bad ring layout.
     #[error("ring layout: {0}")]
     Config(String),
+    /// The libpcap engine failed (its own message).
+    #[error("{0}")]
+    Engine(String),
     /// A system call failed.
     #[error("{what} on interface {interface:?}: {source}{hint}")]
     Os {
@@ -167,7 +187,11 @@ pub struct Ring {
 
 const PERMISSION_HINT: &str = " (live capture needs root or the CAP_NET_RAW capability, and CAP_NET_ADMIN for promiscuous mode)";
 
-fn link_type_of(interface: &str) -> Result<LinkType, LiveError> {
+/// The link type of an interface, from its hardware type in sysfs.
+///
+/// # Errors
+/// When the interface is unknown or of a type voxprobe does not decode.
+pub fn link_type_of(interface: &str) -> Result<LinkType, LiveError> {
     let path = format!("/sys/class/net/{interface}/type");
     let text =
         std::fs::read_to_string(&path).map_err(|_| LiveError::NoInterface(interface.to_owned()))?;
@@ -210,13 +234,25 @@ impl Ring {
             return Err(LiveError::NoInterface(interface.to_owned()));
         }
         let protocol = (libc::ETH_P_ALL as u16).to_be();
+        // Protocol 0: the socket receives nothing until it is bound to the
+        // interface (with ETH_P_ALL) once the ring and the filter are in
+        // place, so no frame of another interface or that the filter
+        // rejects lands in the ring first.
         // SAFETY: plain socket(2) call; the result is checked below.
-        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(protocol)) };
+        let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
         if raw < 0 {
             return Err(os("opening an AF_PACKET socket", PERMISSION_HINT));
         }
         // SAFETY: `raw` is a descriptor we just opened and own alone.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        if !config.filter.is_empty() {
+            attach_filter(&fd, &config.filter).map_err(|source| LiveError::Os {
+                what: "attaching the capture filter",
+                interface: interface.to_owned(),
+                source,
+                hint: "",
+            })?;
+        }
         let version = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
         set_option(&fd, libc::PACKET_VERSION, &version)
             .map_err(|_| os("selecting TPACKET_V3", " (the kernel needs 3.2 or later)"))?;
@@ -656,12 +692,46 @@ fn get_option<T: Copy>(fd: &OwnedFd, level: libc::c_int, name: libc::c_int) -> i
 }
 
 fn set_option<T>(fd: &OwnedFd, name: libc::c_int, value: &T) -> io::Result<()> {
+    set_socket_option(fd, libc::SOL_PACKET, name, value)
+}
+
+/// Attaches a classic BPF program to a socket.
+fn attach_filter(fd: &OwnedFd, program: &[BpfInstruction]) -> io::Result<()> {
+    let instructions: Vec<libc::sock_filter> = program
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    let fprog = libc::sock_fprog {
+        len: u16::try_from(instructions.len()).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "filter longer than 65535 instructions",
+            )
+        })?,
+        // The kernel copies the instructions during the call and does not
+        // write them.
+        filter: instructions.as_ptr().cast_mut(),
+    };
+    set_socket_option(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+}
+
+fn set_socket_option<T>(
+    fd: &OwnedFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
     // SAFETY: passes a pointer to a `T` we own with its exact size, as
     // setsockopt(2) reads it.
     let r = unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
-            libc::SOL_PACKET,
+            level,
             name,
             (value as *const T).cast(),
             std::mem::size_of::<T>() as libc::socklen_t,

@@ -14,6 +14,8 @@
 #[cfg(target_os = "linux")]
 pub mod afpacket;
 pub mod file;
+#[cfg(feature = "libpcap")]
+pub mod libpcap;
 
 pub use file::CaptureFile;
 
