@@ -191,6 +191,9 @@ pub fn run(
     };
     let mut interfaces = Vec::new();
     let name = source.name();
+    // Interfaces are always stopped with traffic still flowing; a replay
+    // only when stopped before the file's end.
+    let mut cut_short = !matches!(source, Source::Replay { .. });
     let (file_bytes, stopped, failure) = match source {
         Source::Interfaces(mut rings) => {
             let names: Vec<&str> = rings.iter().map(Ring::interface).collect();
@@ -273,6 +276,7 @@ pub fn run(
             let mut first = None;
             for frame in reader.by_ref() {
                 if !going() || feed.frames >= settings.max_frames {
+                    cut_short = true;
                     break;
                 }
                 let t0 = *first.get_or_insert(frame.time);
@@ -314,8 +318,14 @@ pub fn run(
         feed.calls_reported
     );
     let bytes = file_bytes.unwrap_or(feed.bytes);
+    let last_frame = feed.last_frame.map(|(t, _)| t);
     let mut analysis = feed.analyzer.finish(name, bytes, stopped.as_ref());
     analysis.summary.interfaces = interfaces;
+    if let (true, Some(last)) = (cut_short, last_frame) {
+        for call in &mut analysis.calls {
+            call.end_by_shutdown(last);
+        }
+    }
     Ok(Outcome {
         analysis,
         frames,

@@ -837,3 +837,73 @@ fn samples_of_running_streams_arrive_before_the_call_ends_and_are_replaced() {
     assert_eq!(final_rows.trim(), format!("{all}\t{all}"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigterm_mid_call_flushes_the_call_as_ended_by_shutdown() {
+    if !available("ClickHouse export") {
+        return;
+    }
+    let dir = temp_dir("ch-sigterm");
+    let front = Front::start(&dir.join("data"));
+    // A 12 s call replayed at its own pace, stopped 4 s in.
+    let probe = voxprobe()
+        .args([
+            "capture",
+            "--replay",
+            &captures("sip-call.pcap"),
+            "--speed",
+            "1",
+        ])
+        .args(["--format", "json", "--clickhouse-url", &front.url()])
+        .arg("--clickhouse-spool-dir")
+        .arg(dir.join("spool"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    let pid = probe.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = probe.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let call = records
+        .iter()
+        .find(|r| r["type"] == "call")
+        .expect("the call, flushed");
+    assert_eq!(call["ended_by"], "shutdown", "{call}");
+    assert_eq!(call["outcome"], "answered");
+    let duration = call["duration_s"].as_f64().unwrap();
+    assert!(
+        (2.0..6.0).contains(&duration),
+        "cut at the stop, 4 s in: {duration}"
+    );
+    assert!(
+        err.contains("0 waiting in the spool, 0 dropped, 0 lost"),
+        "{err}"
+    );
+    let row = front.query(
+        "SELECT ended_by, outcome, streams, round(duration_s, 3) FROM voxprobe.calls FORMAT TSV",
+    );
+    let streams = call["streams"].as_array().unwrap().len();
+    assert_eq!(
+        row.trim(),
+        format!(
+            "shutdown\tanswered\t{streams}\t{}",
+            (duration * 1000.0).round() / 1000.0
+        )
+    );
+    assert_eq!(
+        front.number("SELECT count() FROM voxprobe.media_streams") as usize,
+        streams
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

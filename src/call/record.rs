@@ -110,6 +110,9 @@ pub enum EndedBy {
     LastMessage,
     /// Not ended: no final response was seen.
     NotEnded,
+    /// Still in progress when a live capture was stopped (SIGINT, SIGTERM,
+    /// `--duration`, `--count`): its end time is the last frame seen.
+    Shutdown,
 }
 
 /// The media of one direction, summarised from its main stream (the one
@@ -176,6 +179,16 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
+    /// Marks a call still in progress when a live capture stopped at
+    /// `last_frame`: ended by the shutdown, at that time.
+    pub fn end_by_shutdown(&mut self, last_frame: PacketTime) {
+        if self.call.is_ended() {
+            return;
+        }
+        self.ended_by = EndedBy::Shutdown;
+        self.end_time = Some(last_frame.max(self.end_time.unwrap_or(last_frame)));
+    }
+
     /// INVITE → 2xx, ms.
     pub fn setup_ms(&self) -> Option<f64> {
         self.call
