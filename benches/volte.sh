@@ -9,7 +9,9 @@
 #   voxprobe analyze --format json
 # pinned to one core under /usr/bin/time and prints signalling messages per
 # second end to end (pcap to JSON; SIP + DIAMETER + GTPv2-C decoded, from the
-# summary) and peak RSS per call. Then runs the `volte_state` bench on the
+# summary) and peak RSS per call; then replays the capture through `capture`
+# (the live path, every call concurrent) and prints its peak RSS next to the
+# systemd unit's MemoryMax. Then runs the `volte_state` bench on the
 # same calls, pinned to one core: the correlation stage alone (messages/s)
 # and heap per active call, next to the targets (>= 500 k messages/s,
 # <= 2 KB per call).
@@ -52,6 +54,15 @@ printf '%-40s %12s\n' "signalling messages/s, one core" \
     "$(awk -v n="$messages" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')"
 printf '%-40s %12s\n' "peak RSS per call, bytes" \
     "$(awk -v k="$rss_kb" -v c="$CALLS" 'BEGIN { printf "%.0f", k * 1024 / c }')"
+
+# The live path: the same calls replayed through `capture` at top speed (all
+# of them concurrent), its peak memory against the systemd unit's MemoryMax.
+/usr/bin/time -f '%M' -o "$OUT/volte-live.rss" \
+    target/release/voxprobe capture --replay "$PCAP" --speed 0 --format json \
+    > /dev/null 2> "$OUT/volte-live.err"
+live_kb=$(tail -1 "$OUT/volte-live.rss")
+limit=$(grep -o '^MemoryMax=.*' systemd/voxprobe.service | cut -d= -f2)
+printf '%-40s %12s\n' "live replay, $CALLS concurrent calls: peak RSS" "$((live_kb / 1024)) MB (unit MemoryMax $limit)"
 echo
 echo "correlation stage alone (cargo bench --bench volte_state):"
 CALLS=$CALLS taskset -c 0 cargo bench --quiet --bench volte_state

@@ -1227,6 +1227,13 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     out.flush()?;
     drop(out);
     report_exports(exports, args.export.drain(), true);
+    if let Some((_, peak_rss_bytes)) = voxprobe::process::memory() {
+        tracing::info!(
+            peak_rss_bytes,
+            "peak resident memory {} MiB",
+            peak_rss_bytes >> 20
+        );
+    }
     if metrics.is_some() && args.metrics_linger > 0.0 {
         let linger = Duration::try_from_secs_f64(args.metrics_linger).unwrap_or_default();
         tracing::info!(

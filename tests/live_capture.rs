@@ -740,3 +740,55 @@ fn a_capture_filter_keeps_only_what_it_accepts_on_both_engines() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--filter \"udp prot 5060\""), "{err}");
 }
+
+/// The memory budget of the probe: a base for the program, its tables and
+/// buffers, and a share per concurrent call with all its legs (the unit's
+/// MemoryMax of 4 GiB leaves room for 300 000 calls).
+const MEMORY_BASE: u64 = 100 << 20;
+const MEMORY_PER_CALL: u64 = 10 << 10;
+
+#[test]
+fn twenty_thousand_concurrent_calls_stay_within_the_memory_budget() {
+    let dir = std::env::temp_dir().join(format!("voxprobe-memory-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("volte-bulk.pcap");
+    let calls = 20_000u64;
+    // Every call overlaps every other (held 20 s, starts spread over 10 s),
+    // each with its SIP dialog, Rx and Gx sessions and bearer procedures.
+    voxprobe::synth::generate(
+        voxprobe::synth::Scenario::VolteBulk { calls },
+        1,
+        std::io::BufWriter::new(std::fs::File::create(&pcap).unwrap()),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_voxprobe"))
+        .args(["capture", "--replay"])
+        .arg(&pcap)
+        .args(["--speed", "0", "--format", "json", "--log-format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reported = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with("{\"type\":\"call\""))
+        .count() as u64;
+    assert_eq!(reported, calls);
+    let log = String::from_utf8_lossy(&out.stderr);
+    let peak = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|l| l["peak_rss_bytes"].as_u64())
+        .unwrap_or_else(|| panic!("no peak memory in the log: {log}"));
+    let budget = MEMORY_BASE + calls * MEMORY_PER_CALL;
+    assert!(
+        peak <= budget,
+        "peak resident memory {} MiB over the budget of {} MiB",
+        peak >> 20,
+        budget >> 20
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

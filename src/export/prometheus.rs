@@ -430,6 +430,22 @@ impl Collector for RunCollector {
         ] {
             family(&mut e, name, help, MetricType::Counter, per_interface(f))?;
         }
+        if let Some((rss, peak)) = crate::process::memory() {
+            family(
+                &mut e,
+                "voxprobe_resident_memory_bytes",
+                "Resident memory of the probe now",
+                MetricType::Gauge,
+                [(none(), gauge(rss))],
+            )?;
+            family(
+                &mut e,
+                "voxprobe_peak_resident_memory_bytes",
+                "Highest resident memory of the probe since it started",
+                MetricType::Gauge,
+                [(none(), gauge(peak))],
+            )?;
+        }
         family(
             &mut e,
             "voxprobe_active_calls",
