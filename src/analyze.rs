@@ -203,6 +203,19 @@ pub struct Summary {
     /// files).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<InterfaceCounters>,
+    /// Live capture on AF_PACKET rings: what the capture stage handed to
+    /// the analysis and dropped because the analysis was behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture_stage: Option<StageCounters>,
+}
+
+/// What a live capture's capture stage counted.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct StageCounters {
+    /// Frames handed to the analysis.
+    pub frames_sent: u64,
+    /// Frames dropped because the analysis's queue was full.
+    pub frames_dropped: u64,
 }
 
 /// What the kernel counted for one interface of a live capture.
@@ -573,6 +586,7 @@ impl Analyzer {
                 unsupported_link_types: unsupported_links,
                 stopped: stop.map(StoppedAt::from),
                 interfaces: Vec::new(),
+                capture_stage: None,
             },
         }
     }

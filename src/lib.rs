@@ -19,6 +19,7 @@ pub mod live;
 pub mod log;
 pub mod media;
 pub mod packet;
+pub mod pipeline;
 pub mod process;
 pub mod proto;
 pub mod synth;

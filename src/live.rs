@@ -7,14 +7,15 @@
 //! back (rate-limited per interface), a status line every
 //! [`Settings::status_every`], the kernel's counters at the end.
 
+use crate::analyze::StageCounters;
 use crate::analyze::{Analyzer, FileAnalysis, InterfaceCounters, StreamRecord, StreamSamples};
 use crate::call::signal_log::SignalEntry;
 use crate::call::CallRecord;
-use crate::capture::afpacket::{LinkEvent, LiveError, Ring};
+use crate::capture::afpacket::{LiveError, Ring};
 use crate::capture::{CaptureError, CaptureFile, Frame};
 use crate::export::pcap::PcapFrameWriter;
 use crate::export::prometheus::RunStatus;
-use crate::log::RateLimit;
+use crate::pipeline::{CaptureStage, PipelineConfig};
 use crate::time::PacketTime;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -77,6 +78,8 @@ pub struct Settings {
     /// Hand DIAMETER and GTPv2-C messages on as they come (for export)
     /// instead of keeping them for the end (for ladders).
     pub hand_on_signals: bool,
+    /// Batches and queue between the capture stage and the analysis.
+    pub pipeline: PipelineConfig,
     /// Hand on the 5-second samples of running streams, labelling their
     /// calls with this (carrier, agent); `None`: nobody wants them.
     pub sample_labels: Option<SampleLabels>,
@@ -127,6 +130,12 @@ pub enum RunError {
     /// The replayed file could not be read.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// The capture thread could not be started.
+    #[error("cannot start the capture thread: {source}")]
+    Thread {
+        /// The error.
+        source: std::io::Error,
+    },
     /// The file to write frames to could not be created.
     #[error("{path}: {source}")]
     Write {
@@ -186,26 +195,67 @@ pub fn run(
         last_emit: Instant::now(),
         last_frame: None,
         interfaces: Vec::new(),
+        stage_dropped: 0,
         last_status: Instant::now(),
         frames_at_status: 0,
     };
     let mut interfaces = Vec::new();
+    let mut capture_stage = None;
     let name = source.name();
     // Interfaces are always stopped with traffic still flowing; a replay
     // only when stopped before the file's end.
     let mut cut_short = !matches!(source, Source::Replay { .. });
     let (file_bytes, stopped, failure) = match source {
-        Source::Interfaces(mut rings) => {
+        Source::Interfaces(rings) => {
             let names: Vec<&str> = rings.iter().map(Ring::interface).collect();
             let names = names.join(",");
+            let stage =
+                CaptureStage::start(rings, settings.pipeline, Arc::new(AtomicBool::new(false)))
+                    .map_err(|source| RunError::Thread { source })?;
             tracing::info!(interfaces = %names, "capturing on {names}; SIGINT or SIGTERM ends it");
-            let failure = read_rings(&mut rings, &mut feed, on_closed, &going);
-            for ring in &mut rings {
-                // What the kernel captured before the stop, still in its open block.
-                if failure.is_none() {
-                    ring.drain(ring.block_timeout() * 2, &mut |f| feed.take(f, on_closed))?;
+            loop {
+                if !going() || feed.frames >= settings.max_frames {
+                    stage.stop();
                 }
-                let c = interface_counters(ring)?;
+                match stage.batches.recv_timeout(Duration::from_millis(100)) {
+                    Ok(batch) => {
+                        for f in batch.frames() {
+                            feed.take(&f, on_closed);
+                        }
+                        stage.give_back(batch);
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    // The reader ended: stopped and drained, or failed.
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                if feed.tick_due() {
+                    feed.stage_dropped = stage.counters.frames_dropped.load(Ordering::Relaxed);
+                    if let Ok(c) = stage.counters.interfaces.lock() {
+                        feed.interfaces.clone_from(&c);
+                    }
+                    feed.tick(on_closed);
+                }
+            }
+            let counters = stage.counters.clone();
+            let failure = stage.join();
+            let stage_counters = StageCounters {
+                frames_sent: counters.frames_sent.load(Ordering::Relaxed),
+                frames_dropped: counters.frames_dropped.load(Ordering::Relaxed),
+            };
+            tracing::info!(
+                sent = stage_counters.frames_sent,
+                dropped = stage_counters.frames_dropped,
+                "capture stage: {} frames handed to the analysis, {} dropped (the analysis fell behind)",
+                stage_counters.frames_sent,
+                stage_counters.frames_dropped
+            );
+            capture_stage = Some(stage_counters);
+            let final_counters = counters
+                .interfaces
+                .lock()
+                .map(|c| c.clone())
+                .unwrap_or_default();
+            for c in final_counters {
                 tracing::info!(
                     interface = c.interface,
                     received = c.received,
@@ -321,6 +371,7 @@ pub fn run(
     let last_frame = feed.last_frame.map(|(t, _)| t);
     let mut analysis = feed.analyzer.finish(name, bytes, stopped.as_ref());
     analysis.summary.interfaces = interfaces;
+    analysis.summary.capture_stage = capture_stage;
     if let (true, Some(last)) = (cut_short, last_frame) {
         for call in &mut analysis.calls {
             call.end_by_shutdown(last);
@@ -333,59 +384,6 @@ pub fn run(
         calls_reported: feed.calls_reported,
         failure,
     })
-}
-
-/// Reads the rings until `going` says stop or a ring fails (the failure).
-fn read_rings(
-    rings: &mut [Ring],
-    feed: &mut Feed<'_>,
-    on_closed: &mut dyn FnMut(Closed),
-    going: &dyn Fn() -> bool,
-) -> Option<LiveError> {
-    // A flapping interface logs a few lines a minute, not thousands.
-    let mut link_log: Vec<RateLimit> = rings
-        .iter()
-        .map(|_| RateLimit::new(5, Duration::from_secs(60)))
-        .collect();
-    while going() && feed.frames < feed.settings.max_frames {
-        if let Err(e) = Ring::wait_any(rings, Duration::from_millis(100)) {
-            return Some(e);
-        }
-        if feed.tick_due() {
-            match rings.iter_mut().map(interface_counters).collect() {
-                Ok(counters) => feed.interfaces = counters,
-                Err(e) => return Some(e),
-            }
-            feed.tick(on_closed);
-        }
-        for (ring, limit) in rings.iter_mut().zip(&mut link_log) {
-            if let Err(e) = ring.next_block(Duration::ZERO, &mut |f| feed.take(f, on_closed)) {
-                return Some(e);
-            }
-            let Some(event) = ring.take_event() else {
-                continue;
-            };
-            let Some(suppressed) = limit.allow(Instant::now()) else {
-                continue;
-            };
-            let interface = ring.interface();
-            match event {
-                LinkEvent::Down => tracing::warn!(
-                    interface,
-                    suppressed,
-                    "{interface}: interface down; capture resumes when it is back"
-                ),
-                LinkEvent::Up { after } => tracing::warn!(
-                    interface,
-                    gap_s = after.as_secs_f64(),
-                    suppressed,
-                    "{interface}: interface back after {:.1} s (nothing captured meanwhile); capture resumed",
-                    after.as_secs_f64()
-                ),
-            }
-        }
-    }
-    None
 }
 
 /// Reads libpcap captures until `going` says stop or one fails.
@@ -438,7 +436,7 @@ fn pcap_counters(
 }
 
 /// The kernel's counters of a ring so far.
-fn interface_counters(ring: &mut Ring) -> Result<InterfaceCounters, LiveError> {
+pub(crate) fn interface_counters(ring: &mut Ring) -> Result<InterfaceCounters, LiveError> {
     let kernel = ring.kernel_counters()?;
     Ok(InterfaceCounters {
         interface: ring.interface().to_owned(),
@@ -464,6 +462,8 @@ struct Feed<'a> {
     last_frame: Option<(PacketTime, Instant)>,
     /// The kernel's counters per interface, as last read.
     interfaces: Vec<InterfaceCounters>,
+    /// Frames the capture stage dropped so far.
+    stage_dropped: u64,
     last_status: Instant,
     frames_at_status: u64,
 }
@@ -505,6 +505,7 @@ impl Feed<'_> {
             packets: packets.clone(),
             protocols: protocols.clone(),
             interfaces: self.interfaces.clone(),
+            stage_dropped: self.stage_dropped,
         };
         on_closed(Closed {
             calls,

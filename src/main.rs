@@ -549,6 +549,13 @@ struct CaptureArgs {
     /// Blocks in the ring.
     #[arg(long, default_value_t = 64, value_name = "N")]
     ring_blocks: u32,
+    /// Frames the capture thread copies into one batch for the analysis.
+    #[arg(long, default_value_t = 512, value_name = "N")]
+    batch_frames: usize,
+    /// Batches that may wait for the analysis; past that the capture
+    /// thread drops frames (counted) rather than stop emptying the ring.
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    queue_batches: usize,
     /// Only frames for this host (promiscuous mode off).
     #[arg(long)]
     no_promiscuous: bool,
@@ -1164,6 +1171,10 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
         write_to: args.write.clone(),
         hand_on_signals: exports.to_clickhouse() && args.output.ladder.is_none(),
+        pipeline: voxprobe::pipeline::PipelineConfig {
+            batch_frames: args.batch_frames.max(1),
+            queue_batches: args.queue_batches.max(1),
+        },
         sample_labels: (exports.to_clickhouse() || stream_out).then(|| {
             let labels = exports.labels().clone();
             Box::new(move |d: &voxprobe::call::dialog::Dialog| {

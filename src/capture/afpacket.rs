@@ -657,6 +657,12 @@ impl Ring {
     }
 }
 
+// SAFETY: a `Ring` owns its socket and its mapping of the ring alone (no
+// other handle to either exists, frames borrowed from it do not outlive the
+// `&mut self` calls that hand them out), so moving it to another thread (the
+// capture stage's) is sound; it is not shared (no `Sync`).
+unsafe impl Send for Ring {}
+
 impl Drop for Ring {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `open`; no frame

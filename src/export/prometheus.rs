@@ -53,6 +53,8 @@ pub struct RunStatus {
     pub protocols: ProtocolCounters,
     /// The kernel's counters per interface.
     pub interfaces: Vec<InterfaceCounters>,
+    /// Frames the capture stage dropped (the analysis was behind).
+    pub stage_dropped: u64,
 }
 
 impl RunStatus {
@@ -66,6 +68,7 @@ impl RunStatus {
             packets: summary.packets.clone(),
             protocols: summary.protocols.clone(),
             interfaces: summary.interfaces.clone(),
+            stage_dropped: summary.capture_stage.map_or(0, |c| c.frames_dropped),
         }
     }
 }
@@ -446,6 +449,16 @@ impl Collector for RunCollector {
                 [(none(), gauge(peak))],
             )?;
         }
+        family(
+            &mut e,
+            "voxprobe_pipeline_dropped_frames",
+            "Frames dropped between stages of the probe, by the stage that could not take them",
+            MetricType::Counter,
+            [(
+                vec![("stage", "analysis".to_owned())],
+                counter(status.stage_dropped),
+            )],
+        )?;
         family(
             &mut e,
             "voxprobe_active_calls",
