@@ -20,6 +20,7 @@ pub mod log;
 pub mod media;
 pub mod packet;
 pub mod pipeline;
+pub mod privacy;
 pub mod process;
 pub mod proto;
 pub mod synth;

@@ -239,6 +239,8 @@ struct ExportArgs {
     probe_name: Option<String>,
     #[command(flatten)]
     labels: LabelArgs,
+    #[command(flatten)]
+    privacy: PrivacyArgs,
     /// Also write per-call quality alerts to this file, one JSON object per line.
     #[arg(long, value_name = "FILE")]
     alerts_file: Option<PathBuf>,
@@ -300,6 +302,33 @@ struct ReportArgs {
     /// Never show a progress bar.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// How identifiers of people leave the probe.
+#[derive(clap::Args)]
+struct PrivacyArgs {
+    /// IMSI, MSISDN, phone numbers and the users of SIP URIs in every
+    /// output: as seen (`off`), masked, or replaced by keyed-hash
+    /// pseudonyms (`hash`: the same number, the same pseudonym).
+    #[arg(long, value_enum, default_value_t = voxprobe::privacy::PrivacyMode::Off)]
+    privacy: voxprobe::privacy::PrivacyMode,
+    /// The secret key of `--privacy hash` (at least 16 bytes; keep it out
+    /// of reach of whoever reads the outputs).
+    #[arg(long, value_name = "FILE")]
+    privacy_key_file: Option<PathBuf>,
+}
+
+impl PrivacyArgs {
+    fn privacy(&self) -> anyhow::Result<voxprobe::privacy::Privacy> {
+        let key = match &self.privacy_key_file {
+            Some(path) => Some(
+                std::fs::read(path)
+                    .map_err(|e| anyhow::anyhow!("--privacy-key-file {}: {e}", path.display()))?,
+            ),
+            None => None,
+        };
+        Ok(voxprobe::privacy::Privacy::new(self.privacy, key)?)
+    }
 }
 
 /// The schema's database, cluster and retention.
@@ -934,6 +963,7 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         return Ok(2);
     };
     let mut exports = args.export.open(None)?;
+    let privacy = args.export.privacy.privacy()?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut code = 0u8;
@@ -962,6 +992,7 @@ fn run_analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
             }
         }
         let mut analysis = analysis;
+        privacy.analysis(&mut analysis);
         let source = path.display().to_string();
         exports.calls(&source, &analysis.calls, &analysis.streams, Delivery::Wait);
         exports.signals(analysis.signals.entries(), Delivery::Wait);
@@ -1128,6 +1159,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         None => None,
     };
     let mut exports = args.export.open(metrics.clone())?;
+    let privacy = args.export.privacy.privacy()?;
     if !(args.speed == 0.0 || (0.001..=1e6).contains(&args.speed)) {
         eprintln!(
             "voxprobe: --speed must be 0 (as fast as possible) or a factor from 0.001 to 1000000"
@@ -1177,8 +1209,12 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         },
         sample_labels: (exports.to_clickhouse() || stream_out).then(|| {
             let labels = exports.labels().clone();
+            let privacy = privacy.clone();
             Box::new(move |d: &voxprobe::call::dialog::Dialog| {
-                (labels.carrier(d).to_owned(), labels.agent(d).to_owned())
+                (
+                    labels.carrier(d).to_owned(),
+                    privacy.identifier(labels.agent(d)),
+                )
             }) as voxprobe::live::SampleLabels
         }),
     };
@@ -1188,7 +1224,13 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     };
     let analyzer = voxprobe::analyze::Analyzer::new(&config);
     let source_name = emitted.source.display().to_string();
-    let outcome = voxprobe::live::run(source, analyzer, &settings, &mut |closed| {
+    let outcome = voxprobe::live::run(source, analyzer, &settings, &mut |mut closed| {
+        for c in &mut closed.calls {
+            privacy.call(c);
+        }
+        for s in &mut closed.signals {
+            privacy.signal(s);
+        }
         exports.calls(
             &source_name,
             &closed.calls,
@@ -1215,6 +1257,7 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         }
     })?;
     let mut analysis = outcome.analysis;
+    privacy.analysis(&mut analysis);
     exports.status(voxprobe::export::prometheus::RunStatus::at_end(
         outcome.frames,
         outcome.bytes,

@@ -881,10 +881,12 @@ fn sigterm_mid_call_flushes_the_call_as_ended_by_shutdown() {
         .expect("the call, flushed");
     assert_eq!(call["ended_by"], "shutdown", "{call}");
     assert_eq!(call["outcome"], "answered");
+    // Answered 2 s in, stopped about 4 s in (less the start-up): about 2 s
+    // of the call's 10.
     let duration = call["duration_s"].as_f64().unwrap();
     assert!(
-        (2.0..6.0).contains(&duration),
-        "cut at the stop, 4 s in: {duration}"
+        (1.0..3.5).contains(&duration),
+        "cut at the stop: {duration}"
     );
     assert!(
         err.contains("0 waiting in the spool, 0 dropped, 0 lost"),

@@ -19,6 +19,7 @@ mod generated;
 mod grafana_dashboards;
 mod gtpv2_captures;
 mod live_capture;
+mod privacy;
 mod prometheus_export;
 mod rtcp_captures;
 mod service_unit;

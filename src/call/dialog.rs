@@ -191,6 +191,9 @@ pub struct LadderEntry {
     pub retransmission: bool,
 }
 
+/// A rewrite of a text field.
+type Rewrite<'a> = &'a dyn Fn(&str) -> String;
+
 /// The ladder label of a SIP message: `INVITE (SDP)`, `180 Ringing`, ...
 pub fn message_label(msg: &sip::Message<'_>, has_sdp: bool) -> String {
     let mut label = match msg.start {
@@ -737,6 +740,28 @@ impl Dialog {
     /// The reason phrase of the final response to the INVITE.
     pub fn final_reason(&self) -> Option<&str> {
         self.text.text(TextField::FinalReason)
+    }
+
+    /// Rewrites what identifies people — From, To, P-Asserted-Identity with
+    /// `uri`, the From and To users with `user` — before any output (the
+    /// probe's privacy settings).
+    pub fn rewrite_identities(
+        &mut self,
+        uri: &dyn Fn(&str) -> String,
+        user: &dyn Fn(&str) -> String,
+    ) {
+        let fields: [(TextField, Rewrite<'_>); 5] = [
+            (TextField::From, uri),
+            (TextField::To, uri),
+            (TextField::AssertedIdentity, uri),
+            (TextField::FromUser, user),
+            (TextField::ToUser, user),
+        ];
+        for (field, rewrite) in fields {
+            if let Some(new) = self.text.text(field).map(rewrite) {
+                self.text.set(field, Some(new.as_bytes()));
+            }
+        }
     }
 
     fn set_text(&mut self, field: TextField, value: Option<&[u8]>) {

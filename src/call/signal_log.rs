@@ -175,6 +175,11 @@ impl SignalLog {
         self.entries.push(entry);
     }
 
+    /// Rewrites every message logged (privacy settings).
+    pub fn rewrite(&mut self, f: impl Fn(&mut SignalEntry)) {
+        self.entries.iter_mut().for_each(f);
+    }
+
     /// The messages logged.
     pub fn entries(&self) -> &[SignalEntry] {
         &self.entries
