@@ -44,14 +44,14 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Analyse capture files (pcap or pcapng): calls, RTP streams, packet counters.
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Write every packet of one call (SIP, RTP, RTCP) from capture files to one pcap.
     Extract(ExtractArgs),
     /// E-model calculator: R and MOS for a codec under loss, burstiness and delay.
     Mos(MosArgs),
     /// Capture live from a network interface, then print what `analyze`
     /// prints (at SIGINT/SIGTERM, --duration or --count).
-    Capture(CaptureArgs),
+    Capture(Box<CaptureArgs>),
     /// Check a configuration file: every key must be an option of the
     /// command it configures; prints the command line it amounts to.
     CheckConfig(CheckConfigArgs),
@@ -621,6 +621,11 @@ struct CaptureArgs {
         requires = "metrics_listen"
     )]
     metrics_linger: f64,
+    /// Require HTTP basic authentication on the metrics endpoint: the file
+    /// holds one `user:password` line (give Prometheus the same in its
+    /// `basic_auth`).
+    #[arg(long, value_name = "FILE", requires = "metrics_listen")]
+    metrics_auth_file: Option<PathBuf>,
     /// When started as root: once the ring is open, run as this user (and
     /// its group) with no supplementary groups. Under the systemd unit the
     /// probe starts as its own user with only CAP_NET_RAW/CAP_NET_ADMIN.
@@ -1152,7 +1157,20 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
             let metrics = std::sync::Arc::new(voxprobe::export::prometheus::Metrics::new(
                 &labels.carrier_names(),
             ));
-            let bound = voxprobe::export::prometheus::serve(metrics.clone(), address)?;
+            let auth = match &args.metrics_auth_file {
+                Some(path) => {
+                    let line = std::fs::read_to_string(path).map_err(|e| {
+                        anyhow::anyhow!("--metrics-auth-file {}: {e}", path.display())
+                    })?;
+                    Some(
+                        voxprobe::export::prometheus::BasicAuth::from_line(&line).map_err(|e| {
+                            anyhow::anyhow!("--metrics-auth-file {}: {e}", path.display())
+                        })?,
+                    )
+                }
+                None => None,
+            };
+            let bound = voxprobe::export::prometheus::serve(metrics.clone(), address, auth)?;
             tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
             Some(metrics)
         }

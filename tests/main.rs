@@ -22,6 +22,7 @@ mod live_capture;
 mod privacy;
 mod prometheus_export;
 mod rtcp_captures;
+mod security;
 mod service_unit;
 mod sip_counts;
 mod volte_captures;

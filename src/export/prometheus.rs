@@ -558,7 +558,11 @@ pub struct ServeError {
 ///
 /// # Errors
 /// When the address cannot be bound.
-pub fn serve(metrics: Arc<Metrics>, address: SocketAddr) -> Result<SocketAddr, ServeError> {
+pub fn serve(
+    metrics: Arc<Metrics>,
+    address: SocketAddr,
+    auth: Option<BasicAuth>,
+) -> Result<SocketAddr, ServeError> {
     let listener =
         std::net::TcpListener::bind(address).map_err(|source| ServeError { address, source })?;
     let bound = listener
@@ -580,13 +584,17 @@ pub fn serve(metrics: Arc<Metrics>, address: SocketAddr) -> Result<SocketAddr, S
                     return;
                 }
             };
-            runtime.block_on(accept(metrics, listener));
+            runtime.block_on(accept(metrics, listener, auth.map(Arc::new)));
         })
         .map_err(|source| ServeError { address, source })?;
     Ok(bound)
 }
 
-async fn accept(metrics: Arc<Metrics>, listener: std::net::TcpListener) {
+async fn accept(
+    metrics: Arc<Metrics>,
+    listener: std::net::TcpListener,
+    auth: Option<Arc<BasicAuth>>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -599,10 +607,14 @@ async fn accept(metrics: Arc<Metrics>, listener: std::net::TcpListener) {
             continue;
         };
         let metrics = metrics.clone();
+        let auth = auth.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let metrics = metrics.clone();
-                async move { Ok::<_, std::convert::Infallible>(respond(&metrics, &req)) }
+                let auth = auth.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(respond(&metrics, auth.as_deref(), &req))
+                }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
             let _ = hyper::server::conn::http1::Builder::new()
@@ -646,10 +658,84 @@ fn openmetrics_to_text(om: &str) -> String {
     out
 }
 
+/// HTTP basic authentication of the metrics endpoint (`--metrics-auth-file`,
+/// one `user:password` line): requests without the credentials get 401.
+#[derive(Clone)]
+pub struct BasicAuth {
+    /// `Basic base64(user:password)`, as the header carries it.
+    expected: String,
+}
+
+impl BasicAuth {
+    /// From a `user:password` line.
+    ///
+    /// # Errors
+    /// A line without `:` or with an empty user or password.
+    pub fn from_line(line: &str) -> Result<BasicAuth, &'static str> {
+        let line = line.trim_end_matches(['\r', '\n']);
+        match line.split_once(':') {
+            Some((user, password)) if !user.is_empty() && !password.is_empty() => Ok(BasicAuth {
+                expected: format!("Basic {}", base64(line.as_bytes())),
+            }),
+            _ => Err("expected one line user:password"),
+        }
+    }
+
+    /// Whether a request carries the credentials (compared in constant time).
+    fn allows(&self, header: Option<&hyper::header::HeaderValue>) -> bool {
+        let given = header
+            .map(hyper::header::HeaderValue::as_bytes)
+            .unwrap_or_default();
+        let expected = self.expected.as_bytes();
+        given.len() == expected.len()
+            && given
+                .iter()
+                .zip(expected)
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 fn respond<B>(
     metrics: &Metrics,
+    auth: Option<&BasicAuth>,
     req: &hyper::Request<B>,
 ) -> hyper::Response<http_body_util::Full<hyper::body::Bytes>> {
+    if let Some(auth) = auth {
+        if !auth.allows(req.headers().get(hyper::header::AUTHORIZATION)) {
+            let mut response = hyper::Response::new(http_body_util::Full::new(
+                "authentication required\n".into(),
+            ));
+            *response.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+            response.headers_mut().insert(
+                hyper::header::WWW_AUTHENTICATE,
+                hyper::header::HeaderValue::from_static("Basic realm=\"voxprobe\""),
+            );
+            return response;
+        }
+    }
     let openmetrics = req
         .headers()
         .get(hyper::header::ACCEPT)
@@ -690,6 +776,22 @@ fn respond<B>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn basic_auth_header_and_base64() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"prometheus:s3cret"), "cHJvbWV0aGV1czpzM2NyZXQ=");
+        let auth = BasicAuth::from_line("prometheus:s3cret\n").unwrap();
+        let header = |v: &str| hyper::header::HeaderValue::from_str(v).unwrap();
+        assert!(auth.allows(Some(&header("Basic cHJvbWV0aGV1czpzM2NyZXQ="))));
+        assert!(!auth.allows(Some(&header("Basic cHJvbWV0aGV1czpzM2NyZXQ"))));
+        assert!(!auth.allows(None));
+        assert!(BasicAuth::from_line("nopassword").is_err());
+        assert!(BasicAuth::from_line("user:").is_err());
+    }
 
     #[test]
     fn text_format_names_counters_with_total() {

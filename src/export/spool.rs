@@ -282,6 +282,16 @@ impl Spool {
 /// Reads and checks one batch file; the error says what does not hold.
 fn read_batch(path: &Path) -> Result<SpooledBatch, String> {
     let data = fs::read(path).map_err(|e| e.to_string())?;
+    parse_batch(&data)
+}
+
+/// Checks the bytes of a batch file (header line, length, checksum); the
+/// error says what does not hold.
+///
+/// # Errors
+/// A missing or unreadable header, a body of another length, a checksum
+/// that does not match.
+pub fn parse_batch(data: &[u8]) -> Result<SpooledBatch, String> {
     let newline = data
         .iter()
         .position(|b| *b == b'\n')

@@ -15,6 +15,8 @@ pub struct Front {
     pub data: PathBuf,
     /// Its port.
     pub port: u16,
+    /// Header lines with the credentials the front requires, if any.
+    auth: String,
 }
 
 /// Whether the engine is installed; prints a visible skip when not.
@@ -39,10 +41,22 @@ impl Front {
         Front::start_on(data, 0)
     }
 
+    /// Starts a front that accepts only `user` with `password`.
+    pub fn start_with_credentials(data: &Path, user: &str, password: &str) -> Front {
+        let mut front = Front::launch(data, 0, &["--user", user, "--password", password]);
+        front.auth = format!("X-ClickHouse-User: {user}\r\nX-ClickHouse-Key: {password}\r\n");
+        front
+    }
+
     fn start_on(data: &Path, port: u16) -> Front {
+        Front::launch(data, port, &[])
+    }
+
+    fn launch(data: &Path, port: u16, extra: &[&str]) -> Front {
         let script = super::project_dir().join("tests/support/chdb_front.py");
         let mut child = Command::new("python3")
             .arg(script)
+            .args(extra)
             .args(["--port", &port.to_string(), "--data"])
             .arg(data)
             .stdout(Stdio::piped())
@@ -64,6 +78,7 @@ impl Front {
             child: Some(child),
             data: data.to_owned(),
             port,
+            auth: String::new(),
         }
     }
 
@@ -105,7 +120,7 @@ impl Front {
 
     /// Status and body of a POST of `sql`.
     pub fn post(&self, sql: &str) -> (u16, String) {
-        super::http(self.port, "POST", "/", sql)
+        super::http_with(self.port, "POST", "/", &self.auth, sql)
     }
 }
 

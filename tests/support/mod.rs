@@ -35,13 +35,18 @@ pub fn shared_captures(what: &str) -> Option<PathBuf> {
 /// One HTTP/1.1 request to 127.0.0.1:`port` (`Connection: close`), giving
 /// the status and the body (chunked bodies joined).
 pub fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    http_with(port, method, path, "", body)
+}
+
+/// [`http`] with extra header lines (each ending in `\r\n`).
+pub fn http_with(port: u16, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port))
         .unwrap_or_else(|e| panic!("connect to 127.0.0.1:{port}: {e}"));
     s.set_read_timeout(Some(std::time::Duration::from_secs(60)))
         .ok();
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     s.write_all(request.as_bytes()).expect("send");
