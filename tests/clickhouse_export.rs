@@ -909,3 +909,109 @@ fn sigterm_mid_call_flushes_the_call_as_ended_by_shutdown() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Rows in the spool's batch files, by table (from their header lines).
+fn spooled_rows(spool: &Path) -> std::collections::BTreeMap<String, u64> {
+    let mut rows = std::collections::BTreeMap::new();
+    for file in spool_files(spool) {
+        let data = std::fs::read(&file).unwrap();
+        let head = data.split(|b| *b == b'\n').next().unwrap();
+        let header: serde_json::Value = serde_json::from_slice(head).unwrap();
+        *rows
+            .entry(header["table"].as_str().unwrap().to_owned())
+            .or_insert(0) += header["rows"].as_u64().unwrap();
+    }
+    rows
+}
+
+#[test]
+fn kill_9_while_spooling_then_every_spooled_row_arrives_once() {
+    if !available("ClickHouse crash safety") {
+        return;
+    }
+    let dir = temp_dir("ch-kill9");
+    let spool = dir.join("spool");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    // ClickHouse unreachable: calls close and are spooled as the replay
+    // goes; the probe is killed (no chance to flush) half way.
+    let mut probe = voxprobe()
+        .args([
+            "capture",
+            "--replay",
+            &captures("calls.pcap"),
+            "--speed",
+            "8",
+        ])
+        .args(["--call-linger", "1", "--stream-timeout", "1"])
+        .args([
+            "--clickhouse-url",
+            &dead,
+            "--clickhouse-batch-seconds",
+            "0.1",
+        ])
+        .arg("--clickhouse-spool-dir")
+        .arg(&spool)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    probe.kill().unwrap(); // SIGKILL
+    probe.wait().unwrap();
+    let batches = spool_files(&spool);
+    assert!(
+        batches.len() >= 3,
+        "batches were spooled before the kill: {batches:?}"
+    );
+    // One batch file damaged on disk (a flipped byte in its rows).
+    let damaged = batches.last().unwrap().clone();
+    let header: serde_json::Value = serde_json::from_slice(
+        std::fs::read(&damaged)
+            .unwrap()
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let mut bytes = std::fs::read(&damaged).unwrap();
+    let last = bytes.len() - 2;
+    bytes[last] ^= 0x01;
+    std::fs::write(&damaged, bytes).unwrap();
+    let lost = (
+        header["table"].as_str().unwrap().to_owned(),
+        header["rows"].as_u64().unwrap(),
+    );
+    let mut want = spooled_rows(&spool);
+    *want.get_mut(&lost.0).unwrap() -= lost.1;
+    // Restart with ClickHouse back: the spool is checked and replayed.
+    let front = Front::start(&dir.join("data"));
+    let empty = dir.join("empty.pcap");
+    std::fs::write(&empty, pcap_header()).unwrap();
+    let (out, _) = analyze(
+        &[empty.to_str().unwrap()],
+        &front.url(),
+        "voxprobe",
+        &spool,
+        &[],
+    );
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("checksum") && err.contains("moved aside"),
+        "{err}"
+    );
+    assert!(damaged.with_extension("corrupt").exists());
+    assert!(spool_files(&spool).is_empty(), "{err}");
+    for (table, rows) in &want {
+        // Without FINAL: a row replayed twice would show.
+        let got = front.number(&format!("SELECT count() FROM voxprobe.{table}")) as u64;
+        assert_eq!(got, *rows, "{table}: {err}");
+    }
+    assert_eq!(
+        front.number("SELECT count() FROM voxprobe.calls"),
+        front.number("SELECT uniqExact(call_uuid) FROM voxprobe.calls")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
