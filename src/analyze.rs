@@ -54,6 +54,9 @@ pub struct AnalyzeConfig {
     pub quality: QualityConfig,
     /// What the VoLTE correlator remembers.
     pub correlator: CorrelatorLimits,
+    /// Worker threads for RTP stream statistics (0: on the analysis
+    /// thread itself).
+    pub media_workers: usize,
 }
 
 impl Default for AnalyzeConfig {
@@ -67,6 +70,7 @@ impl Default for AnalyzeConfig {
             calls: CallTableConfig::default(),
             quality: QualityConfig::default(),
             correlator: CorrelatorLimits::default(),
+            media_workers: 0,
         }
     }
 }
@@ -307,6 +311,9 @@ struct MediaClassifier {
     diameter_ports: PortSet,
     gtpv2_port: u16,
     streams: StreamTable,
+    /// Worker threads holding the streams of heuristic-eligible flows
+    /// (`--workers`); `None`: `streams` holds them all.
+    shards: Option<crate::media::shards::Shards>,
     rtcp: RtcpTracker,
     protocols: ProtocolCounters,
     /// Media endpoints known to carry SRTP/SRTCP.
@@ -349,6 +356,7 @@ impl Analyzer {
                 diameter_ports: PortSet::new(&config.decoder.diameter_tcp_ports),
                 gtpv2_port: config.gtpv2_port,
                 streams: StreamTable::new(config.streams.clone()),
+                shards: start_shards(config),
                 rtcp: RtcpTracker::new(config.max_rtcp_sources),
                 protocols: ProtocolCounters::default(),
                 encrypted: HashSet::default(),
@@ -402,6 +410,11 @@ impl Analyzer {
     /// RTP streams in progress.
     pub fn active_streams(&self) -> usize {
         self.media.streams.active_streams()
+            + self
+                .media
+                .shards
+                .as_ref()
+                .map_or(0, crate::media::shards::Shards::active_streams)
     }
 
     /// The frame classes and the messages by protocol counted so far.
@@ -419,7 +432,20 @@ impl Analyzer {
     ) -> Vec<StreamSamples> {
         let media = &mut self.media;
         media.flush_media();
-        let taken = media.streams.take_completed_samples();
+        let mut taken = media.streams.take_completed_samples();
+        if let Some(shards) = &mut media.shards {
+            let (finished, samples) = shards.take(true);
+            taken.extend(samples);
+            media.protocols.rtp += shards.take_counted();
+            // Streams that finished meanwhile wait for their call as those
+            // `take_closed` finds do.
+            let (rtcp, quality) = (&media.rtcp, &self.quality);
+            media.waiting_streams.extend(
+                finished
+                    .into_iter()
+                    .map(|f| stream_record(f, rtcp, quality)),
+            );
+        }
         if taken.is_empty() {
             return Vec::new();
         }
@@ -472,7 +498,11 @@ impl Analyzer {
         let media = &mut self.media;
         media.flush_media();
         let quality = &self.quality;
-        let finished = media.streams.take_finished();
+        let mut finished = media.streams.take_finished();
+        if let Some(shards) = &mut media.shards {
+            finished.extend(shards.take(false).0);
+            media.protocols.rtp += shards.take_counted();
+        }
         media.waiting_streams.extend(
             finished
                 .into_iter()
@@ -525,6 +555,9 @@ impl Analyzer {
                 self.decoder.handle_timeout(now);
                 self.media.flush_media();
                 self.media.streams.handle_timeout(now);
+                if let Some(shards) = &self.media.shards {
+                    shards.handle_timeout(now);
+                }
                 self.media.calls.handle_timeout(now);
                 self.media.gtpv2.handle_timeout(now);
                 self.media.diameter_transactions.handle_timeout(now);
@@ -547,7 +580,14 @@ impl Analyzer {
         } = self;
         let mut media = media;
         media.flush_media();
-        let (finished, stream_counters) = media.streams.finish();
+        let (mut finished, mut stream_counters) = media.streams.finish();
+        if let Some(shards) = media.shards.take() {
+            let (more, counters, counted) = shards.finish();
+            finished.extend(more);
+            finished.sort_by_key(|s| (s.first_frame, s.key));
+            stream_counters.add(&counters);
+            media.protocols.rtp += counted;
+        }
         media
             .calls
             .restore_closed(std::mem::take(&mut media.waiting_calls));
@@ -850,7 +890,10 @@ impl MediaClassifier {
     /// packets in arrival order.
     fn flush_media(&mut self) {
         if !self.batch.is_empty() {
-            self.protocols.rtp += self.streams.handle_batch(&self.batch);
+            match &mut self.shards {
+                Some(shards) => shards.handle_batch(&self.batch),
+                None => self.protocols.rtp += self.streams.handle_batch(&self.batch),
+            }
             self.batch.clear();
         }
     }
@@ -933,8 +976,26 @@ impl MediaClassifier {
                 if m.is_secure() {
                     self.mark_encrypted(endpoint);
                 }
+                if let Some(shards) = &self.shards {
+                    shards.learn_endpoint(endpoint, &m.payloads);
+                }
                 self.streams.learn_endpoint(endpoint, m.payloads);
             }
+        }
+    }
+}
+
+/// The media shards a configuration asks for; a thread that cannot start
+/// leaves the streams on the analysis thread (said in the log).
+fn start_shards(config: &AnalyzeConfig) -> Option<crate::media::shards::Shards> {
+    if config.media_workers == 0 {
+        return None;
+    }
+    match crate::media::shards::Shards::new(config.media_workers, &config.streams) {
+        Ok(shards) => Some(shards),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the media workers: {e}; streams are measured on the analysis thread");
+            None
         }
     }
 }

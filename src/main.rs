@@ -137,6 +137,10 @@ struct DecodeArgs {
     /// Bytes of fragmented SCTP messages held at once.
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     max_sctp_bytes: usize,
+    /// Threads measuring RTP streams beside the analysis thread (the flows
+    /// split among them by hash); 0 measures on the analysis thread.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    workers: usize,
 }
 
 /// `G729=11,19` → ("G729", 11.0, 19.0).
@@ -926,6 +930,7 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
     config.streams.idle_timeout_ns = i64::from(args.stream_timeout) * 1_000_000_000;
     config.correlator.max_exchanges = args.max_exchanges;
     config.correlator.max_procedures = args.max_procedures;
+    config.media_workers = args.workers.min(64);
     config.decoder.tcp.max_connections = args.max_tcp_connections;
     config.decoder.defrag.max_buffered_bytes = args.max_fragment_bytes;
     config.decoder.sctp.max_total_bytes = args.max_sctp_bytes;

@@ -234,7 +234,13 @@ fn live_capture_on_a_veth_equals_the_offline_analysis() {
         return;
     };
     let capture = project_dir().join("captures/calls.pcap");
-    let probe = Probe::start(&ns, &["-i", "vx1", "--user", "nobody"], "vx1");
+    // Two media workers: the live path with streams measured off the
+    // analysis thread still equals the offline, single-thread analysis.
+    let probe = Probe::start(
+        &ns,
+        &["-i", "vx1", "--user", "nobody", "--workers", "2"],
+        "vx1",
+    );
     // It opened the ring as root and now runs as nobody.
     assert!(probe.said.contains("running as nobody"), "{}", probe.said);
     let status = std::fs::read_to_string(format!("/proc/{}/status", probe.child.id())).unwrap();

@@ -27,3 +27,4 @@ mod service_unit;
 mod sip_counts;
 mod volte_captures;
 mod volte_generated;
+mod workers;

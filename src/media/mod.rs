@@ -10,6 +10,7 @@ pub mod jitter_buffer;
 pub mod payload;
 pub mod quality;
 pub mod rtcp;
+pub mod shards;
 pub mod stream;
 pub mod table;
 

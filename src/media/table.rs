@@ -85,6 +85,18 @@ pub struct StreamTableCounters {
     pub learned_refused_table_full: u64,
 }
 
+impl StreamTableCounters {
+    /// Adds another table's counters (the shards of one run).
+    pub fn add(&mut self, other: &StreamTableCounters) {
+        self.streams_created += other.streams_created;
+        self.streams_idle_finished += other.streams_idle_finished;
+        self.streams_refused_table_full += other.streams_refused_table_full;
+        self.packets_refused_table_full += other.packets_refused_table_full;
+        self.heuristic_rejected += other.heuristic_rejected;
+        self.learned_refused_table_full += other.learned_refused_table_full;
+    }
+}
+
 struct Entry {
     key: StreamKey,
     stats: StreamStats,
