@@ -230,9 +230,7 @@ pub fn run(
                 }
                 if feed.tick_due() {
                     feed.stage_dropped = stage.counters.frames_dropped.load(Ordering::Relaxed);
-                    if let Ok(c) = stage.counters.interfaces.lock() {
-                        feed.interfaces.clone_from(&c);
-                    }
+                    feed.interfaces = stage.counters.interfaces();
                     feed.tick(on_closed);
                 }
             }
@@ -250,11 +248,20 @@ pub fn run(
                 stage_counters.frames_dropped
             );
             capture_stage = Some(stage_counters);
-            let final_counters = counters
-                .interfaces
-                .lock()
-                .map(|c| c.clone())
-                .unwrap_or_default();
+            let rings = counters.rings();
+            if rings.len() > counters.interfaces().len() {
+                for (i, r) in rings.iter().enumerate() {
+                    tracing::info!(
+                        interface = r.interface,
+                        ring = i,
+                        received = r.received,
+                        "{} ring {i}: {} received",
+                        r.interface,
+                        r.received
+                    );
+                }
+            }
+            let final_counters = counters.interfaces();
             for c in final_counters {
                 tracing::info!(
                     interface = c.interface,
@@ -529,6 +536,12 @@ impl Feed<'_> {
         }
         self.frames += 1;
         self.bytes += frame.data.len() as u64;
+        // Numbered in the order analysed (as the frames of `--write` are),
+        // not per ring: several rings each count from one.
+        let frame = &Frame {
+            number: self.frames,
+            ..*frame
+        };
         self.analyzer.handle_frame(frame);
         if let Some(w) = &mut self.writer {
             match w.write_frame(frame) {

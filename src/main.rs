@@ -582,6 +582,10 @@ struct CaptureArgs {
     /// Blocks in the ring.
     #[arg(long, default_value_t = 64, value_name = "N")]
     ring_blocks: u32,
+    /// Rings (and capture threads) per interface, sharing its packets by
+    /// flow hash (PACKET_FANOUT, IP fragments reassembled first).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    fanout: u16,
     /// Frames the capture thread copies into one batch for the analysis.
     #[arg(long, default_value_t = 512, value_name = "N")]
     batch_frames: usize,
@@ -1361,12 +1365,20 @@ fn open_interfaces(args: &CaptureArgs) -> anyhow::Result<voxprobe::live::Source>
         return Ok(Source::Pcap(captures));
     }
     let mut rings = Vec::new();
+    let fanout = args.fanout.clamp(1, 64);
     for (index, interface) in args.interface.iter().enumerate() {
         #[allow(unused_mut)]
         let mut ring_config = RingConfig {
             block_size: args.ring_block_size,
             block_count: args.ring_blocks,
             promiscuous: !args.no_promiscuous,
+            // A group of this process and interface (groups are per network
+            // namespace; another probe's must not be joined).
+            fanout_group: (fanout > 1).then(|| {
+                (std::process::id() as u16)
+                    .wrapping_mul(64)
+                    .wrapping_add(index as u16)
+            }),
             ..RingConfig::default()
         };
         #[cfg(feature = "libpcap")]
@@ -1374,9 +1386,11 @@ fn open_interfaces(args: &CaptureArgs) -> anyhow::Result<voxprobe::live::Source>
             let link = voxprobe::capture::afpacket::link_type_of(interface)?;
             ring_config.filter = voxprobe::capture::libpcap::compile_filter(expression, link)?;
         }
-        let mut ring = Ring::open(interface, &ring_config)?;
-        ring.set_index(index as u32);
-        rings.push(ring);
+        for _ in 0..fanout {
+            let mut ring = Ring::open(interface, &ring_config)?;
+            ring.set_index(index as u32);
+            rings.push(ring);
+        }
     }
     Ok(Source::Interfaces(rings))
 }

@@ -1,6 +1,7 @@
-//! The capture stage on a thread of its own: it reads the rings, copies
-//! the frames into batches and hands them to the analysis over a bounded
-//! channel. The ring reader never waits for the analysis: when the channel
+//! The capture stage on threads of its own (one per ring: with
+//! `--fanout`, several rings share an interface's load): each reads its
+//! ring, copies the frames into batches and hands them to the analysis over
+//! one bounded channel. The ring reader never waits for the analysis: when the channel
 //! is full the frames are dropped and counted here (the stage's drop
 //! counter, beside the kernel's), and the ring keeps being emptied.
 //! Batches come back on a second channel and are reused, so the steady
@@ -46,11 +47,13 @@ struct FrameMeta {
     number: u64,
 }
 
-/// Frames copied out of the ring.
+/// Frames copied out of a ring.
 #[derive(Debug, Default)]
 pub struct Batch {
     bytes: Vec<u8>,
     frames: Vec<FrameMeta>,
+    /// The reader it goes back to.
+    reader: usize,
 }
 
 impl Batch {
@@ -105,20 +108,48 @@ pub struct StageCounters {
     pub frames_sent: AtomicU64,
     /// Frames dropped because the analysis's queue was full.
     pub frames_dropped: AtomicU64,
-    /// The kernel's counters per interface, as last read (every second).
-    pub interfaces: Mutex<Vec<InterfaceCounters>>,
+    /// The kernel's counters of each reader's ring, as last read (every
+    /// second).
+    rings: Mutex<Vec<InterfaceCounters>>,
+}
+
+impl StageCounters {
+    /// The kernel's counters of each ring, as last read.
+    pub fn rings(&self) -> Vec<InterfaceCounters> {
+        self.rings.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// The kernel's counters per interface (the rings of one interface
+    /// summed), as last read.
+    pub fn interfaces(&self) -> Vec<InterfaceCounters> {
+        let rings = self.rings.lock().map(|r| r.clone()).unwrap_or_default();
+        let mut out: Vec<InterfaceCounters> = Vec::new();
+        for r in rings.into_iter().filter(|r| !r.interface.is_empty()) {
+            match out.iter_mut().find(|o| o.interface == r.interface) {
+                Some(o) => {
+                    o.received += r.received;
+                    o.dropped += r.dropped;
+                    o.ring_freezes += r.ring_freezes;
+                    // Every ring of an interface sees it go down.
+                    o.link_downs = o.link_downs.max(r.link_downs);
+                }
+                None => out.push(r),
+            }
+        }
+        out
+    }
 }
 
 /// The running capture stage.
 pub struct CaptureStage {
-    /// Batches of frames, in capture order.
+    /// Batches of frames, in capture order per ring.
     pub batches: Receiver<Batch>,
-    recycle: Sender<Batch>,
+    recycle: Vec<Sender<Batch>>,
     /// What it counted.
     pub counters: Arc<StageCounters>,
     /// Set to stop it (the run's stop, or enough frames).
     pub stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<Option<LiveError>>>,
+    threads: Vec<std::thread::JoinHandle<Option<LiveError>>>,
 }
 
 impl CaptureStage {
@@ -133,36 +164,49 @@ impl CaptureStage {
         stop: Arc<AtomicBool>,
     ) -> std::io::Result<CaptureStage> {
         let (send, batches) = mpsc::sync_channel(config.queue_batches.max(1));
-        let (recycle, reuse) = mpsc::channel();
-        let counters = Arc::new(StageCounters::default());
-        let reader = Reader {
-            rings,
-            send,
-            reuse,
-            // Every batch that exists: those queued, the one being filled,
-            // and the one being analysed.
-            budget: config.queue_batches.max(1) + 2,
-            made: 0,
-            batch_frames: config.batch_frames.max(1),
-            counters: counters.clone(),
-            stop: stop.clone(),
-        };
-        let thread = std::thread::Builder::new()
-            .name("capture".into())
-            .spawn(move || reader.run())?;
+        let counters = Arc::new(StageCounters {
+            rings: Mutex::new(vec![InterfaceCounters::default(); rings.len()]),
+            ..StageCounters::default()
+        });
+        let mut recycle = Vec::with_capacity(rings.len());
+        let mut threads = Vec::with_capacity(rings.len());
+        let readers = rings.len().max(1);
+        for (index, ring) in rings.into_iter().enumerate() {
+            let (give_back, reuse) = mpsc::channel();
+            let reader = Reader {
+                index,
+                send: send.clone(),
+                reuse,
+                // Every batch that may exist: its share of those queued,
+                // the one being filled, and the one being analysed.
+                budget: config.queue_batches.max(1).div_ceil(readers) + 2,
+                made: 0,
+                batch_frames: config.batch_frames.max(1),
+                counters: counters.clone(),
+                stop: stop.clone(),
+            };
+            recycle.push(give_back);
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("capture-{index}"))
+                    .spawn(move || reader.run(ring))?,
+            );
+        }
         Ok(CaptureStage {
             batches,
             recycle,
             counters,
             stop,
-            thread: Some(thread),
+            threads,
         })
     }
 
     /// Gives a batch back for reuse once analysed.
     pub fn give_back(&self, mut batch: Batch) {
         batch.clear();
-        let _ = self.recycle.send(batch);
+        if let Some(reader) = self.recycle.get(batch.reader) {
+            let _ = reader.send(batch);
+        }
     }
 
     /// Stops the reader; the batches it still hands over (what the
@@ -174,18 +218,23 @@ impl CaptureStage {
 
     /// Waits for the reader to end (after [`CaptureStage::stop`] and the
     /// last batch), returning why reading failed, if it did.
-    pub fn join(mut self) -> Option<LiveError> {
+    pub fn join(self) -> Option<LiveError> {
         self.stop();
-        let thread = self.thread.take()?;
-        thread
-            .join()
-            .unwrap_or_else(|_| Some(LiveError::Engine("the capture thread panicked".into())))
+        let mut failure = None;
+        for thread in self.threads {
+            let ended = thread
+                .join()
+                .unwrap_or_else(|_| Some(LiveError::Engine("a capture thread panicked".into())));
+            failure = failure.or(ended);
+        }
+        failure
     }
 }
 
-/// The reader thread's state.
+/// A reader thread's state (its ring is passed to [`Reader::run`], so the
+/// ring can hand frames to `self.accept`).
 struct Reader {
-    rings: Vec<Ring>,
+    index: usize,
     send: SyncSender<Batch>,
     reuse: Receiver<Batch>,
     budget: usize,
@@ -196,35 +245,23 @@ struct Reader {
 }
 
 impl Reader {
-    fn run(mut self) -> Option<LiveError> {
-        // Out of `self`, so a ring can hand frames to `self.accept`.
-        let mut rings = std::mem::take(&mut self.rings);
-        let mut link_log: Vec<RateLimit> = rings
-            .iter()
-            .map(|_| RateLimit::new(5, Duration::from_secs(60)))
-            .collect();
+    fn run(mut self, mut ring: Ring) -> Option<LiveError> {
+        let mut link_log = RateLimit::new(5, Duration::from_secs(60));
         let mut batch = self.empty_batch();
         let mut last_counters = Instant::now();
         let failure = loop {
             if self.stop.load(Ordering::Relaxed) {
                 break None;
             }
-            if let Err(e) = Ring::wait_any(&rings, Duration::from_millis(100)) {
+            if let Err(e) = Ring::wait_any(std::slice::from_ref(&ring), Duration::from_millis(100))
+            {
                 break Some(e);
             }
-            let mut failed = None;
-            for (ring, limit) in rings.iter_mut().zip(&mut link_log) {
-                if let Err(e) = ring.next_block(Duration::ZERO, &mut |f| self.accept(f, &mut batch))
-                {
-                    failed = Some(e);
-                    break;
-                }
-                if let Some(event) = ring.take_event() {
-                    log_link_event(ring, event, limit);
-                }
-            }
-            if let Some(e) = failed {
+            if let Err(e) = ring.next_block(Duration::ZERO, &mut |f| self.accept(f, &mut batch)) {
                 break Some(e);
+            }
+            if let Some(event) = ring.take_event() {
+                log_link_event(&ring, event, &mut link_log);
             }
             // Whatever came in this pass goes now: latency over batch size.
             if batch.as_ref().is_some_and(|b| !b.is_empty()) {
@@ -232,7 +269,7 @@ impl Reader {
             }
             if last_counters.elapsed() >= Duration::from_secs(1) {
                 last_counters = Instant::now();
-                if let Err(e) = self.read_counters(&mut rings) {
+                if let Err(e) = self.read_counters(&mut ring) {
                     break Some(e);
                 }
             }
@@ -241,18 +278,19 @@ impl Reader {
             // What the kernel captured before the stop, still in its open
             // block: handed over waiting for room (the analysis is still
             // taking batches).
-            for ring in &mut rings {
-                let mut rest = Batch::default();
-                let wait = ring.block_timeout() * 2;
-                if ring.drain(wait, &mut |f| rest.push(f)).is_ok() && !rest.is_empty() {
-                    self.counters
-                        .frames_sent
-                        .fetch_add(rest.len() as u64, Ordering::Relaxed);
-                    let _ = self.send.send(rest);
-                }
+            let mut rest = Batch {
+                reader: self.index,
+                ..Batch::default()
+            };
+            let wait = ring.block_timeout() * 2;
+            if ring.drain(wait, &mut |f| rest.push(f)).is_ok() && !rest.is_empty() {
+                self.counters
+                    .frames_sent
+                    .fetch_add(rest.len() as u64, Ordering::Relaxed);
+                let _ = self.send.send(rest);
             }
         }
-        let _ = self.read_counters(&mut rings);
+        let _ = self.read_counters(&mut ring);
         failure
     }
 
@@ -284,7 +322,10 @@ impl Reader {
         }
         if self.made < self.budget {
             self.made += 1;
-            return Some(Batch::default());
+            return Some(Batch {
+                reader: self.index,
+                ..Batch::default()
+            });
         }
         None
     }
@@ -307,13 +348,12 @@ impl Reader {
         *batch = self.empty_batch();
     }
 
-    fn read_counters(&self, rings: &mut [Ring]) -> Result<(), LiveError> {
-        let counters = rings
-            .iter_mut()
-            .map(crate::live::interface_counters)
-            .collect::<Result<Vec<_>, _>>()?;
-        if let Ok(mut c) = self.counters.interfaces.lock() {
-            *c = counters;
+    fn read_counters(&self, ring: &mut Ring) -> Result<(), LiveError> {
+        let counters = crate::live::interface_counters(ring)?;
+        if let Ok(mut all) = self.counters.rings.lock() {
+            if let Some(slot) = all.get_mut(self.index) {
+                *slot = counters;
+            }
         }
         Ok(())
     }

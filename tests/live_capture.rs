@@ -844,3 +844,37 @@ fn a_burst_larger_than_the_analysis_queue_is_dropped_at_the_stage_and_counted() 
     assert!(received >= sent + stage_dropped, "{rest}");
     assert!(received - (sent + stage_dropped) <= 4096 / 64, "{rest}");
 }
+
+#[test]
+fn fanout_rings_share_an_interface_and_miss_nothing() {
+    let Some(ns) = namespace("fanout", &["vo"], "live capture, fanout") else {
+        return;
+    };
+    let capture = project_dir().join("captures/calls.pcap");
+    // Three rings (and capture threads) in one fanout group on one
+    // interface: the flows are spread over them, every frame is analysed
+    // once, and the calls are those of the offline analysis.
+    let probe = Probe::start(&ns, &["-i", "vo1", "--fanout", "3"], "vo1");
+    replay(&ns, "vo0", &capture);
+    let (rest, live, summary) = probe.stop_with_summary();
+    let interfaces = summary["interfaces"].as_array().unwrap();
+    assert_eq!(
+        interfaces.len(),
+        1,
+        "one interface, its rings summed: {rest}"
+    );
+    assert_eq!(interfaces[0]["dropped"], 0, "{rest}");
+    let received = interfaces[0]["received"].as_u64().unwrap();
+    let analysed = summary["packets"]["total"].as_u64().unwrap();
+    assert_eq!(received, analysed, "{rest}");
+    // The kernel spread the flows: more than one ring got frames.
+    let busy = (0..3)
+        .filter(|i| {
+            rest.lines()
+                .find(|l| l.contains(&format!("vo1 ring {i}: ")))
+                .is_some_and(|l| count_before(l, "received") > 0)
+        })
+        .count();
+    assert!(busy >= 2, "{rest}");
+    assert_same_as_offline(&live, &capture, &rest);
+}
