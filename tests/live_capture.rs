@@ -878,3 +878,126 @@ fn fanout_rings_share_an_interface_and_miss_nothing() {
     assert!(busy >= 2, "{rest}");
     assert_same_as_offline(&live, &capture, &rest);
 }
+
+/// MOS of a JSON stream record.
+fn mos_of(stream: &serde_json::Value) -> f64 {
+    stream["mos"].as_f64().unwrap_or(f64::NAN)
+}
+
+#[test]
+fn impaired_traffic_shows_its_loss_and_a_lower_mos() {
+    let Some(ns) = namespace("impair", &["vi"], "live capture, impairment") else {
+        return;
+    };
+    let netem = ns
+        .exec("tc")
+        .args(["qdisc", "add", "dev", "vi0", "root", "netem", "loss", "5%"])
+        .output()
+        .expect("tc runs");
+    if netem.status.success() {
+        // netem drops 5 % of what tcpreplay sends: the measured loss of the
+        // calls' streams is near 5 % and their MOS falls below the clean
+        // capture's.
+        let capture = project_dir().join("captures/calls.pcap");
+        let probe = Probe::start(&ns, &["-i", "vi1"], "vi1");
+        replay(&ns, "vi0", &capture);
+        let (rest, live) = probe.stop();
+        let streams: Vec<&serde_json::Value> = live
+            .iter()
+            .flat_map(|c| c["streams"].as_array().into_iter().flatten())
+            .collect();
+        let (expected, lost) = streams.iter().fold((0, 0), |(e, l), s| {
+            (
+                e + s["expected"].as_i64().unwrap(),
+                l + s["lost"].as_i64().unwrap(),
+            )
+        });
+        let measured = lost as f64 * 100.0 / expected as f64;
+        assert!(
+            (3.0..8.0).contains(&measured),
+            "loss {measured:.1} % with netem 5 %: {rest}"
+        );
+        return;
+    }
+    skip(&format!(
+        "tc netem is unavailable here ({}): the loss is made by the generator instead",
+        String::from_utf8_lossy(&netem.stderr).trim()
+    ));
+    // The generator's impaired streams (5 % random loss, a burst-loss
+    // channel) replayed live: the loss measured is the loss the generator
+    // made, packet for packet, and the MOS falls below the clean stream's.
+    let capture = project_dir().join("captures/impairments.pcap");
+    let truth: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project_dir().join("captures/impairments.expected.json")).unwrap(),
+    )
+    .unwrap();
+    // These streams have no signalling: they come as stream records.
+    let live = live_streams(&ns, &capture);
+    let find = |name: &str| {
+        let want = truth["streams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap();
+        let got = live
+            .iter()
+            .find(|s| s["ssrc"] == want["ssrc"] && s["src"] == want["src"])
+            .unwrap_or_else(|| panic!("{name} not seen live"));
+        (want.clone(), got.clone())
+    };
+    let (_, clean) = find("clean");
+    for name in ["loss-5pct", "burst-loss"] {
+        let (want, got) = find(name);
+        assert_eq!(got["lost"], want["lost"], "{name}");
+        assert_eq!(got["packets"], want["packets"], "{name}");
+        assert!(
+            mos_of(&got) < mos_of(&clean) - 0.2,
+            "{name}: MOS {} vs clean {}",
+            mos_of(&got),
+            mos_of(&clean)
+        );
+    }
+}
+
+/// The stream records of a live capture of `capture` replayed in `ns`.
+fn live_streams(ns: &Namespace, capture: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut child = ns
+        .exec(env!("CARGO_BIN_EXE_voxprobe"))
+        .args([
+            "capture",
+            "-i",
+            "vi1",
+            "--format",
+            "json",
+            "--duration",
+            "60",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("voxprobe starts");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    while !said.contains("capturing on vi1") {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("voxprobe ended: {said}");
+        }
+        said.push_str(&line);
+    }
+    replay(ns, "vi0", capture);
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|r| r["type"] == "stream")
+        .collect()
+}
