@@ -115,6 +115,29 @@ pub struct StreamSamples {
     pub owner: Option<SampleOwner>,
 }
 
+/// A call in progress, as a live probe reports it every few seconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallUpdate {
+    /// Call-ID.
+    pub call_id: String,
+    /// Where the dialog is.
+    pub state: crate::call::dialog::CallState,
+    /// The caller's user (or From URI).
+    pub from: String,
+    /// The callee's user (or To URI).
+    pub to: String,
+    /// INVITE time.
+    #[serde(serialize_with = "crate::export::json::serialize_time")]
+    pub invite_time: PacketTime,
+    /// 2xx time, once answered.
+    #[serde(serialize_with = "serialize_time_opt")]
+    pub answer_time: Option<PacketTime>,
+    /// Seconds since the answer (or the INVITE, unanswered), at `now`.
+    pub elapsed_s: f64,
+    /// SIP messages so far.
+    pub messages: u32,
+}
+
 /// What samples repeat of the call that owns their stream.
 #[derive(Clone, Debug)]
 pub struct SampleOwner {
@@ -471,6 +494,32 @@ impl Analyzer {
                 StreamSamples { stream, owner }
             })
             .collect()
+    }
+
+    /// The calls in progress at `now` (packet time), oldest first, each
+    /// with its parties rewritten by `party` (privacy settings).
+    pub fn call_updates(&self, now: PacketTime, party: &dyn Fn(&str) -> String) -> Vec<CallUpdate> {
+        let mut updates: Vec<CallUpdate> = self
+            .media
+            .calls
+            .active()
+            .filter(|(_, d)| !d.is_ended())
+            .map(|(id, d)| {
+                let since = d.answer_time().unwrap_or(d.invite_time);
+                CallUpdate {
+                    call_id: String::from_utf8_lossy(id).into_owned(),
+                    state: d.state,
+                    from: party(d.from_user().unwrap_or(d.from())),
+                    to: party(d.to_user().unwrap_or(d.to())),
+                    invite_time: d.invite_time,
+                    answer_time: d.answer_time(),
+                    elapsed_s: (now.millis_since(since) / 1000.0).max(0.0),
+                    messages: d.messages,
+                }
+            })
+            .collect();
+        updates.sort_by(|a, b| (a.invite_time, &a.call_id).cmp(&(b.invite_time, &b.call_id)));
+        updates
     }
 
     /// Takes the DIAMETER and GTPv2-C messages logged so far (kept only

@@ -8,7 +8,9 @@
 //! [`Settings::status_every`], the kernel's counters at the end.
 
 use crate::analyze::StageCounters;
-use crate::analyze::{Analyzer, FileAnalysis, InterfaceCounters, StreamRecord, StreamSamples};
+use crate::analyze::{
+    Analyzer, CallUpdate, FileAnalysis, InterfaceCounters, StreamRecord, StreamSamples,
+};
 use crate::call::signal_log::SignalEntry;
 use crate::call::CallRecord;
 use crate::capture::afpacket::{LiveError, Ring};
@@ -80,9 +82,20 @@ pub struct Settings {
     pub hand_on_signals: bool,
     /// Batches and queue between the capture stage and the analysis.
     pub pipeline: PipelineConfig,
+    /// Report the calls in progress this often; `None`: not at all.
+    pub call_updates: Option<CallUpdates>,
     /// Hand on the 5-second samples of running streams, labelling their
     /// calls with this (carrier, agent); `None`: nobody wants them.
     pub sample_labels: Option<SampleLabels>,
+}
+
+/// Calls in progress reported every `every`, their parties rewritten by
+/// `party` (privacy settings).
+pub struct CallUpdates {
+    /// How often.
+    pub every: Duration,
+    /// Rewrites a party (a SIP user or URI).
+    pub party: Box<dyn Fn(&str) -> String>,
 }
 
 /// Gives a call's carrier and agent.
@@ -101,6 +114,8 @@ pub struct Closed {
     /// 5-second samples of running streams (when
     /// [`Settings::sample_labels`]).
     pub samples: Vec<StreamSamples>,
+    /// The calls in progress, when an update was due.
+    pub updates: Vec<CallUpdate>,
     /// What the run counted so far.
     pub status: RunStatus,
 }
@@ -193,6 +208,7 @@ pub fn run(
         bytes: 0,
         calls_reported: 0,
         last_emit: Instant::now(),
+        last_update: Instant::now(),
         last_frame: None,
         interfaces: Vec::new(),
         stage_dropped: 0,
@@ -465,6 +481,8 @@ struct Feed<'a> {
     bytes: u64,
     calls_reported: u64,
     last_emit: Instant,
+    /// When calls in progress were last reported.
+    last_update: Instant,
     /// Packet time of the last frame and when it came.
     last_frame: Option<(PacketTime, Instant)>,
     /// The kernel's counters per interface, as last read.
@@ -503,6 +521,14 @@ impl Feed<'_> {
             Some(label) => self.analyzer.take_completed_samples(label.as_ref()),
             None => Vec::new(),
         };
+        let updates = match &self.settings.call_updates {
+            Some(u) if self.last_update.elapsed() >= u.every => {
+                self.last_update = Instant::now();
+                self.analyzer
+                    .call_updates(time.add_nanos(elapsed), u.party.as_ref())
+            }
+            _ => Vec::new(),
+        };
         let (packets, protocols) = self.analyzer.counters();
         let status = RunStatus {
             frames: self.frames,
@@ -519,6 +545,7 @@ impl Feed<'_> {
             streams,
             signals,
             samples,
+            updates,
             status,
         });
     }

@@ -586,6 +586,10 @@ struct CaptureArgs {
     /// flow hash (PACKET_FANOUT, IP fragments reassembled first).
     #[arg(long, default_value_t = 1, value_name = "N")]
     fanout: u16,
+    /// With `--format json`, report every call in progress this often (a
+    /// `call_update` line: state, parties, time since the answer).
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    call_update_every: u32,
     /// Frames the capture thread copies into one batch for the analysis.
     #[arg(long, default_value_t = 512, value_name = "N")]
     batch_frames: usize,
@@ -1230,6 +1234,19 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         status_every: Duration::from_secs(u64::from(args.status_every.max(1))),
         write_to: args.write.clone(),
         hand_on_signals: exports.to_clickhouse() && args.output.ladder.is_none(),
+        call_updates: stream_out.then(|| {
+            let privacy = privacy.clone();
+            voxprobe::live::CallUpdates {
+                every: Duration::from_secs(u64::from(args.call_update_every.max(1))),
+                party: Box::new(move |p: &str| {
+                    if p.contains(':') {
+                        privacy.uri(p)
+                    } else {
+                        privacy.identifier(p)
+                    }
+                }),
+            }
+        }),
         pipeline: voxprobe::pipeline::PipelineConfig {
             batch_frames: args.batch_frames.max(1),
             queue_batches: args.queue_batches.max(1),
@@ -1267,6 +1284,15 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         exports.signals(&closed.signals, Delivery::DropWhenFull);
         exports.samples(&closed.samples, Delivery::DropWhenFull);
         exports.status(closed.status);
+        if stream_out && !closed.updates.is_empty() {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            let written = json::write_call_updates(&mut out, &emitted.source, &closed.updates)
+                .and_then(|()| out.flush());
+            if let Err(e) = written {
+                tracing::error!(error = %e, "writing call updates: {e}");
+            }
+        }
         if stream_out && !closed.samples.is_empty() {
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());

@@ -1001,3 +1001,55 @@ fn live_streams(ns: &Namespace, capture: &std::path::Path) -> Vec<serde_json::Va
         .filter(|r| r["type"] == "stream")
         .collect()
 }
+
+#[test]
+fn calls_in_progress_are_reported_every_few_seconds() {
+    // A 12 s call replayed at 2×, an update a second: several updates
+    // before the call's record, its time since the answer growing.
+    let out = Command::new(env!("CARGO_BIN_EXE_voxprobe"))
+        .args(["capture", "--replay"])
+        .arg(project_dir().join("captures/sip-call.pcap"))
+        .args([
+            "--speed",
+            "2",
+            "--format",
+            "json",
+            "--call-update-every",
+            "1",
+        ])
+        .args(["--privacy", "mask"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let call_at = records.iter().position(|r| r["type"] == "call").unwrap();
+    let call = &records[call_at];
+    let updates: Vec<(usize, &serde_json::Value)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r["type"] == "call_update")
+        .collect();
+    assert!(updates.len() >= 3, "{updates:?}");
+    let mut last = -1.0;
+    for (at, u) in &updates {
+        assert!(*at < call_at, "an update after the call ended: {u}");
+        assert_eq!(u["call_id"], call["call_id"]);
+        // Parties as the privacy settings leave them, as in the record.
+        assert_eq!(u["from"], call["from_user"], "{u}");
+        assert!(u["from"].as_str().unwrap().contains('*'), "{u}");
+        let elapsed = u["elapsed_s"].as_f64().unwrap();
+        assert!(elapsed >= last, "{u}");
+        last = elapsed;
+    }
+    assert!(
+        updates.iter().any(|(_, u)| u["state"] == "confirmed"),
+        "{updates:?}"
+    );
+}

@@ -221,6 +221,11 @@ impl CallTable {
         }
     }
 
+    /// The calls in progress, with their Call-IDs as written.
+    pub fn active(&self) -> impl Iterator<Item = (&[u8], &Dialog)> {
+        self.active.iter().map(|(id, d)| (&id[..], &**d))
+    }
+
     /// Calls in progress.
     pub fn active_calls(&self) -> usize {
         self.active.len()

@@ -227,6 +227,37 @@ pub fn write_samples(
     Ok(())
 }
 
+/// Writes one `"call_update"` line per call in progress.
+///
+/// # Errors
+/// I/O errors of `out`.
+pub fn write_call_updates(
+    out: &mut dyn Write,
+    file: &Path,
+    updates: &[crate::analyze::CallUpdate],
+) -> io::Result<()> {
+    #[derive(Serialize)]
+    struct UpdateLine<'a> {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        file: &'a Path,
+        #[serde(flatten)]
+        update: &'a crate::analyze::CallUpdate,
+    }
+    for update in updates {
+        serde_json::to_writer(
+            &mut *out,
+            &UpdateLine {
+                kind: "call_update",
+                file,
+                update,
+            },
+        )?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
 /// Writes the `"summary"` line.
 ///
 /// # Errors
