@@ -67,8 +67,9 @@ pub struct Settings {
     pub deadline: Option<Instant>,
     /// Set (by a signal handler) to stop it.
     pub stop: Arc<AtomicBool>,
-    /// Set by SIGHUP. Nothing can be reloaded yet; the run says so and goes
-    /// on (the default action of SIGHUP would end it without a report).
+    /// Set by SIGHUP: the next hand-over asks for a reload
+    /// ([`Closed::reload`]); the run goes on (the default action of SIGHUP
+    /// would end it without a report).
     pub hangup: Arc<AtomicBool>,
     /// How often closed calls are handed on.
     pub emit_every: Duration,
@@ -116,6 +117,8 @@ pub struct Closed {
     pub samples: Vec<StreamSamples>,
     /// The calls in progress, when an update was due.
     pub updates: Vec<CallUpdate>,
+    /// SIGHUP came since the last hand-over: reload what can change.
+    pub reload: bool,
     /// What the run counted so far.
     pub status: RunStatus,
 }
@@ -546,6 +549,7 @@ impl Feed<'_> {
             signals,
             samples,
             updates,
+            reload: self.settings.hangup.swap(false, Ordering::Relaxed),
             status,
         });
     }
@@ -555,11 +559,6 @@ impl Feed<'_> {
     fn take(&mut self, frame: &Frame<'_>, on_closed: &mut dyn FnMut(Closed)) {
         if self.frames >= self.settings.max_frames {
             return;
-        }
-        if self.settings.hangup.swap(false, Ordering::Relaxed) {
-            tracing::warn!(
-                "SIGHUP: reloading the configuration is not supported yet; going on unchanged"
-            );
         }
         self.frames += 1;
         self.bytes += frame.data.len() as u64;

@@ -383,16 +383,11 @@ impl ExportArgs {
         &self,
         metrics: Option<std::sync::Arc<voxprobe::export::prometheus::Metrics>>,
     ) -> anyhow::Result<voxprobe::export::Exports> {
-        use voxprobe::export::{alerts::Thresholds, clickhouse, rows::RowContext};
+        use voxprobe::export::{clickhouse, rows::RowContext};
         let context = RowContext {
             probe: self.probe_name.clone().unwrap_or_else(host_name),
             labels: self.labels.labeller(),
-            thresholds: Thresholds {
-                mos: self.alert_mos,
-                jitter_ms: self.alert_jitter_ms,
-                loss_percent: self.alert_loss_percent,
-                delay_ms: self.alert_delay_ms,
-            },
+            thresholds: self.thresholds(),
         };
         let sink = match &self.clickhouse_url {
             None => None,
@@ -433,6 +428,15 @@ impl ExportArgs {
             metrics,
             alerts_file,
         ))
+    }
+
+    fn thresholds(&self) -> voxprobe::export::alerts::Thresholds {
+        voxprobe::export::alerts::Thresholds {
+            mos: self.alert_mos,
+            jitter_ms: self.alert_jitter_ms,
+            loss_percent: self.alert_loss_percent,
+            delay_ms: self.alert_delay_ms,
+        }
     }
 
     fn password(&self) -> anyhow::Result<Option<String>> {
@@ -1269,6 +1273,9 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     let analyzer = voxprobe::analyze::Analyzer::new(&config);
     let source_name = emitted.source.display().to_string();
     let outcome = voxprobe::live::run(source, analyzer, &settings, &mut |mut closed| {
+        if closed.reload {
+            reload(args, &mut exports);
+        }
         for c in &mut closed.calls {
             privacy.call(c);
         }
@@ -1360,6 +1367,59 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
     } else {
         0
     })
+}
+
+/// SIGHUP: reads the command line and its configuration file again and
+/// applies what can change while capturing (carriers, the agent side, alert
+/// levels); says which other changes wait for the next start.
+fn reload(running: &CaptureArgs, exports: &mut voxprobe::export::Exports) {
+    let parsed = with_config_file(std::env::args_os().collect())
+        .map_err(anyhow::Error::from)
+        .and_then(|(argv, _)| Cli::try_parse_from(argv).map_err(anyhow::Error::from));
+    let args = match parsed {
+        Ok(Cli {
+            command: Command::Capture(args),
+        }) => args,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "SIGHUP: the configuration does not read ({e}); going on unchanged");
+            return;
+        }
+    };
+    let later: Vec<&str> = [
+        ("interface", running.interface != args.interface),
+        ("replay", running.replay != args.replay),
+        ("engine", running.engine != args.engine),
+        ("filter", running.filter != args.filter),
+        ("fanout", running.fanout != args.fanout),
+        ("workers", running.decode.workers != args.decode.workers),
+        (
+            "clickhouse-url",
+            running.export.clickhouse_url != args.export.clickhouse_url,
+        ),
+        (
+            "metrics-listen",
+            running.metrics_listen != args.metrics_listen,
+        ),
+        (
+            "privacy",
+            running.export.privacy.privacy != args.export.privacy.privacy,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect();
+    let labels = args.export.labels.labeller();
+    let carriers = labels.carriers.len();
+    exports.reconfigure(labels, args.export.thresholds());
+    tracing::info!(
+        carriers,
+        "SIGHUP: configuration reloaded: {carriers} carrier rules, agent side and alert levels applied to the calls that end from now on"
+    );
+    if !later.is_empty() {
+        let names = later.join(", ");
+        tracing::warn!(options = %names, "SIGHUP: {names} changed; that takes effect at the next start");
+    }
 }
 
 /// The interfaces of `capture`, opened with the chosen engine.

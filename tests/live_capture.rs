@@ -1053,3 +1053,62 @@ fn calls_in_progress_are_reported_every_few_seconds() {
         "{updates:?}"
     );
 }
+
+#[test]
+fn sighup_reloads_what_can_change_while_capturing() {
+    let dir = std::env::temp_dir().join(format!("voxprobe-sighup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("voxprobe.toml");
+    let alerts = dir.join("alerts.jsonl");
+    let write_config = |mos: &str, fanout: u16| {
+        std::fs::write(
+            &config,
+            format!(
+                "alerts-file = {:?}\ncall-linger = 1\nstream-timeout = 1\nalert-mos = {mos:?}\nfanout = {fanout}\n",
+                alerts.display().to_string()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("3.0,2.5", 1);
+    // 48 s of calls at 4×: about 12 s, calls ending all along.
+    let mut probe = Command::new(env!("CARGO_BIN_EXE_voxprobe"))
+        .args(["capture", "--config"])
+        .arg(&config)
+        .args(["--replay"])
+        .arg(project_dir().join("captures/calls.pcap"))
+        .args(["--speed", "4", "--format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    // MOS alert levels no call can stay above, and an option that cannot
+    // change while running.
+    write_config("4.9,4.8", 2);
+    let pid = probe.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(probe.stderr.as_mut().unwrap(), &mut err).unwrap();
+    let status = probe.wait().unwrap();
+    assert!(status.success(), "SIGHUP does not end the capture: {err}");
+    assert!(err.contains("SIGHUP: configuration reloaded"), "{err}");
+    assert!(
+        err.contains("fanout changed; that takes effect at the next start"),
+        "{err}"
+    );
+    // Calls that ended after the reload were held to the new levels.
+    let lines = std::fs::read_to_string(&alerts).unwrap_or_default();
+    let thresholds: Vec<f64> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|a| a["metric"] == "mos")
+        .filter_map(|a| a["threshold"].as_f64())
+        .collect();
+    assert!(thresholds.iter().any(|t| *t >= 4.8), "{lines}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

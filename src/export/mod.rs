@@ -107,6 +107,16 @@ impl Exports {
         self.send(rows, delivery);
     }
 
+    /// Changes how calls are labelled and when they raise alerts (a
+    /// configuration reload); new carriers get their metric series.
+    pub fn reconfigure(&mut self, labels: labels::Labeller, thresholds: alerts::Thresholds) {
+        if let Some(m) = &self.metrics {
+            m.add_carriers(&labels.carrier_names());
+        }
+        self.context.labels = labels;
+        self.context.thresholds = thresholds;
+    }
+
     /// The carrier and agent of a call, as rows label it.
     pub fn labels(&self) -> &labels::Labeller {
         &self.context.labels

@@ -171,6 +171,33 @@ impl Metrics {
             ..ScrapeState::default()
         });
         registry.register_collector(Box::new(RunCollector(state.clone())));
+        let metrics = Metrics {
+            registry,
+            calls,
+            call_mos,
+            call_setup,
+            stream_jitter,
+            stream_loss,
+            stream_delay,
+            alerts,
+            state,
+        };
+        metrics.add_carriers(carriers);
+        metrics
+    }
+
+    /// Makes every series of `carriers` (every outcome, severity and alert
+    /// metric) exist: Prometheus sees a counter's first increase only from
+    /// an earlier zero.
+    pub fn add_carriers(&self, carriers: &[&str]) {
+        let (calls, alerts) = (&self.calls, &self.alerts);
+        let histograms = [
+            &self.call_mos,
+            &self.call_setup,
+            &self.stream_jitter,
+            &self.stream_loss,
+            &self.stream_delay,
+        ];
         for carrier in carriers {
             let by_carrier: Labels = vec![("carrier", (*carrier).to_owned())];
             for outcome in crate::call::Outcome::ALL {
@@ -179,13 +206,7 @@ impl Metrics {
                     ("carrier", (*carrier).to_owned()),
                 ]);
             }
-            for h in [
-                &call_mos,
-                &call_setup,
-                &stream_jitter,
-                &stream_loss,
-                &stream_delay,
-            ] {
+            for h in histograms {
                 let _ = h.get_or_create(&by_carrier);
             }
             for severity in ["warning", "critical"] {
@@ -197,17 +218,6 @@ impl Metrics {
                     ]);
                 }
             }
-        }
-        Metrics {
-            registry,
-            calls,
-            call_mos,
-            call_setup,
-            stream_jitter,
-            stream_loss,
-            stream_delay,
-            alerts,
-            state,
         }
     }
 
