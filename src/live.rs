@@ -500,8 +500,10 @@ impl Feed<'_> {
     /// When due, hands on the calls that closed, the messages logged and
     /// the counters. Packet time runs on from the last frame by the wall
     /// clock, so calls close and counters move on an idle link too.
+    /// A hand-over is due every `emit_every`, and at once after SIGHUP.
     fn tick_due(&self) -> bool {
         self.last_emit.elapsed() >= self.settings.emit_every
+            || self.settings.hangup.load(Ordering::Relaxed)
     }
 
     fn tick(&mut self, on_closed: &mut dyn FnMut(Closed)) {
