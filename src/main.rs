@@ -586,6 +586,10 @@ struct CaptureArgs {
     /// Blocks in the ring.
     #[arg(long, default_value_t = 64, value_name = "N")]
     ring_blocks: u32,
+    /// A ring block is handed over after this long even when not full: the
+    /// longest a quiet link's frames wait.
+    #[arg(long, default_value_t = 100, value_name = "MS")]
+    ring_block_timeout_ms: u32,
     /// Rings (and capture threads) per interface, sharing its packets by
     /// flow hash (PACKET_FANOUT, IP fragments reassembled first).
     #[arg(long, default_value_t = 1, value_name = "N")]
@@ -1457,6 +1461,7 @@ fn open_interfaces(args: &CaptureArgs) -> anyhow::Result<voxprobe::live::Source>
         let mut ring_config = RingConfig {
             block_size: args.ring_block_size,
             block_count: args.ring_blocks,
+            block_timeout_ms: args.ring_block_timeout_ms.clamp(1, 10_000),
             promiscuous: !args.no_promiscuous,
             // A group of this process and interface (groups are per network
             // namespace; another probe's must not be joined).

@@ -854,7 +854,18 @@ fn fanout_rings_share_an_interface_and_miss_nothing() {
     // Three rings (and capture threads) in one fanout group on one
     // interface: the flows are spread over them, every frame is analysed
     // once, and the calls are those of the offline analysis.
-    let probe = Probe::start(&ns, &["-i", "vo1", "--fanout", "3"], "vo1");
+    let probe = Probe::start(
+        &ns,
+        &[
+            "-i",
+            "vo1",
+            "--fanout",
+            "3",
+            "--ring-block-timeout-ms",
+            "20",
+        ],
+        "vo1",
+    );
     replay(&ns, "vo0", &capture);
     let (rest, live, summary) = probe.stop_with_summary();
     let interfaces = summary["interfaces"].as_array().unwrap();
