@@ -15,6 +15,7 @@ mod cli;
 mod clickhouse_export;
 mod decode_captures;
 mod diameter_captures;
+mod floods;
 mod generated;
 mod grafana_dashboards;
 mod gtpv2_captures;

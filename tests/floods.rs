@@ -1,0 +1,151 @@
+//! Hostile traffic, generated: a churn of RTP-looking flows (hundreds of
+//! thousands of one-packet "streams" and of short ones) must leave the
+//! stream and probation tables at their caps, with what they refused
+//! counted, and a real call in the same capture measured as if alone.
+
+use crate::support::clickhouse::temp_dir;
+use crate::support::project_dir;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::process::Command;
+
+/// The records of a classic pcap (µs, one link type): (seconds,
+/// microseconds, the record's 16-byte header and data).
+fn records(pcap: &[u8]) -> Vec<(u32, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= pcap.len() {
+        let word = |i: usize| u32::from_le_bytes(pcap[at + i..at + i + 4].try_into().unwrap());
+        let (sec, usec, len) = (word(0), word(4), word(8) as usize);
+        out.push((sec, usec, pcap[at..at + 16 + len].to_vec()));
+        at += 16 + len;
+    }
+    out
+}
+
+/// `calls` (a capture) with `churn` packets of RTP-looking flows merged in
+/// during its first seconds: each flow `per_flow` packets long.
+fn churned(calls: &[u8], churn: u32, per_flow: u16) -> Vec<u8> {
+    let base = records(calls);
+    let (start_sec, start_usec) = (base[0].0, base[0].1);
+    let t0 = i64::from(start_sec) * 1_000_000 + i64::from(start_usec);
+    let mut w = voxprobe::synth::pcap_writer::PcapWriter::new(Vec::new()).unwrap();
+    let mut flow = 0u32;
+    let mut written = 0u32;
+    while written < churn {
+        // Distinct sources: 198.18.0.0/15 addresses, even ports from 10000
+        // (clear of the ports of GTP-U, SIP and the rest).
+        let src = SocketAddrV4::new(
+            Ipv4Addr::from(0xc612_0000 | (flow >> 8)),
+            10_000 + 2 * (flow & 0xff) as u16,
+        );
+        let dst = SocketAddrV4::new(Ipv4Addr::new(198, 19, 0, 1), 30_000);
+        for seq in 0..per_flow {
+            let mut rtp = vec![0x80, 0];
+            rtp.extend_from_slice(&seq.to_be_bytes());
+            rtp.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            rtp.extend_from_slice(&(0x1000_0000 | flow).to_be_bytes());
+            rtp.extend(std::iter::repeat_n(0xff, 160));
+            // Spread over the call's first 2 s, 20 ms between a flow's packets.
+            let time = t0 + i64::from(written % 100_000) * 20 + i64::from(seq) * 20_000;
+            w.write_udp(time, src, dst, &rtp).unwrap();
+            written += 1;
+        }
+        flow += 1;
+    }
+    let mut merged: Vec<(u32, u32, Vec<u8>)> = records(&w.finish().unwrap());
+    merged.extend(base);
+    merged.sort_by_key(|r| (r.0, r.1));
+    let mut out = calls[..24].to_vec();
+    for (_, _, r) in merged {
+        out.extend_from_slice(&r);
+    }
+    out
+}
+
+fn analyze(file: &std::path::Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_voxprobe"))
+        .args(["analyze", "--format", "json", "-q"])
+        .arg(file)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// (ssrc, packets, lost) of the call's streams.
+fn call_streams(records: &[serde_json::Value]) -> Vec<(u64, u64, i64)> {
+    let call = records
+        .iter()
+        .find(|r| r["type"] == "call")
+        .expect("the call");
+    let mut v: Vec<(u64, u64, i64)> = call["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["ssrc"].as_u64().unwrap(),
+                s["packets"].as_u64().unwrap(),
+                s["lost"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    v.sort_unstable();
+    v
+}
+
+#[test]
+fn stream_churn_stays_within_the_caps_and_real_calls_stay_whole() {
+    let dir = temp_dir("churn");
+    let call = std::fs::read(project_dir().join("captures/sip-call.pcap")).unwrap();
+    let alone = analyze(&project_dir().join("captures/sip-call.pcap"), &[]);
+    let cap = 5_000u64;
+    let cap_arg = ["--max-streams", "5000"];
+
+    // 200 000 one-packet flows: each waits in probation; past the cap they
+    // are turned away, counted; the call (its endpoints from SDP) is whole.
+    let one = dir.join("one-packet.pcap");
+    std::fs::write(&one, churned(&call, 200_000, 1)).unwrap();
+    let records = analyze(&one, &cap_arg);
+    assert_eq!(call_streams(&records), call_streams(&alone));
+    let summary = records.iter().find(|r| r["type"] == "summary").unwrap();
+    let rejected = summary["streams"]["heuristic_rejected"].as_u64().unwrap();
+    assert_eq!(
+        rejected, 200_000,
+        "every probation packet is counted as rejected: {summary}"
+    );
+    assert_eq!(
+        summary["streams"]["streams_created"].as_u64().unwrap(),
+        2,
+        "{summary}"
+    );
+
+    // 40 000 flows of three packets: each becomes a stream until the table
+    // is full; the rest are refused, counted, packet by packet.
+    let short = dir.join("short.pcap");
+    std::fs::write(&short, churned(&call, 120_000, 3)).unwrap();
+    let records = analyze(&short, &cap_arg);
+    let summary = records.iter().find(|r| r["type"] == "summary").unwrap();
+    let s = &summary["streams"];
+    let created = s["streams_created"].as_u64().unwrap();
+    assert!(created <= cap + 2, "{s}");
+    let refused = s["streams_refused_table_full"].as_u64().unwrap();
+    assert!(refused > 0, "{s}");
+    // Every stream the table held is reported, no more than the cap.
+    let reported = records.iter().filter(|r| r["type"] == "stream").count() as u64
+        + records
+            .iter()
+            .filter(|r| r["type"] == "call")
+            .map(|c| c["streams"].as_array().unwrap().len() as u64)
+            .sum::<u64>();
+    assert_eq!(reported, created, "{s}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
