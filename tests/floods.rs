@@ -149,3 +149,86 @@ fn stream_churn_stays_within_the_caps_and_real_calls_stay_whole() {
     assert_eq!(reported, created, "{s}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `calls` with `invites` INVITEs with random Call-IDs and no answer merged
+/// in over its span (from other hosts), `per_second` of them a second.
+fn invite_flood(calls: &[u8], invites: u32, per_second: u32) -> Vec<u8> {
+    let base = records(calls);
+    let t0 = i64::from(base[0].0) * 1_000_000 + i64::from(base[0].1);
+    let mut w = voxprobe::synth::pcap_writer::PcapWriter::new(Vec::new()).unwrap();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for n in 0..invites {
+        // xorshift: random-looking Call-IDs, the same every run.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let src = SocketAddrV4::new(Ipv4Addr::from(0xc612_0000 | (n & 0xffff)), 5060);
+        let dst = SocketAddrV4::new(Ipv4Addr::new(198, 19, 0, 9), 5060);
+        let invite = format!(
+            "INVITE sip:victim@198.19.0.9 SIP/2.0\r\nVia: SIP/2.0/UDP {src};branch=z9hG4bK{x:x}\r\n\
+             From: <sip:scan@{ip}>;tag={n}\r\nTo: <sip:victim@198.19.0.9>\r\nCall-ID: {x:016x}@flood\r\n\
+             CSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            ip = src.ip()
+        );
+        let time = t0 + i64::from(n) * 1_000_000 / i64::from(per_second);
+        w.write_udp(time, src, dst, invite.as_bytes()).unwrap();
+    }
+    let mut merged: Vec<(u32, u32, Vec<u8>)> = records(&w.finish().unwrap());
+    merged.extend(base);
+    merged.sort_by_key(|r| (r.0, r.1));
+    let mut out = calls[..24].to_vec();
+    for (_, _, r) in merged {
+        out.extend_from_slice(&r);
+    }
+    out
+}
+
+#[test]
+fn an_invite_flood_keeps_the_call_table_capped_and_real_calls_whole() {
+    let dir = temp_dir("invite-flood");
+    // 48 s of real calls, and 240 000 INVITEs nobody answers over its
+    // first 48 s (5 000 a second, random Call-IDs), with room for 10 000
+    // calls: the flood fills the table in 2 s and keeps it full.
+    let calls = std::fs::read(project_dir().join("captures/calls.pcap")).unwrap();
+    let alone = analyze(&project_dir().join("captures/calls.pcap"), &[]);
+    let flood = dir.join("flood.pcap");
+    std::fs::write(&flood, invite_flood(&calls, 240_000, 5_000)).unwrap();
+    let records = analyze(&flood, &["--max-calls", "10000"]);
+    let summary = records.iter().find(|r| r["type"] == "summary").unwrap();
+    let sip = &summary["sip"];
+    // Every real call is there, as when alone.
+    let real: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|r| r["type"] == "call" && !r["call_id"].as_str().unwrap().ends_with("@flood"))
+        .collect();
+    let want: Vec<&serde_json::Value> = alone.iter().filter(|r| r["type"] == "call").collect();
+    assert_eq!(real.len(), want.len(), "{sip}");
+    for (got, want) in real.iter().zip(&want) {
+        for field in ["call_id", "outcome", "final_code", "setup_ms", "duration_s"] {
+            assert_eq!(got[field], want[field], "{field}");
+        }
+        // The same streams (but for the file's name and frame numbers).
+        let strip = |v: &serde_json::Value| {
+            let mut v = v.clone();
+            for s in v.as_array_mut().into_iter().flatten() {
+                if let Some(o) = s.as_object_mut() {
+                    o.remove("file");
+                    o.remove("first_frame");
+                }
+            }
+            v
+        };
+        assert_eq!(strip(&got["streams"]), strip(&want["streams"]));
+    }
+    assert_eq!(sip["calls_refused_table_full"], 0, "{sip}");
+    // The flood was given up as it came, counted, and never held more than
+    // the table's room: every dialog made was given up or reported. (The
+    // capture's own INVITE that never gets an answer is given up like the
+    // flood's, again at each retransmission; its last one is reported.)
+    let evicted = sip["unanswered_evicted"].as_u64().unwrap();
+    let reported = records.iter().filter(|r| r["type"] == "call").count() as u64;
+    assert_eq!(sip["calls"].as_u64().unwrap(), evicted + reported, "{sip}");
+    assert!(reported <= 10_000, "{reported}");
+    assert!(evicted >= 240_000 - 10_000, "{sip}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,6 +1,6 @@
 //! The table of calls of one run: SIP messages in, call records out.
 
-use super::dialog::{Call, Dialog, MediaOffer, MessageContext, Side};
+use super::dialog::{Call, CallState, Dialog, MediaOffer, MessageContext, Side};
 use super::record::{CallRecord, Direction, DirectionSummary, EndedBy};
 use crate::analyze::{StreamCall, StreamRecord};
 use crate::media::stream::{IntervalSample, HEADLINE_BUFFER};
@@ -71,6 +71,9 @@ pub struct SipCounters {
     pub calls_refused_table_full: u64,
     /// Calls closed because they were idle past the timeout.
     pub calls_idle_closed: u64,
+    /// INVITEs that never got a response, given up (not reported) to make
+    /// room for new calls in a full table: an INVITE flood's.
+    pub unanswered_evicted: u64,
 }
 
 /// Every call of a run.
@@ -80,6 +83,12 @@ pub struct CallTable {
     /// by the Call-ID as written, which becomes part of the call only when
     /// it leaves the table (one copy per call).
     active: FastMap<Box<[u8]>, Box<Dialog>>,
+    /// Call-IDs in the order their dialogs were created, while they may
+    /// still have no response at all: what a full table gives up first
+    /// (an INVITE flood's, never a call in progress). Entries whose dialog
+    /// got a response or closed are dropped when met, and pruned when there
+    /// are twice as many as the table holds.
+    unanswered: std::collections::VecDeque<Box<[u8]>>,
     finished: Vec<Call>,
     requests: FastMap<Method<'static>, u64>,
     other_requests: BTreeMap<String, u64>,
@@ -129,6 +138,7 @@ impl CallTable {
         CallTable {
             config,
             active: FastMap::default(),
+            unanswered: std::collections::VecDeque::new(),
             finished: Vec::new(),
             requests: FastMap::default(),
             other_requests: BTreeMap::new(),
@@ -185,15 +195,48 @@ impl CallTable {
             self.counters.orphan_dialog_messages += 1;
             return false;
         }
-        if self.active.len() >= self.config.max_active_calls {
+        if self.active.len() >= self.config.max_active_calls && !self.evict_unanswered() {
             self.counters.calls_refused_table_full += 1;
             return false;
         }
         self.counters.calls += 1;
+        self.unanswered.push_back(call_id.into());
+        if self.unanswered.len() > 2 * self.config.max_active_calls.max(1) {
+            let active = &self.active;
+            self.unanswered.retain(|id| {
+                active
+                    .get(id)
+                    .is_some_and(|d| d.state == CallState::Initiating)
+            });
+        }
         let mut dialog = Box::new(Dialog::new(ctx, msg).with_ladder(self.config.keep_ladders));
         dialog.handle_message(ctx, msg, media);
         self.active.insert(call_id.into(), dialog);
         true
+    }
+
+    /// Gives up the oldest dialog that never got a response; whether there
+    /// was one. An INVITE is given up only once as many newer calls came as
+    /// the table holds: during a flood a real call has that long (the table
+    /// over the flood's rate) to get its first response, and without one
+    /// the table is never full of unanswered INVITEs.
+    fn evict_unanswered(&mut self) -> bool {
+        while let Some(id) = self.unanswered.front() {
+            let waiting = self
+                .active
+                .get(id)
+                .is_some_and(|d| d.state == CallState::Initiating);
+            if !waiting {
+                self.unanswered.pop_front();
+                continue;
+            }
+            if let Some(id) = self.unanswered.pop_front() {
+                self.active.remove(&id);
+                self.counters.unanswered_evicted += 1;
+                return true;
+            }
+        }
+        false
     }
 
     /// Closes calls that ended more than the linger time ago, or have been
@@ -669,12 +712,43 @@ mod tests {
         t.handle_timeout(PacketTime::from_nanos(11 * 1_000_000_000));
         assert_eq!(t.active_calls(), 0);
         let (records, _, counters) = t.finish(Vec::new());
-        assert_eq!(records.len(), 2);
-        assert_eq!(counters.calls_refused_table_full, 1);
+        // The table full of INVITEs nobody answered: the third gave up the
+        // oldest ("a") to take its place.
+        let ids: Vec<&str> = records.iter().map(|r| r.call.call_id.as_str()).collect();
+        assert_eq!(ids, ["b", "c"]);
+        assert_eq!(counters.unanswered_evicted, 1);
+        assert_eq!(counters.calls_refused_table_full, 0);
         assert_eq!(counters.calls_idle_closed, 2);
         assert!(records
             .iter()
             .all(|r| r.outcome == crate::call::Outcome::TimedOut));
         assert_eq!(counters.requests.get("INVITE"), Some(&3));
+    }
+
+    #[test]
+    fn a_table_full_of_calls_in_progress_refuses_new_ones() {
+        let mut t = CallTable::new(CallTableConfig {
+            max_active_calls: 2,
+            ..Default::default()
+        });
+        for (i, id) in ["a", "b", "c"].iter().enumerate() {
+            let bytes = invite(id);
+            let msg = sip::parse(&bytes).unwrap();
+            t.handle_message(&ctx(i as i64 * 2, [10, 0, 0, 1], [10, 0, 0, 2]), &msg, &[]);
+            // Answered at once: a call in progress is never given up.
+            let trying = format!(
+                "SIP/2.0 100 Trying\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK{id}\r\nFrom: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: {id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+            );
+            let msg = sip::parse(trying.as_bytes()).unwrap();
+            t.handle_message(
+                &ctx(i as i64 * 2 + 1, [10, 0, 0, 2], [10, 0, 0, 1]),
+                &msg,
+                &[],
+            );
+        }
+        let (records, _, counters) = t.finish(Vec::new());
+        assert_eq!(records.len(), 2);
+        assert_eq!(counters.calls_refused_table_full, 1);
+        assert_eq!(counters.unanswered_evicted, 0);
     }
 }
