@@ -232,3 +232,129 @@ fn an_invite_flood_keeps_the_call_table_capped_and_real_calls_whole() {
     assert!(evicted >= 240_000 - 10_000, "{sip}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An INVITE (Call-ID `id`) whose SDP announces `m_lines` audio streams.
+fn sdp_bomb(id: &str, m_lines: usize) -> Vec<u8> {
+    let mut sdp =
+        String::from("v=0\r\no=- 1 1 IN IP4 198.18.9.9\r\ns=-\r\nc=IN IP4 198.18.9.9\r\nt=0 0\r\n");
+    for i in 0..m_lines {
+        sdp.push_str(&format!(
+            "m=audio {} RTP/AVP 0 8 101\r\n",
+            20_000 + 2 * (i % 20_000)
+        ));
+    }
+    format!(
+        "INVITE sip:bomb@198.19.0.9 SIP/2.0\r\nVia: SIP/2.0/UDP 198.18.9.9:5060;branch=z9hG4bKbomb\r\n\
+         From: <sip:bomb@198.18.9.9>;tag=1\r\nTo: <sip:bomb@198.19.0.9>\r\nCall-ID: {id}\r\n\
+         CSeq: 1 INVITE\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn protocol_bombs_are_turned_away_and_the_rest_is_analysed() {
+    let dir = temp_dir("bombs");
+    let call = std::fs::read(project_dir().join("captures/sip-call.pcap")).unwrap();
+    let alone = analyze(&project_dir().join("captures/sip-call.pcap"), &[]);
+    let base = records(&call);
+    let t0 = i64::from(base[0].0) * 1_000_000 + i64::from(base[0].1) + 500_000;
+    let mut w = voxprobe::synth::pcap_writer::PcapWriter::new(Vec::new()).unwrap();
+    let a = SocketAddrV4::new(Ipv4Addr::new(198, 18, 9, 9), 5060);
+    let b = SocketAddrV4::new(Ipv4Addr::new(198, 19, 0, 9), 5060);
+    // An SDP announcing 1 500 streams in one datagram.
+    w.write_udp(t0, a, b, &sdp_bomb("sdp-bomb@flood", 1_500))
+        .unwrap();
+    // A "SIP message" of 4 000 header lines.
+    let mut headers = String::from("OPTIONS sip:x@198.19.0.9 SIP/2.0\r\n");
+    for i in 0..4_000 {
+        headers.push_str(&format!("X-Filler-{i}: y\r\n"));
+    }
+    headers.push_str("\r\n");
+    w.write_udp(
+        t0 + 1000,
+        a,
+        b,
+        &headers.as_bytes()[..headers.len().min(60_000)],
+    )
+    .unwrap();
+    // GTPv2-C messages whose IEs claim more than they hold.
+    let gtp_a = SocketAddrV4::new(Ipv4Addr::new(198, 18, 9, 10), 2123);
+    let gtp_b = SocketAddrV4::new(Ipv4Addr::new(198, 19, 0, 10), 2123);
+    for i in 0..100u16 {
+        let mut m = vec![0x48, 32, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+        // IMSI IE claiming 60 000 bytes.
+        m.extend_from_slice(&[1, 0xea, 0x60, 0, 0x21, 0x43]);
+        let len = (m.len() - 4) as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        m[8..10].copy_from_slice(&i.to_be_bytes());
+        w.write_udp(t0 + 2000 + i64::from(i), gtp_a, gtp_b, &m)
+            .unwrap();
+    }
+    let mut merged = records(&w.finish().unwrap());
+    merged.extend(base);
+    merged.sort_by_key(|r| (r.0, r.1));
+    let mut bytes = call[..24].to_vec();
+    for (_, _, r) in merged {
+        bytes.extend_from_slice(&r);
+    }
+    // A last record that claims 4 GB.
+    let claim_at = bytes.len();
+    bytes.extend_from_slice(&[0; 8]);
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+    bytes.extend_from_slice(b"not four gigabytes");
+    let file = dir.join("bombs.pcap");
+    std::fs::write(&file, &bytes).unwrap();
+
+    let out = Command::new(env!("CARGO_BIN_EXE_voxprobe"))
+        .args(["analyze", "--format", "json", "-q"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The 4 GB record stops the reading, named by its offset (exit 3: read
+    // in part); everything before it was analysed.
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("stopped at byte {claim_at}")),
+        "{err}"
+    );
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    // The real call is measured as when alone.
+    let real = records
+        .iter()
+        .find(|r| r["type"] == "call" && r["call_id"] != "sdp-bomb@flood")
+        .expect("the real call");
+    let want = alone.iter().find(|r| r["type"] == "call").unwrap();
+    for field in [
+        "call_id",
+        "outcome",
+        "final_code",
+        "setup_ms",
+        "duration_s",
+        "mos_caller_to_callee",
+    ] {
+        assert_eq!(real[field], want[field], "{field}");
+    }
+    // The SDP bomb is a call like any other, its announced streams capped.
+    assert!(records.iter().any(|r| r["call_id"] == "sdp-bomb@flood"));
+    let summary = records.iter().find(|r| r["type"] == "summary").unwrap();
+    let gtp_malformed: u64 = summary["gtpv2"]["malformed"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    let ie_anomalies: u64 = summary["gtpv2"]["ie_anomalies"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(serde_json::Value::as_u64)
+        .sum();
+    assert!(gtp_malformed + ie_anomalies >= 100, "{}", summary["gtpv2"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
