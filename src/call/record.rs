@@ -246,6 +246,25 @@ impl CallRecord {
         .reduce(|a, b| if (a < b) == lower_is_worse { a } else { b })
     }
 
+    /// Mouth-to-ear delay of a direction (its main stream's, the E-model's
+    /// with the headline buffer) when RTCP measured the network part; a
+    /// configured default delay is not a measurement.
+    pub fn measured_delay_ms(&self, d: &DirectionSummary) -> Option<f64> {
+        let q = self
+            .streams
+            .iter()
+            .find(|s| s.key == d.main_stream)?
+            .report
+            .quality
+            .as_ref()?;
+        if q.delay_source != "rtcp" {
+            return None;
+        }
+        q.buffers
+            .get(crate::media::stream::HEADLINE_BUFFER)
+            .map(|b| b.delay_ms)
+    }
+
     /// The summary of one direction.
     pub fn direction(&self, d: Direction) -> Option<&DirectionSummary> {
         match d {

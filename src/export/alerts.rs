@@ -4,7 +4,6 @@
 //! name the single call.
 
 use crate::call::{CallRecord, Direction};
-use crate::media::stream::HEADLINE_BUFFER;
 use crate::time::PacketTime;
 use serde::{Deserialize, Serialize};
 
@@ -108,7 +107,7 @@ impl Thresholds {
         let mut out = Vec::new();
         for d in [Direction::CallerToCallee, Direction::CalleeToCaller] {
             let Some(s) = r.direction(d) else { continue };
-            let delay = measured_delay_ms(r, s.main_stream);
+            let delay = r.measured_delay_ms(s);
             let checks = [
                 ("mos", s.mos, self.mos, true),
                 ("jitter", Some(s.mean_jitter_ms), self.jitter_ms, false),
@@ -148,22 +147,6 @@ impl Thresholds {
         }
         out
     }
-}
-
-/// Mouth-to-ear delay of a stream (the E-model's, with the headline buffer) when RTCP measured
-/// the network part; a configured default delay is not a measurement.
-fn measured_delay_ms(r: &CallRecord, key: crate::media::StreamKey) -> Option<f64> {
-    let q = r
-        .streams
-        .iter()
-        .find(|s| s.key == key)?
-        .report
-        .quality
-        .as_ref()?;
-    if q.delay_source != "rtcp" {
-        return None;
-    }
-    q.buffers.get(HEADLINE_BUFFER).map(|b| b.delay_ms)
 }
 
 #[cfg(test)]

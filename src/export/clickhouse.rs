@@ -651,8 +651,17 @@ impl Worker {
     }
 
     async fn execute(&self, sql: &str) -> Result<(), String> {
-        let q = self.client.query(sql).execute();
-        match tokio::time::timeout(self.settings.timeout, q).await {
+        self.execute_query(self.client.query(sql), sql).await
+    }
+
+    /// Runs `query` (the statement `sql`) within the timeout; errors name
+    /// the statement.
+    async fn execute_query(
+        &self,
+        query: clickhouse::query::Query,
+        sql: &str,
+    ) -> Result<(), String> {
+        match tokio::time::timeout(self.settings.timeout, query.execute()).await {
             Ok(r) => r.map_err(|e| format!("{e} (in: {})", first_line(sql))),
             Err(_) => Err(format!("timed out (in: {})", first_line(sql))),
         }
@@ -693,15 +702,11 @@ impl Worker {
         // A changed retention applies to old parts as they merge, not by
         // rewriting every table at start.
         for sql in s.retention() {
-            let q = self
+            let query = self
                 .client
                 .query(&sql)
-                .with_setting("materialize_ttl_after_modify", "0")
-                .execute();
-            match tokio::time::timeout(self.settings.timeout, q).await {
-                Ok(r) => r.map_err(|e| format!("{e} (in: {sql})"))?,
-                Err(_) => return Err(format!("timed out (in: {sql})")),
-            }
+                .with_setting("materialize_ttl_after_modify", "0");
+            self.execute_query(query, &sql).await?;
         }
         Ok(())
     }

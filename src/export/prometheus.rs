@@ -18,7 +18,6 @@ use super::alerts::QualityAlert;
 use super::clickhouse::{ExportCounters, TABLES};
 use crate::analyze::{InterfaceCounters, ProtocolCounters};
 use crate::call::{CallRecord, Direction};
-use crate::media::stream::HEADLINE_BUFFER;
 use crate::packet::counters::{DecodeCounters, Layer};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -249,16 +248,10 @@ impl Metrics {
             self.stream_loss
                 .get_or_create(&by_carrier)
                 .observe((d.lost_percent / 100.0).clamp(0.0, 1.0));
-            let rated = r
-                .streams
-                .iter()
-                .find(|s| s.key == d.main_stream)
-                .and_then(|s| s.report.quality.as_ref())
-                .filter(|q| q.delay_source == "rtcp");
-            if let Some(b) = rated.and_then(|q| q.buffers.get(HEADLINE_BUFFER)) {
+            if let Some(ms) = r.measured_delay_ms(d) {
                 self.stream_delay
                     .get_or_create(&by_carrier)
-                    .observe(b.delay_ms / 1000.0);
+                    .observe(ms / 1000.0);
             }
         }
     }
