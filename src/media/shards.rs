@@ -45,6 +45,9 @@ enum Answer {
 struct Shard {
     orders: SyncSender<Order>,
     answers: Receiver<Answer>,
+    /// Batches the shard is done with, to be filled again (the steady
+    /// state allocates nothing).
+    spare: Receiver<Vec<MediaPacket>>,
     thread: Option<std::thread::JoinHandle<()>>,
     /// Packets gathered for it from the current batch.
     pending: Vec<MediaPacket>,
@@ -77,13 +80,15 @@ impl Shards {
             config.max_streams = config.max_streams.div_ceil(workers);
             let (orders, inbox) = mpsc::sync_channel(QUEUE);
             let (outbox, answers) = mpsc::channel();
+            let (give_back, spare) = mpsc::channel();
             let thread = std::thread::Builder::new()
                 .name(format!("media-{i}"))
-                .spawn(move || serve(StreamTable::new(config), &inbox, &outbox))?;
+                .spawn(move || serve(StreamTable::new(config), &inbox, &outbox, &give_back))?;
             shards.push(Shard {
                 orders,
                 answers,
                 thread: Some(thread),
+                spare,
                 pending: Vec::with_capacity(MAX_BATCH),
             });
         }
@@ -110,7 +115,11 @@ impl Shards {
         }
         for s in &mut self.shards {
             if !s.pending.is_empty() {
-                let batch = std::mem::replace(&mut s.pending, Vec::with_capacity(MAX_BATCH));
+                let empty = s
+                    .spare
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(MAX_BATCH));
+                let batch = std::mem::replace(&mut s.pending, empty);
                 let _ = s.orders.send(Order::Packets(batch));
             }
         }
@@ -195,14 +204,21 @@ impl Shards {
 
 /// A shard's loop: orders in, answers out, until `Finish` (or the
 /// classifier is gone).
-fn serve(mut table: StreamTable, inbox: &Receiver<Order>, outbox: &mpsc::Sender<Answer>) {
+fn serve(
+    mut table: StreamTable,
+    inbox: &Receiver<Order>,
+    outbox: &mpsc::Sender<Answer>,
+    give_back: &mpsc::Sender<Vec<MediaPacket>>,
+) {
     let mut counted = 0;
     while let Ok(order) = inbox.recv() {
         match order {
-            Order::Packets(pkts) => {
+            Order::Packets(mut pkts) => {
                 for chunk in pkts.chunks(MAX_BATCH) {
                     counted += table.handle_batch(chunk);
                 }
+                pkts.clear();
+                let _ = give_back.send(pkts);
             }
             Order::Learn(endpoint, payloads) => table.learn_endpoint(endpoint, payloads),
             Order::Timeout(now) => table.handle_timeout(now),
