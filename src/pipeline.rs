@@ -103,7 +103,7 @@ impl Batch {
 
 /// What the capture stage counted.
 #[derive(Debug, Default)]
-pub struct StageCounters {
+pub struct SharedStageCounters {
     /// Frames handed to the analysis.
     pub frames_sent: AtomicU64,
     /// Frames dropped because the analysis's queue was full.
@@ -113,7 +113,7 @@ pub struct StageCounters {
     rings: Mutex<Vec<InterfaceCounters>>,
 }
 
-impl StageCounters {
+impl SharedStageCounters {
     /// The kernel's counters of each ring, as last read.
     pub fn rings(&self) -> Vec<InterfaceCounters> {
         self.rings.lock().map(|r| r.clone()).unwrap_or_default()
@@ -146,9 +146,9 @@ pub struct CaptureStage {
     pub batches: Receiver<Batch>,
     recycle: Vec<Sender<Batch>>,
     /// What it counted.
-    pub counters: Arc<StageCounters>,
+    pub counters: Arc<SharedStageCounters>,
     /// Set to stop it (the run's stop, or enough frames).
-    pub stop: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
     threads: Vec<std::thread::JoinHandle<Option<LiveError>>>,
 }
 
@@ -164,9 +164,9 @@ impl CaptureStage {
         stop: Arc<AtomicBool>,
     ) -> std::io::Result<CaptureStage> {
         let (send, batches) = mpsc::sync_channel(config.queue_batches.max(1));
-        let counters = Arc::new(StageCounters {
+        let counters = Arc::new(SharedStageCounters {
             rings: Mutex::new(vec![InterfaceCounters::default(); rings.len()]),
-            ..StageCounters::default()
+            ..SharedStageCounters::default()
         });
         let mut recycle = Vec::with_capacity(rings.len());
         let mut threads = Vec::with_capacity(rings.len());
@@ -240,7 +240,7 @@ struct Reader {
     budget: usize,
     made: usize,
     batch_frames: usize,
-    counters: Arc<StageCounters>,
+    counters: Arc<SharedStageCounters>,
     stop: Arc<AtomicBool>,
 }
 
