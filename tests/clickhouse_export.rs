@@ -588,10 +588,7 @@ fn the_report_ranks_with_the_rollups_figures() {
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", stderr(&out));
-        let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let rows: Vec<serde_json::Value> = crate::support::json_lines(&out.stdout);
         let groups = front.number(&format!("SELECT uniqExact({by}) FROM vp.{rollup}"));
         assert_eq!(rows.len(), groups as usize, "{by}");
         for row in &rows {
@@ -770,10 +767,7 @@ fn samples_of_running_streams_arrive_before_the_call_ends_and_are_replaced() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records: Vec<serde_json::Value> = crate::support::json_lines(&out.stdout);
     let call_at = records
         .iter()
         .position(|r| r["type"] == "call")
@@ -871,10 +865,7 @@ fn sigterm_mid_call_flushes_the_call_as_ended_by_shutdown() {
     let out = probe.wait_with_output().unwrap();
     let err = stderr(&out);
     assert!(out.status.success(), "{err}");
-    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records: Vec<serde_json::Value> = crate::support::json_lines(&out.stdout);
     let call = records
         .iter()
         .find(|r| r["type"] == "call")

@@ -22,12 +22,29 @@ fn records(pcap: &[u8]) -> Vec<(u32, u32, Vec<u8>)> {
     out
 }
 
+/// The time of a capture's first record, µs since the epoch.
+fn first_time_us(pcap: &[u8]) -> i64 {
+    let (sec, usec, _) = &records(pcap)[0];
+    i64::from(*sec) * 1_000_000 + i64::from(*usec)
+}
+
+/// The records of `capture` and of `extra` (the same link type and time
+/// precision) in one capture, in time order, under `capture`'s header.
+fn merged(capture: &[u8], extra: &[u8]) -> Vec<u8> {
+    let mut all = records(extra);
+    all.extend(records(capture));
+    all.sort_by_key(|r| (r.0, r.1));
+    let mut out = capture[..24].to_vec();
+    for (_, _, r) in all {
+        out.extend_from_slice(&r);
+    }
+    out
+}
+
 /// `calls` (a capture) with `churn` packets of RTP-looking flows merged in
 /// during its first seconds: each flow `per_flow` packets long.
 fn churned(calls: &[u8], churn: u32, per_flow: u16) -> Vec<u8> {
-    let base = records(calls);
-    let (start_sec, start_usec) = (base[0].0, base[0].1);
-    let t0 = i64::from(start_sec) * 1_000_000 + i64::from(start_usec);
+    let t0 = first_time_us(calls);
     let mut w = voxprobe::synth::pcap_writer::PcapWriter::new(Vec::new()).unwrap();
     let mut flow = 0u32;
     let mut written = 0u32;
@@ -52,14 +69,7 @@ fn churned(calls: &[u8], churn: u32, per_flow: u16) -> Vec<u8> {
         }
         flow += 1;
     }
-    let mut merged: Vec<(u32, u32, Vec<u8>)> = records(&w.finish().unwrap());
-    merged.extend(base);
-    merged.sort_by_key(|r| (r.0, r.1));
-    let mut out = calls[..24].to_vec();
-    for (_, _, r) in merged {
-        out.extend_from_slice(&r);
-    }
-    out
+    merged(calls, &w.finish().unwrap())
 }
 
 fn analyze(file: &std::path::Path, extra: &[&str]) -> Vec<serde_json::Value> {
@@ -74,10 +84,7 @@ fn analyze(file: &std::path::Path, extra: &[&str]) -> Vec<serde_json::Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::support::json_lines(&out.stdout)
 }
 
 /// (ssrc, packets, lost) of the call's streams.
@@ -153,8 +160,7 @@ fn stream_churn_stays_within_the_caps_and_real_calls_stay_whole() {
 /// `calls` with `invites` INVITEs with random Call-IDs and no answer merged
 /// in over its span (from other hosts), `per_second` of them a second.
 fn invite_flood(calls: &[u8], invites: u32, per_second: u32) -> Vec<u8> {
-    let base = records(calls);
-    let t0 = i64::from(base[0].0) * 1_000_000 + i64::from(base[0].1);
+    let t0 = first_time_us(calls);
     let mut w = voxprobe::synth::pcap_writer::PcapWriter::new(Vec::new()).unwrap();
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for n in 0..invites {
@@ -173,14 +179,7 @@ fn invite_flood(calls: &[u8], invites: u32, per_second: u32) -> Vec<u8> {
         let time = t0 + i64::from(n) * 1_000_000 / i64::from(per_second);
         w.write_udp(time, src, dst, invite.as_bytes()).unwrap();
     }
-    let mut merged: Vec<(u32, u32, Vec<u8>)> = records(&w.finish().unwrap());
-    merged.extend(base);
-    merged.sort_by_key(|r| (r.0, r.1));
-    let mut out = calls[..24].to_vec();
-    for (_, _, r) in merged {
-        out.extend_from_slice(&r);
-    }
-    out
+    merged(calls, &w.finish().unwrap())
 }
 
 #[test]
@@ -257,8 +256,7 @@ fn protocol_bombs_are_turned_away_and_the_rest_is_analysed() {
     let dir = temp_dir("bombs");
     let call = std::fs::read(project_dir().join("captures/sip-call.pcap")).unwrap();
     let alone = analyze(&project_dir().join("captures/sip-call.pcap"), &[]);
-    let base = records(&call);
-    let t0 = i64::from(base[0].0) * 1_000_000 + i64::from(base[0].1) + 500_000;
+    let t0 = first_time_us(&call) + 500_000;
     let mut w = voxprobe::synth::pcap_writer::PcapWriter::new(Vec::new()).unwrap();
     let a = SocketAddrV4::new(Ipv4Addr::new(198, 18, 9, 9), 5060);
     let b = SocketAddrV4::new(Ipv4Addr::new(198, 19, 0, 9), 5060);
@@ -291,13 +289,7 @@ fn protocol_bombs_are_turned_away_and_the_rest_is_analysed() {
         w.write_udp(t0 + 2000 + i64::from(i), gtp_a, gtp_b, &m)
             .unwrap();
     }
-    let mut merged = records(&w.finish().unwrap());
-    merged.extend(base);
-    merged.sort_by_key(|r| (r.0, r.1));
-    let mut bytes = call[..24].to_vec();
-    for (_, _, r) in merged {
-        bytes.extend_from_slice(&r);
-    }
+    let mut bytes = merged(&call, &w.finish().unwrap());
     // A last record that claims 4 GB.
     let claim_at = bytes.len();
     bytes.extend_from_slice(&[0; 8]);
@@ -320,10 +312,7 @@ fn protocol_bombs_are_turned_away_and_the_rest_is_analysed() {
         err.contains(&format!("stopped at byte {claim_at}")),
         "{err}"
     );
-    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records: Vec<serde_json::Value> = crate::support::json_lines(&out.stdout);
     // The real call is measured as when alone.
     let real = records
         .iter()

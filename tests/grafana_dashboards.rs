@@ -36,10 +36,7 @@ pub fn panel_queries(env: &[(&str, &str)]) -> Vec<serde_json::Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::support::json_lines(&out.stdout)
 }
 
 #[test]

@@ -225,12 +225,7 @@ fn replay(ns: &Namespace, interface: &str, file: &std::path::Path) {
 
 #[test]
 fn live_capture_on_a_veth_equals_the_offline_analysis() {
-    if !have("tcpreplay") || !have("ip") {
-        skip("live capture: tcpreplay or ip (iproute2) missing; scripts/test-all installs them");
-        return;
-    }
-    let Some(ns) = Namespace::create("live", &["vx"]) else {
-        skip("live capture: cannot create a network namespace (needs root)");
+    let Some(ns) = namespace("live", &["vx"], "live capture") else {
         return;
     };
     let capture = project_dir().join("captures/calls.pcap");
@@ -685,12 +680,7 @@ fn frames_written_live_keep_the_vlan_tags_the_kernel_took_off() {
 #[cfg(feature = "libpcap")]
 #[test]
 fn the_libpcap_engine_equals_the_offline_analysis() {
-    if !have("tcpreplay") || !have("ip") {
-        skip("libpcap engine: tcpreplay or ip (iproute2) missing; scripts/test-all installs them");
-        return;
-    }
-    let Some(ns) = Namespace::create("pcap", &["vp"]) else {
-        skip("libpcap engine: cannot create a network namespace (needs root)");
+    let Some(ns) = namespace("pcap", &["vp"], "libpcap engine") else {
         return;
     };
     let capture = project_dir().join("captures/calls.pcap");
@@ -708,12 +698,7 @@ fn the_libpcap_engine_equals_the_offline_analysis() {
 #[cfg(feature = "libpcap")]
 #[test]
 fn a_capture_filter_keeps_only_what_it_accepts_on_both_engines() {
-    if !have("tcpreplay") || !have("ip") {
-        skip("capture filter: tcpreplay or ip (iproute2) missing; scripts/test-all installs them");
-        return;
-    }
-    let Some(ns) = Namespace::create("filter", &["vf"]) else {
-        skip("capture filter: cannot create a network namespace (needs root)");
+    let Some(ns) = namespace("filter", &["vf"], "capture filter") else {
         return;
     };
     let capture = project_dir().join("captures/calls.pcap");
@@ -1036,10 +1021,7 @@ fn calls_in_progress_are_reported_every_few_seconds() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let records: Vec<serde_json::Value> = crate::support::json_lines(&out.stdout);
     let call_at = records.iter().position(|r| r["type"] == "call").unwrap();
     let call = &records[call_at];
     let updates: Vec<(usize, &serde_json::Value)> = records

@@ -106,3 +106,12 @@ pub fn url_encode(s: &str) -> String {
         })
         .collect()
 }
+
+/// A command's JSON-lines output, one value per line (panics on a line that
+/// is not JSON, naming it).
+pub fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
