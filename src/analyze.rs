@@ -75,7 +75,8 @@ impl Default for AnalyzeConfig {
     }
 }
 
-/// Messages counted by protocol.
+/// Counts by protocol: of messages (`Summary::protocols`), or of their
+/// payload bytes (`Summary::protocol_bytes`).
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct ProtocolCounters {
     /// RTP packets counted in a stream.
@@ -102,6 +103,54 @@ pub struct ProtocolCounters {
     /// Other datagrams on media endpoints that are none of the above nor
     /// RTP/RTCP (e.g. NAT keep-alives); left out, counted here.
     pub other_on_media_ports: u64,
+}
+
+impl ProtocolCounters {
+    /// Every count with its protocol's name (as metrics label it).
+    pub fn named(&self) -> [(&'static str, u64); 11] {
+        [
+            ("rtp", self.rtp),
+            ("rtcp", self.rtcp),
+            ("sip", self.sip),
+            ("sdp", self.sdp),
+            ("diameter", self.diameter),
+            ("gtpv2", self.gtpv2),
+            ("stun", self.stun),
+            ("zrtp", self.zrtp),
+            ("dtls", self.dtls),
+            ("srtcp", self.srtcp),
+            ("other_on_media_ports", self.other_on_media_ports),
+        ]
+    }
+}
+
+/// Which count of [`ProtocolCounters`] a message adds to.
+type Protocol = fn(&mut ProtocolCounters) -> &mut u64;
+
+/// Messages and their payload bytes by protocol, counted together.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProtocolTally {
+    /// Messages.
+    pub messages: ProtocolCounters,
+    /// Their bytes as the transport delivered them: the UDP payload, the
+    /// TCP or SCTP message (for SDP, the SIP body; for RTP, header, payload
+    /// and padding). Headers below are in the frames' bytes, not here.
+    pub bytes: ProtocolCounters,
+}
+
+impl ProtocolTally {
+    fn count(&mut self, protocol: Protocol, bytes: usize) {
+        self.add(protocol, 1, bytes as u64);
+    }
+
+    fn add(&mut self, protocol: Protocol, messages: u64, bytes: u64) {
+        *protocol(&mut self.messages) += messages;
+        *protocol(&mut self.bytes) += bytes;
+    }
+
+    fn add_rtp(&mut self, counted: crate::media::Counted) {
+        self.add(|p| &mut p.rtp, counted.packets, counted.bytes);
+    }
 }
 
 /// The 5-second samples a running stream completed, for reporting while it
@@ -210,6 +259,8 @@ pub struct Summary {
     pub sctp: SctpCounters,
     /// Messages by protocol.
     pub protocols: ProtocolCounters,
+    /// Their payload bytes by protocol (see [`ProtocolTally::bytes`]).
+    pub protocol_bytes: ProtocolCounters,
     /// SIP requests and responses, calls and their limits.
     pub sip: SipCounters,
     /// Stream table limits.
@@ -338,7 +389,7 @@ struct MediaClassifier {
     /// (`--workers`); `None`: `streams` holds them all.
     shards: Option<crate::media::shards::Shards>,
     rtcp: RtcpTracker,
-    protocols: ProtocolCounters,
+    protocols: ProtocolTally,
     /// Media endpoints known to carry SRTP/SRTCP.
     encrypted: HashSet<Endpoint, foldhash::fast::RandomState>,
     calls: CallTable,
@@ -381,7 +432,7 @@ impl Analyzer {
                 streams: StreamTable::new(config.streams.clone()),
                 shards: start_shards(config),
                 rtcp: RtcpTracker::new(config.max_rtcp_sources),
-                protocols: ProtocolCounters::default(),
+                protocols: ProtocolTally::default(),
                 encrypted: HashSet::default(),
                 calls: CallTable::new(config.calls.clone()),
                 gtpv2: Gtpv2Tracker::default(),
@@ -440,8 +491,9 @@ impl Analyzer {
                 .map_or(0, crate::media::shards::Shards::active_streams)
     }
 
-    /// The frame classes and the messages by protocol counted so far.
-    pub fn counters(&self) -> (&DecodeCounters, &ProtocolCounters) {
+    /// The frame classes and the messages (and bytes) by protocol counted
+    /// so far.
+    pub fn counters(&self) -> (&DecodeCounters, &ProtocolTally) {
         (self.decoder.counters(), &self.media.protocols)
     }
 
@@ -459,7 +511,7 @@ impl Analyzer {
         if let Some(shards) = &mut media.shards {
             let (finished, samples) = shards.take(true);
             taken.extend(samples);
-            media.protocols.rtp += shards.take_counted();
+            media.protocols.add_rtp(shards.take_counted());
             // Streams that finished meanwhile wait for their call as those
             // `take_closed` finds do.
             let (rtcp, quality) = (&media.rtcp, &self.quality);
@@ -550,7 +602,7 @@ impl Analyzer {
         let mut finished = media.streams.take_finished();
         if let Some(shards) = &mut media.shards {
             finished.extend(shards.take(false).0);
-            media.protocols.rtp += shards.take_counted();
+            media.protocols.add_rtp(shards.take_counted());
         }
         media.waiting_streams.extend(
             finished
@@ -635,7 +687,7 @@ impl Analyzer {
             finished.extend(more);
             finished.sort_by_key(|s| (s.first_frame, s.key));
             stream_counters.add(&counters);
-            media.protocols.rtp += counted;
+            media.protocols.add_rtp(counted);
         }
         media
             .calls
@@ -662,7 +714,8 @@ impl Analyzer {
                 reassembly: decoder.reassembly_counters().clone(),
                 tcp: decoder.tcp_counters().clone(),
                 sctp: decoder.sctp_counters().clone(),
-                protocols: media.protocols,
+                protocols: media.protocols.messages,
+                protocol_bytes: media.protocols.bytes,
                 sip,
                 streams: stream_counters,
                 rtcp: media.rtcp.counters().clone(),
@@ -762,7 +815,8 @@ impl MediaClassifier {
                 if decoded == 0 {
                     return Verdict::Malformed(Layer::GtpC);
                 }
-                self.protocols.gtpv2 += decoded as u64;
+                self.protocols
+                    .add(|p| &mut p.gtpv2, decoded as u64, payload.len() as u64);
                 return Verdict::Ours;
             }
         }
@@ -783,16 +837,17 @@ impl MediaClassifier {
             if !(self.is_media_endpoint(&dg.src) || self.is_media_endpoint(&dg.dst)) {
                 return Verdict::NotForUs;
             }
-            let counter = match first {
-                0..=3 => &mut self.protocols.stun,
-                16..=19 => &mut self.protocols.zrtp,
-                20..=63 => &mut self.protocols.dtls,
+            let protocol: Protocol = match first {
+                0..=3 => |p| &mut p.stun,
+                16..=19 => |p| &mut p.zrtp,
+                20..=63 => |p| &mut p.dtls,
                 _ => {
-                    self.protocols.other_on_media_ports += 1;
+                    self.protocols
+                        .count(|p| &mut p.other_on_media_ports, payload.len());
                     return Verdict::NotForUs;
                 }
             };
-            *counter += 1;
+            self.protocols.count(protocol, payload.len());
             if first >= 16 {
                 // ZRTP or DTLS: keys for SRTP are being agreed on this flow.
                 self.mark_encrypted(dg.src);
@@ -812,14 +867,14 @@ impl MediaClassifier {
                 && !rtcp::is_valid_compound(payload)
             {
                 // SRTCP: the first header and SSRC are clear, the rest is not.
-                self.protocols.srtcp += 1;
+                self.protocols.count(|p| &mut p.srtcp, payload.len());
                 return Verdict::Ours;
             }
             if self
                 .rtcp
                 .handle_packet(dg.time, dg.src, dg.dst, dg.observation, payload)
             {
-                self.protocols.rtcp += 1;
+                self.protocols.count(|p| &mut p.rtcp, payload.len());
                 return Verdict::Ours;
             }
             return if learned {
@@ -862,17 +917,12 @@ impl MediaClassifier {
             return Verdict::Ours;
         }
         self.flush_media();
-        match self.streams.handle_packet(&pkt) {
-            Admission::Counted => {
-                self.protocols.rtp += 1;
-                Verdict::Ours
-            }
-            Admission::Promoted => {
-                self.protocols.rtp += 2;
-                Verdict::Ours
-            }
-            Admission::Probation | Admission::Refused => Verdict::Ours,
-            Admission::NotRtp => Verdict::NotForUs,
+        let admission = self.streams.handle_packet(&pkt);
+        self.protocols.add_rtp(admission.counted(&pkt));
+        if admission == Admission::NotRtp {
+            Verdict::NotForUs
+        } else {
+            Verdict::Ours
         }
     }
 
@@ -880,7 +930,7 @@ impl MediaClassifier {
     fn handle_diameter(&mut self, dg: &Datagram<'_>) -> Verdict {
         match diameter::Message::parse(dg.payload) {
             Ok(m) => {
-                self.protocols.diameter += 1;
+                self.protocols.count(|p| &mut p.diameter, dg.payload.len());
                 self.diameter.count_message(&m);
                 let matched = self
                     .diameter_transactions
@@ -941,7 +991,9 @@ impl MediaClassifier {
         if !self.batch.is_empty() {
             match &mut self.shards {
                 Some(shards) => shards.handle_batch(&self.batch),
-                None => self.protocols.rtp += self.streams.handle_batch(&self.batch),
+                None => self
+                    .protocols
+                    .add_rtp(self.streams.handle_batch(&self.batch)),
             }
             self.batch.clear();
         }
@@ -973,7 +1025,7 @@ impl MediaClassifier {
     }
 
     fn handle_sip(&mut self, dg: &Datagram<'_>) {
-        self.protocols.sip += 1;
+        self.protocols.count(|p| &mut p.sip, dg.payload.len());
         let msg = match sip::parse(dg.payload) {
             Ok(m) => m,
             Err(_) => {
@@ -981,11 +1033,10 @@ impl MediaClassifier {
                 return;
             }
         };
-        let media = crate::call::dialog::sdp_body(&msg)
-            .map(sdp::media_descriptions)
-            .unwrap_or_default();
-        if !media.is_empty() {
-            self.protocols.sdp += 1;
+        let body = crate::call::dialog::sdp_body(&msg);
+        let media = body.map(sdp::media_descriptions).unwrap_or_default();
+        if let (false, Some(body)) = (media.is_empty(), body) {
+            self.protocols.count(|p| &mut p.sdp, body.len());
         }
         let ctx = MessageContext {
             time: dg.time,

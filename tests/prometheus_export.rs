@@ -208,6 +208,10 @@ fn prometheus_scrapes_what_the_probe_reported() {
         "sum(voxprobe_packets_total{protocol=\"rtp\"})",
     );
     let frames = scalar(prometheus_port, "voxprobe_frames_total");
+    let payload_bytes = query(
+        prometheus_port,
+        "sum by (protocol) (voxprobe_payload_bytes_total)",
+    );
     let up = scalar(prometheus_port, "up{job=\"voxprobe\"}");
     let (status, rules) = http(prometheus_port, "GET", "/api/v1/rules", "");
     assert_eq!(status, 200);
@@ -279,6 +283,40 @@ fn prometheus_scrapes_what_the_probe_reported() {
         .expect("summary");
     assert_eq!(rtp, summary["protocols"]["rtp"].as_f64().unwrap());
     assert_eq!(frames, summary["packets"]["total"].as_f64().unwrap());
+    // Bytes by protocol: every protocol's series equals the summary, and
+    // the capture's own sums as tshark reads them (UDP payloads; SDP: the
+    // SIP bodies' Content-Length).
+    assert_eq!(payload_bytes.len(), 11, "{payload_bytes:?}");
+    let bytes_of = |protocol: &str| {
+        payload_bytes
+            .iter()
+            .find(|(labels, _)| labels["protocol"] == protocol)
+            .map(|(_, v)| *v)
+            .unwrap_or_else(|| panic!("no {protocol} bytes: {payload_bytes:?}"))
+    };
+    for (labels, value) in &payload_bytes {
+        let protocol = labels["protocol"].as_str().unwrap();
+        assert_eq!(
+            *value,
+            summary["protocol_bytes"][protocol].as_f64().unwrap(),
+            "{protocol}"
+        );
+    }
+    let capture = project_dir().join("captures/calls.pcap");
+    let tshark = |filter: &str, field: &str, less: u64| {
+        crate::support::tshark::sum_field(&capture, filter, field, less, "payload bytes")
+    };
+    if let (Some(rtp_bytes), Some(sip_bytes), Some(sdp_bytes)) = (
+        tshark("rtp", "udp.length", 8),
+        tshark("sip", "udp.length", 8),
+        tshark("sdp", "sip.Content-Length", 0),
+    ) {
+        assert_eq!(rtp_bytes.0 as f64, rtp);
+        assert_eq!(bytes_of("rtp"), rtp_bytes.1 as f64);
+        assert_eq!(bytes_of("sip"), sip_bytes.1 as f64);
+        assert_eq!(bytes_of("sdp"), sdp_bytes.1 as f64);
+        assert!(rtp_bytes.1 > 100_000 && sip_bytes.1 > 10_000);
+    }
 
     // Every rule loaded and evaluated without error.
     let rules: serde_json::Value = serde_json::from_str(&rules).unwrap();

@@ -16,7 +16,7 @@
 
 use super::alerts::QualityAlert;
 use super::clickhouse::{ExportCounters, TABLES};
-use crate::analyze::{InterfaceCounters, ProtocolCounters};
+use crate::analyze::{InterfaceCounters, ProtocolTally};
 use crate::call::{CallRecord, Direction};
 use crate::packet::counters::{DecodeCounters, Layer};
 use prometheus_client::collector::Collector;
@@ -48,8 +48,8 @@ pub struct RunStatus {
     pub active_streams: usize,
     /// Frame classes (decode errors by layer).
     pub packets: DecodeCounters,
-    /// Messages by protocol.
-    pub protocols: ProtocolCounters,
+    /// Messages and their payload bytes by protocol.
+    pub protocols: ProtocolTally,
     /// The kernel's counters per interface.
     pub interfaces: Vec<InterfaceCounters>,
     /// Frames the capture stage dropped (the analysis was behind).
@@ -65,7 +65,10 @@ impl RunStatus {
             active_calls: 0,
             active_streams: 0,
             packets: summary.packets.clone(),
-            protocols: summary.protocols.clone(),
+            protocols: ProtocolTally {
+                messages: summary.protocols.clone(),
+                bytes: summary.protocol_bytes.clone(),
+            },
             interfaces: summary.interfaces.clone(),
             stage_dropped: summary.capture_stage.map_or(0, |c| c.frames_dropped),
         }
@@ -359,28 +362,24 @@ impl Collector for RunCollector {
             MetricType::Counter,
             [(none(), counter(status.bytes))],
         )?;
-        let p = &status.protocols;
-        let protocols = [
-            ("rtp", p.rtp),
-            ("rtcp", p.rtcp),
-            ("sip", p.sip),
-            ("sdp", p.sdp),
-            ("diameter", p.diameter),
-            ("gtpv2", p.gtpv2),
-            ("stun", p.stun),
-            ("zrtp", p.zrtp),
-            ("dtls", p.dtls),
-            ("srtcp", p.srtcp),
-            ("other_on_media_ports", p.other_on_media_ports),
-        ];
+        let by_protocol = |counts: &crate::analyze::ProtocolCounters| {
+            counts
+                .named()
+                .map(|(name, v)| (vec![("protocol", name.to_owned())], counter(v)))
+        };
         family(
             &mut e,
             "voxprobe_packets",
             "Packets (messages) by protocol",
             MetricType::Counter,
-            protocols
-                .iter()
-                .map(|(name, v)| (vec![("protocol", (*name).to_owned())], counter(*v))),
+            by_protocol(&status.protocols.messages),
+        )?;
+        family(
+            &mut e,
+            "voxprobe_payload_bytes",
+            "Bytes of those messages by protocol, as the transport delivered them (UDP payload, TCP or SCTP message; SDP: the SIP body)",
+            MetricType::Counter,
+            by_protocol(&status.protocols.bytes),
         )?;
         let errors = Layer::ALL.iter().flat_map(|layer| {
             [
@@ -825,6 +824,7 @@ mod tests {
             "voxprobe_build_info",
             "voxprobe_frames_total",
             "voxprobe_packets_total",
+            "voxprobe_payload_bytes_total",
             "voxprobe_decode_errors_total",
             "voxprobe_capture_dropped_total",
             "voxprobe_active_calls",

@@ -22,6 +22,23 @@ use crate::packet::{Endpoint, Observation};
 use crate::proto::rtp;
 use crate::time::PacketTime;
 
+/// RTP packets counted in streams, and their bytes (RTP header, payload
+/// and padding, as on the wire above UDP).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counted {
+    /// Packets.
+    pub packets: u64,
+    /// Their bytes.
+    pub bytes: u64,
+}
+
+impl std::ops::AddAssign for Counted {
+    fn add_assign(&mut self, other: Counted) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+    }
+}
+
 /// One RTP packet reduced to what the media path measures: fixed size,
 /// `Copy`, sent in batches to the shard that owns its stream.
 #[derive(Clone, Copy, Debug)]

@@ -210,6 +210,7 @@ mod jitter_tests {
                 ssrc: 1,
                 payload_len: 160,
                 padding_len: 0,
+                header_len: 12,
             },
         };
         let pcmu = PayloadInfo::from_static(0);

@@ -12,7 +12,7 @@ use super::payload::PayloadMap;
 use super::table::{
     FinishedStream, StreamTable, StreamTableConfig, StreamTableCounters, MAX_BATCH,
 };
-use super::MediaPacket;
+use super::{Counted, MediaPacket};
 use crate::packet::Endpoint;
 use crate::time::PacketTime;
 use std::hash::BuildHasher;
@@ -32,13 +32,13 @@ enum Answer {
     Taken {
         finished: Vec<FinishedStream>,
         samples: Vec<FinishedStream>,
-        counted: u64,
+        counted: Counted,
         active: usize,
     },
     Finished {
         streams: Vec<FinishedStream>,
         counters: StreamTableCounters,
-        counted: u64,
+        counted: Counted,
     },
 }
 
@@ -58,7 +58,7 @@ pub struct Shards {
     shards: Vec<Shard>,
     hasher: foldhash::fast::RandomState,
     /// RTP packets counted in streams, reported but not yet taken.
-    counted: u64,
+    counted: Counted,
     /// Streams active, as last reported.
     active: usize,
 }
@@ -95,7 +95,7 @@ impl Shards {
         Ok(Shards {
             shards,
             hasher: foldhash::fast::RandomState::default(),
-            counted: 0,
+            counted: Counted::default(),
             active: 0,
         })
     }
@@ -165,7 +165,7 @@ impl Shards {
     }
 
     /// RTP packets counted in streams since the last call.
-    pub fn take_counted(&mut self) -> u64 {
+    pub fn take_counted(&mut self) -> Counted {
         std::mem::take(&mut self.counted)
     }
 
@@ -176,7 +176,7 @@ impl Shards {
 
     /// Ends the shards: every stream (finished or active) and the summed
     /// counters, and the RTP packets counted not yet taken.
-    pub fn finish(mut self) -> (Vec<FinishedStream>, StreamTableCounters, u64) {
+    pub fn finish(mut self) -> (Vec<FinishedStream>, StreamTableCounters, Counted) {
         for s in &self.shards {
             let _ = s.orders.send(Order::Finish);
         }
@@ -210,7 +210,7 @@ fn serve(
     outbox: &mpsc::Sender<Answer>,
     give_back: &mpsc::Sender<Vec<MediaPacket>>,
 ) {
-    let mut counted = 0;
+    let mut counted = Counted::default();
     while let Ok(order) = inbox.recv() {
         match order {
             Order::Packets(mut pkts) => {

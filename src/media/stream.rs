@@ -737,6 +737,7 @@ mod tests {
                 ssrc: 1,
                 payload_len: 160,
                 padding_len: 0,
+                header_len: 12,
             },
         }
     }

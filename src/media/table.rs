@@ -16,7 +16,7 @@
 
 use super::payload::{PayloadInfo, PayloadMap};
 use super::stream::{StreamReport, StreamStats};
-use super::MediaPacket;
+use super::{Counted, MediaPacket};
 use crate::packet::{Endpoint, Observation};
 use crate::time::PacketTime;
 use serde::Serialize;
@@ -124,14 +124,34 @@ pub enum Admission {
     /// Counted in a stream.
     Counted,
     /// Counted in a new stream together with the packet that waited in
-    /// probation before it: two packets counted.
-    Promoted,
+    /// probation before it (of `waited_bytes`): two packets counted.
+    Promoted {
+        /// The length of the packet that waited.
+        waited_bytes: u64,
+    },
     /// Held in probation (heuristic), or counted later if the flow proves to be RTP.
     Probation,
     /// Not RTP as far as the table can tell (no SDP, heuristic off or failed).
     NotRtp,
     /// RTP, but the table is full.
     Refused,
+}
+
+impl Admission {
+    /// What `pkt`, admitted so, adds to the RTP counts.
+    pub fn counted(self, pkt: &MediaPacket) -> Counted {
+        match self {
+            Admission::Counted => Counted {
+                packets: 1,
+                bytes: pkt.rtp.packet_len(),
+            },
+            Admission::Promoted { waited_bytes } => Counted {
+                packets: 2,
+                bytes: waited_bytes + pkt.rtp.packet_len(),
+            },
+            Admission::Probation | Admission::NotRtp | Admission::Refused => Counted::default(),
+        }
+    }
 }
 
 /// All streams of one observation run.
@@ -233,7 +253,7 @@ impl StreamTable {
     /// for its stream. A batch first finds every packet's stream and touches
     /// its hot state, so the loads of the whole batch overlap; the packets are
     /// then counted in order, each finding its stream already in cache.
-    pub fn handle_batch(&mut self, pkts: &[MediaPacket]) -> u64 {
+    pub fn handle_batch(&mut self, pkts: &[MediaPacket]) -> Counted {
         let mut slots = [None; MAX_BATCH];
         let mut warm = 0u64;
         for (slot, pkt) in slots.iter_mut().zip(pkts) {
@@ -246,18 +266,14 @@ impl StreamTable {
             }
         }
         std::hint::black_box(warm);
-        let mut counted = 0;
+        let mut counted = Counted::default();
         for (i, pkt) in pkts.iter().enumerate() {
             let admission = match slots.get(i).copied().flatten() {
                 Some(slot) => self.count_in(slot, pkt),
                 // A new stream, or one created earlier in this batch.
                 None => self.handle_packet(pkt),
             };
-            counted += match admission {
-                Admission::Counted => 1,
-                Admission::Promoted => 2,
-                _ => 0,
-            };
+            counted += admission.counted(pkt);
         }
         counted
     }
@@ -299,7 +315,9 @@ impl StreamTable {
                         return Admission::Refused;
                     }
                     return match self.handle_packet(pkt) {
-                        Admission::Counted => Admission::Promoted,
+                        Admission::Counted => Admission::Promoted {
+                            waited_bytes: first.rtp.packet_len(),
+                        },
                         other => other,
                     };
                 }
@@ -506,6 +524,7 @@ mod tests {
                 ssrc,
                 payload_len: 160,
                 padding_len: 0,
+                header_len: 12,
             },
         }
     }
@@ -513,8 +532,25 @@ mod tests {
     #[test]
     fn heuristic_keeps_the_probation_packet() {
         let mut t = StreamTable::new(StreamTableConfig::default());
-        assert_eq!(t.handle_packet(&pkt(5000, 7, 1, 0)), Admission::Probation);
-        assert_eq!(t.handle_packet(&pkt(5000, 7, 2, 20)), Admission::Promoted);
+        let mut first = pkt(5000, 7, 1, 0);
+        first.rtp.payload_len = 80;
+        assert_eq!(t.handle_packet(&first), Admission::Probation);
+        let second = pkt(5000, 7, 2, 20);
+        let promoted = t.handle_packet(&second);
+        assert_eq!(
+            promoted,
+            Admission::Promoted {
+                waited_bytes: 12 + 80
+            }
+        );
+        // Both packets counted, each with its own length.
+        assert_eq!(
+            promoted.counted(&second),
+            Counted {
+                packets: 2,
+                bytes: 92 + 172
+            }
+        );
         assert_eq!(t.handle_packet(&pkt(5000, 7, 3, 40)), Admission::Counted);
         let (streams, _) = t.finish();
         assert_eq!(streams.len(), 1);

@@ -169,6 +169,8 @@ impl<T: AsRef<[u8]>> Packet<T> {
             ssrc: self.ssrc(),
             payload_len: self.payload().len() as u32,
             padding_len: self.padding_len as u8,
+            // A UDP payload is at most 65 535 bytes, so is its header.
+            header_len: u16::try_from(self.header_len).unwrap_or(u16::MAX),
         }
     }
 }
@@ -191,9 +193,16 @@ pub struct Repr {
     pub payload_len: u32,
     /// Padding length in bytes.
     pub padding_len: u8,
+    /// Header length in bytes (CSRCs and extension included).
+    pub header_len: u16,
 }
 
 impl Repr {
+    /// The whole packet's length in bytes: header, payload and padding.
+    pub fn packet_len(&self) -> u64 {
+        u64::from(self.header_len) + u64::from(self.payload_len) + u64::from(self.padding_len)
+    }
+
     /// Parses and summarises an RTP packet.
     ///
     /// # Errors
@@ -302,6 +311,7 @@ mod tests {
         let pkt = Packet::new_checked(&p[..]).unwrap();
         assert_eq!(pkt.header_len(), 24);
         assert_eq!(pkt.payload(), &[0xaa]);
+        assert_eq!(pkt.repr().packet_len(), p.len() as u64);
     }
 
     #[test]
@@ -309,7 +319,9 @@ mod tests {
         let mut p = pcma_packet();
         p[0] |= 0x20;
         *p.last_mut().unwrap() = 4;
-        assert_eq!(Repr::parse(&p).unwrap().payload_len, 156);
+        let padded = Repr::parse(&p).unwrap();
+        assert_eq!(padded.payload_len, 156);
+        assert_eq!(padded.packet_len(), p.len() as u64);
         *p.last_mut().unwrap() = 0;
         assert_eq!(Repr::parse(&p), Err(Error::BadPadding));
         *p.last_mut().unwrap() = 200;

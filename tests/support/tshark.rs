@@ -91,6 +91,33 @@ pub fn run(args: &[&str], capture: &Path, what: &str) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// tshark's count of the frames matching `filter` and the sum of `field`
+/// over them (less `less_each` per value: e.g. 8 for the UDP header in
+/// `udp.length`), or `None` (skipped visibly) without tshark.
+pub fn sum_field(
+    capture: &Path,
+    filter: &str,
+    field: &str,
+    less_each: u64,
+    what: &str,
+) -> Option<(u64, u64)> {
+    let out = run(
+        &["-n", "-Y", filter, "-T", "fields", "-e", field],
+        capture,
+        what,
+    )?;
+    let mut count = 0;
+    let mut sum = 0;
+    for line in out.lines() {
+        // A frame with several messages lists its values comma-separated.
+        for value in line.split(',').filter(|v| !v.is_empty()) {
+            count += 1;
+            sum += value.trim().parse::<u64>().expect("a number") - less_each;
+        }
+    }
+    Some((count, sum))
+}
+
 /// The arguments of tshark's RTP stream table with the RTP heuristic on.
 pub const RTP_STREAMS: &[&str] = &[
     "-n",
