@@ -649,6 +649,13 @@ impl Analyzer {
         (calls, done)
     }
 
+    /// Lets packet time run on to `now` with no frame: everything due to
+    /// time out by then does (a replay's jump from one pass to the next).
+    pub fn advance_to(&mut self, now: PacketTime) {
+        self.next_timeout_check = Some(now);
+        self.poll_timeouts(now);
+    }
+
     fn poll_timeouts(&mut self, now: PacketTime) {
         match self.next_timeout_check {
             Some(due) if now < due => {}
@@ -656,6 +663,10 @@ impl Analyzer {
                 self.decoder.handle_timeout(now);
                 self.media.flush_media();
                 self.media.streams.handle_timeout(now);
+                // Encrypted endpoints are remembered as long as their SDP
+                // endpoint is.
+                let (encrypted, streams) = (&mut self.media.encrypted, &self.media.streams);
+                encrypted.retain(|e| streams.is_learned(e));
                 if let Some(shards) = &self.media.shards {
                     shards.handle_timeout(now);
                 }
@@ -862,6 +873,11 @@ impl MediaClassifier {
             if !learned && (!self.streams.heuristic_enabled() || !rtcp::is_valid_compound(payload))
             {
                 return Verdict::NotForUs;
+            }
+            if learned {
+                // RTCP keeps its call's SDP endpoints known here even when
+                // the media workers hold the streams.
+                self.streams.keep_learned(&dg.src, &dg.dst, dg.time);
             }
             if (self.is_encrypted(&dg.src) || self.is_encrypted(&dg.dst))
                 && !rtcp::is_valid_compound(payload)
@@ -1077,9 +1093,9 @@ impl MediaClassifier {
                     self.mark_encrypted(endpoint);
                 }
                 if let Some(shards) = &self.shards {
-                    shards.learn_endpoint(endpoint, &m.payloads);
+                    shards.learn_endpoint(endpoint, &m.payloads, dg.time);
                 }
-                self.streams.learn_endpoint(endpoint, m.payloads);
+                self.streams.learn_endpoint(endpoint, m.payloads, dg.time);
             }
         }
     }

@@ -37,6 +37,14 @@ pub enum Source {
         path: PathBuf,
         /// The pace factor.
         speed: f64,
+        /// Passes over the file (0: until stopped). Each pass after the
+        /// first is moved on in time by the file's span and `loop_gap`, so
+        /// its calls are new calls, not retransmissions of the last pass's.
+        loops: u64,
+        /// Packet time between one pass's last frame and the next's first:
+        /// long enough for everything of a pass to time out first. It
+        /// passes at once, not at the replay's pace.
+        loop_gap: Duration,
     },
 }
 
@@ -334,44 +342,73 @@ pub fn run(
             }
             (None, None, failure)
         }
-        Source::Replay { path, speed } => {
+        Source::Replay {
+            path,
+            speed,
+            loops,
+            loop_gap,
+        } => {
             let file = CaptureFile::open(&path)?;
             let pace = if speed > 0.0 {
                 format!("{speed}× its pace")
             } else {
                 "top speed".to_owned()
             };
+            let passes = match loops {
+                0 => "until stopped".to_owned(),
+                1 => "once".to_owned(),
+                n => format!("{n} times"),
+            };
             tracing::info!(
                 file = %path.display(),
                 speed,
-                "replaying {} at {pace}; SIGINT or SIGTERM ends it",
+                loops,
+                "replaying {} at {pace}, {passes}; SIGINT or SIGTERM ends it",
                 path.display()
             );
-            let mut reader = file.frames();
             let started = Instant::now();
-            let mut first = None;
-            for frame in reader.by_ref() {
-                if !going() || feed.frames >= settings.max_frames {
-                    cut_short = true;
-                    break;
-                }
-                let t0 = *first.get_or_insert(frame.time);
-                if speed > 0.0 {
-                    let offset = frame.time.as_nanos().saturating_sub(t0.as_nanos()).max(0);
-                    // A pace so slow its due time cannot be written waits
-                    // until stopped.
-                    let wait = Duration::try_from_secs_f64(offset as f64 / 1e9 / speed).ok();
-                    let due = wait
-                        .and_then(|w| started.checked_add(w))
-                        .unwrap_or(started + Duration::from_secs(365 * 24 * 3600));
-                    // Sleep in short steps so a signal or the deadline is heard.
-                    while going() && Instant::now() < due {
-                        std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+            let mut first: Option<PacketTime> = None;
+            // Packet time added to the frames of the current pass, and the
+            // part of it that is gaps (not paced).
+            let mut shift = 0i64;
+            let mut gaps = 0i64;
+            let mut pass = 1u64;
+            let gap = i64::try_from(loop_gap.as_nanos()).unwrap_or(i64::MAX);
+            loop {
+                let mut reader = file.frames();
+                let mut last = None;
+                for frame in reader.by_ref() {
+                    if !going() || feed.frames >= settings.max_frames {
+                        cut_short = true;
+                        break;
                     }
+                    let frame = Frame {
+                        time: frame.time.add_nanos(shift),
+                        ..frame
+                    };
+                    last = Some(frame.time);
+                    let t0 = *first.get_or_insert(frame.time);
+                    if speed > 0.0 {
+                        pace_until(started, t0, frame.time.add_nanos(-gaps), speed, &going);
+                    }
+                    feed.take(&frame, on_closed);
                 }
-                feed.take(&frame, on_closed);
+                let end = (Some(reader.offset()), reader.stop().cloned(), None);
+                drop(reader);
+                let done = cut_short || (loops != 0 && pass >= loops) || end.1.is_some();
+                let (false, Some(last), Some(t0)) = (done, last, first) else {
+                    break end;
+                };
+                // The next pass starts a gap after this one's last frame,
+                // when everything of this pass has timed out.
+                shift = last
+                    .as_nanos()
+                    .saturating_sub(t0.as_nanos())
+                    .saturating_add(gap);
+                gaps = gaps.saturating_add(gap);
+                feed.analyzer.advance_to(t0.add_nanos(shift));
+                pass += 1;
             }
-            (Some(reader.offset()), reader.stop().cloned(), None)
         }
     };
     let frames = feed.frames;
@@ -410,6 +447,27 @@ pub fn run(
         calls_reported: feed.calls_reported,
         failure,
     })
+}
+
+/// Waits until the frame at `time` is due: `speed` times faster than the
+/// capture's pace since `t0`, counted from `started`.
+fn pace_until(
+    started: Instant,
+    t0: PacketTime,
+    time: PacketTime,
+    speed: f64,
+    going: &dyn Fn() -> bool,
+) {
+    let offset = time.as_nanos().saturating_sub(t0.as_nanos()).max(0);
+    // A pace so slow its due time cannot be written waits until stopped.
+    let wait = Duration::try_from_secs_f64(offset as f64 / 1e9 / speed).ok();
+    let due = wait
+        .and_then(|w| started.checked_add(w))
+        .unwrap_or(started + Duration::from_secs(365 * 24 * 3600));
+    // Sleep in short steps so a signal or the deadline is heard.
+    while going() && Instant::now() < due {
+        std::thread::sleep((due - Instant::now()).min(Duration::from_millis(100)));
+    }
 }
 
 /// Reads libpcap captures until `going` says stop or one fails.

@@ -574,6 +574,13 @@ struct CaptureArgs {
     /// fast as possible.
     #[arg(long, default_value_t = 1.0, value_name = "X", requires = "replay")]
     speed: f64,
+    /// Replay the file this many times (0: until stopped, e.g. for a soak
+    /// or a demonstration). Each pass starts, in packet time, when
+    /// everything of the one before has timed out (--call-idle-timeout,
+    /// --call-linger and --stream-timeout, and a second: a jump not waited
+    /// for), so its calls are new calls.
+    #[arg(long, default_value_t = 1, value_name = "N", requires = "replay")]
+    replay_loops: u64,
     /// Stop after this many seconds (default: at SIGINT or SIGTERM).
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
@@ -1209,6 +1216,14 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
         Some(path) => Source::Replay {
             path: path.clone(),
             speed: args.speed,
+            loops: args.replay_loops,
+            // Longer than any call or stream of a pass can stay open.
+            loop_gap: Duration::from_secs(
+                u64::from(args.decode.call_idle_timeout)
+                    + u64::from(args.decode.call_linger)
+                    + u64::from(args.decode.stream_timeout)
+                    + 1,
+            ),
         },
         None => open_interfaces(args)?,
     };
@@ -1393,6 +1408,8 @@ fn reload(running: &CaptureArgs, exports: &mut voxprobe::export::Exports) {
     let later: Vec<&str> = [
         ("interface", running.interface != args.interface),
         ("replay", running.replay != args.replay),
+        ("speed", running.speed != args.speed),
+        ("replay-loops", running.replay_loops != args.replay_loops),
         ("engine", running.engine != args.engine),
         ("filter", running.filter != args.filter),
         ("fanout", running.fanout != args.fanout),

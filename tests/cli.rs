@@ -698,6 +698,87 @@ fn replay_feeds_the_live_path_at_the_files_pace() {
 }
 
 #[test]
+fn replay_loops_make_each_pass_new_calls_that_analyse_like_the_first() {
+    let capture = project_dir().join("captures/calls.pcap");
+    let offline = json_records(&capture, &[], "call");
+    assert!(offline.len() >= 15);
+    let out = voxprobe()
+        .args(["capture", "--format", "json", "--speed", "0"])
+        .args([
+            "--replay-loops",
+            "3",
+            "--call-linger",
+            "4",
+            "--stream-timeout",
+            "2",
+        ])
+        .args(["--call-idle-timeout", "30"])
+        .arg("--replay")
+        .arg(&capture)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("3 times"), "{err}");
+    let records: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let calls: Vec<&serde_json::Value> = records.iter().filter(|r| r["type"] == "call").collect();
+    assert_eq!(calls.len(), 3 * offline.len());
+    let summary = records.iter().find(|r| r["type"] == "summary").unwrap();
+    let offline_summary = &json_records(&capture, &[], "summary")[0];
+    for protocol in ["rtp", "sip", "sdp"] {
+        assert_eq!(
+            summary["protocols"][protocol].as_u64().unwrap(),
+            3 * offline_summary["protocols"][protocol].as_u64().unwrap(),
+            "{protocol}"
+        );
+    }
+    // Every call of the file, once per pass (also those that never end:
+    // they time out before the next pass): each pass a gap (idle timeout,
+    // linger and stream timeout, and a second) after the one before, with
+    // the same outcome and quality.
+    let time = |c: &serde_json::Value| unix_seconds(c["invite_time"].as_str().unwrap());
+    let span = offline.iter().map(time).fold(f64::MIN, f64::max)
+        - offline.iter().map(time).fold(f64::MAX, f64::min);
+    for original in &offline {
+        let mut passes: Vec<&&serde_json::Value> = calls
+            .iter()
+            .filter(|c| c["call_id"] == original["call_id"])
+            .collect();
+        passes.sort_by(|a, b| time(a).total_cmp(&time(b)));
+        assert_eq!(passes.len(), 3, "{}", original["call_id"]);
+        for pair in passes.windows(2) {
+            let step = time(pair[1]) - time(pair[0]);
+            assert!(step > span + 37.0, "{step} s between passes");
+            assert!((step - (time(passes[1]) - time(passes[0]))).abs() < 1e-6);
+        }
+        for pass in passes {
+            for field in ["outcome", "final_code", "setup_ms", "mos_caller_to_callee"] {
+                assert_eq!(pass[field], original[field], "{field}");
+            }
+        }
+    }
+}
+
+/// Seconds since 1970 of a record's `YYYY-MM-DDTHH:MM:SS.ffffffZ` time.
+fn unix_seconds(t: &str) -> f64 {
+    let number = |range: std::ops::Range<usize>| t[range].parse::<i64>().unwrap();
+    let (year, month, day) = (number(0..4), number(5..7), number(8..10));
+    // Days from 1970-01-01 to the date (the proleptic Gregorian calendar).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let fraction: f64 = t[19..t.len() - 1].parse::<f64>().unwrap_or(0.0);
+    (days * 86_400 + number(11..13) * 3600 + number(14..16) * 60 + number(17..19)) as f64 + fraction
+}
+
+#[test]
 fn limits_are_options_and_what_they_refuse_is_counted() {
     let calls = project_dir().join("captures/calls.pcap");
     let all = json_records(&calls, &[], "call").len();

@@ -48,12 +48,7 @@ fn dashboards_are_valid_against_grafanas_schema() {
         .arg(project_dir().join("tests/support/grafana/validate.mjs"))
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = crate::support::stdout_of_success(&out);
     assert!(said.contains("4 dashboard(s)"), "{said}");
     // And a broken one is caught (the validator is not a rubber stamp).
     let dir = temp_dir("grafana-broken");

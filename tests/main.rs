@@ -26,6 +26,7 @@ mod rtcp_captures;
 mod security;
 mod service_unit;
 mod sip_counts;
+mod soak;
 mod volte_captures;
 mod volte_generated;
 mod workers;

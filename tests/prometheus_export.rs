@@ -35,12 +35,7 @@ fn the_alert_rules_pass_promtool_and_their_unit_tests() {
         .arg(alerts.join("voxprobe.rules.yml"))
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&check.stdout);
-    assert!(
-        check.status.success(),
-        "{said}{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    let said = crate::support::stdout_of_success(&check);
     assert!(said.contains("SUCCESS"), "{said}");
     let test = Command::new("promtool")
         .args(["test", "rules"])

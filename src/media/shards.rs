@@ -21,7 +21,7 @@ use std::sync::mpsc::{self, Receiver, SyncSender};
 /// What a shard is told.
 enum Order {
     Packets(Vec<MediaPacket>),
-    Learn(Endpoint, PayloadMap),
+    Learn(Endpoint, PayloadMap, PacketTime),
     Timeout(PacketTime),
     Take { samples: bool },
     Finish,
@@ -126,9 +126,9 @@ impl Shards {
     }
 
     /// Tells every shard an endpoint SDP announced.
-    pub fn learn_endpoint(&self, endpoint: Endpoint, payloads: &PayloadMap) {
+    pub fn learn_endpoint(&self, endpoint: Endpoint, payloads: &PayloadMap, now: PacketTime) {
         for s in &self.shards {
-            let _ = s.orders.send(Order::Learn(endpoint, payloads.clone()));
+            let _ = s.orders.send(Order::Learn(endpoint, payloads.clone(), now));
         }
     }
 
@@ -220,7 +220,7 @@ fn serve(
                 pkts.clear();
                 let _ = give_back.send(pkts);
             }
-            Order::Learn(endpoint, payloads) => table.learn_endpoint(endpoint, payloads),
+            Order::Learn(endpoint, payloads, now) => table.learn_endpoint(endpoint, payloads, now),
             Order::Timeout(now) => table.handle_timeout(now),
             Order::Take { samples } => {
                 let answer = Answer::Taken {

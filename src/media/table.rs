@@ -55,6 +55,12 @@ pub struct StreamTableConfig {
     pub heuristic: bool,
     /// A stream with no packet for this long is finished (default 60 s).
     pub idle_timeout_ns: i64,
+    /// An endpoint learned from SDP is forgotten this long after its last
+    /// SDP mention or the last packet of a stream it defines (default
+    /// 5 min: longer than a call rings; media that resumes after a longer
+    /// hold comes with a re-INVITE's SDP). Without it a probe running for
+    /// weeks would fill the table and learn nothing more.
+    pub learned_idle_ns: i64,
 }
 
 impl Default for StreamTableConfig {
@@ -64,6 +70,7 @@ impl Default for StreamTableConfig {
             max_learned_endpoints: 100_000,
             heuristic: true,
             idle_timeout_ns: 60 * 1_000_000_000,
+            learned_idle_ns: 300 * 1_000_000_000,
         }
     }
 }
@@ -83,17 +90,20 @@ pub struct StreamTableCounters {
     pub heuristic_rejected: u64,
     /// SDP endpoints not learned because that table was full.
     pub learned_refused_table_full: u64,
+    /// SDP endpoints forgotten after `learned_idle_ns` unused.
+    pub learned_expired: u64,
 }
 
 impl StreamTableCounters {
-    /// Adds another table's counters (the shards of one run).
+    /// Adds a media shard's stream counters to the classifier's table's.
+    /// The SDP endpoint counts are the classifier's table's alone: every
+    /// shard learns (and forgets) the same endpoints.
     pub fn add(&mut self, other: &StreamTableCounters) {
         self.streams_created += other.streams_created;
         self.streams_idle_finished += other.streams_idle_finished;
         self.streams_refused_table_full += other.streams_refused_table_full;
         self.packets_refused_table_full += other.packets_refused_table_full;
         self.heuristic_rejected += other.heuristic_rejected;
-        self.learned_refused_table_full += other.learned_refused_table_full;
     }
 }
 
@@ -154,6 +164,13 @@ impl Admission {
     }
 }
 
+/// An endpoint learned from SDP: its payload types, and when it was last
+/// mentioned or used.
+struct Learned {
+    payloads: PayloadMap,
+    last_used: PacketTime,
+}
+
 /// All streams of one observation run.
 pub struct StreamTable {
     config: StreamTableConfig,
@@ -165,7 +182,7 @@ pub struct StreamTable {
     free_slots: Vec<u32>,
     probation: FastMap<FlowKey, MediaPacket>,
     flow_ssrc: FastMap<FlowKey, u32>,
-    learned: FastMap<Endpoint, PayloadMap>,
+    learned: FastMap<Endpoint, Learned>,
     finished: Vec<FinishedStream>,
     counters: StreamTableCounters,
 }
@@ -186,16 +203,40 @@ impl StreamTable {
         }
     }
 
-    /// Learns from SDP that `endpoint` receives (and sends) RTP with these
-    /// payload types.
-    pub fn learn_endpoint(&mut self, endpoint: Endpoint, payloads: PayloadMap) {
+    /// Learns from SDP, at `now`, that `endpoint` receives (and sends) RTP
+    /// with these payload types.
+    pub fn learn_endpoint(&mut self, endpoint: Endpoint, payloads: PayloadMap, now: PacketTime) {
         if self.learned.len() >= self.config.max_learned_endpoints
             && !self.learned.contains_key(&endpoint)
         {
             self.counters.learned_refused_table_full += 1;
             return;
         }
-        self.learned.insert(endpoint, payloads);
+        self.learned.insert(
+            endpoint,
+            Learned {
+                payloads,
+                last_used: now,
+            },
+        );
+    }
+
+    /// Marks the SDP endpoints among these RTCP endpoints (or the RTP
+    /// ports beside them) as used at `now`.
+    pub fn keep_learned(&mut self, src: &Endpoint, dst: &Endpoint, now: PacketTime) {
+        for e in [src, dst] {
+            let rtp = Endpoint::new(e.ip, e.port.wrapping_sub(e.port % 2));
+            for candidate in [*e, rtp] {
+                if let Some(learned) = self.learned.get_mut(&candidate) {
+                    learned.last_used = learned.last_used.max(now);
+                }
+            }
+        }
+    }
+
+    /// SDP endpoints known now.
+    pub fn learned_endpoints(&self) -> usize {
+        self.learned.len()
     }
 
     /// Whether streams are found without signalling.
@@ -222,7 +263,7 @@ impl StreamTable {
 
     fn resolve(&self, sdp_endpoint: Option<Endpoint>, pt: u8) -> PayloadInfo {
         match sdp_endpoint.and_then(|e| self.learned.get(&e)) {
-            Some(map) => map.resolve(pt),
+            Some(learned) => learned.payloads.resolve(pt),
             None => PayloadInfo::from_static(pt),
         }
     }
@@ -285,7 +326,7 @@ impl StreamTable {
         };
         if entry.last_payload_type != pkt.rtp.payload_type {
             let info = match entry.sdp_endpoint.and_then(|e| self.learned.get(&e)) {
-                Some(map) => map.resolve(pkt.rtp.payload_type),
+                Some(learned) => learned.payloads.resolve(pkt.rtp.payload_type),
                 None => PayloadInfo::from_static(pkt.rtp.payload_type),
             };
             entry.last_payload_type = pkt.rtp.payload_type;
@@ -420,6 +461,25 @@ impl StreamTable {
         let before = self.probation.len();
         self.probation.retain(|_, p| !idle(p.time));
         self.counters.heuristic_rejected += (before - self.probation.len()) as u64;
+        self.forget_unused_endpoints(now);
+    }
+
+    /// Forgets the SDP endpoints unused for `learned_idle_ns`: neither
+    /// mentioned again nor defining a stream that had a packet since.
+    fn forget_unused_endpoints(&mut self, now: PacketTime) {
+        if self.learned.is_empty() {
+            return;
+        }
+        for entry in self.entries.iter().flatten() {
+            if let Some(learned) = entry.sdp_endpoint.and_then(|e| self.learned.get_mut(&e)) {
+                learned.last_used = learned.last_used.max(entry.stats.last_time());
+            }
+        }
+        let keep = self.config.learned_idle_ns;
+        let before = self.learned.len();
+        self.learned
+            .retain(|_, l| now.as_nanos().saturating_sub(l.last_used.as_nanos()) <= keep);
+        self.counters.learned_expired += (before - self.learned.len()) as u64;
     }
 
     /// Streams currently tracked.
@@ -576,10 +636,57 @@ mod tests {
         });
         let mut map = PayloadMap::default();
         map.insert(0, PayloadInfo::from_rtpmap("PCMU", 8000));
-        t.learn_endpoint(Endpoint::new([10, 0, 0, 2].into(), 4000), map);
+        t.learn_endpoint(
+            Endpoint::new([10, 0, 0, 2].into(), 4000),
+            map,
+            PacketTime::from_nanos(0),
+        );
         assert_eq!(t.handle_packet(&pkt(5001, 7, 1, 0)), Admission::Counted);
         let (streams, _) = t.finish();
         assert_eq!(streams[0].report.codec, Some("PCMU"));
+    }
+
+    #[test]
+    fn sdp_endpoints_are_forgotten_when_unused_so_a_long_run_keeps_learning() {
+        let mut t = StreamTable::new(StreamTableConfig {
+            heuristic: false,
+            max_learned_endpoints: 2,
+            ..Default::default()
+        });
+        let minute = |m: i64| PacketTime::from_nanos(m * 60 * 1_000_000_000);
+        let used = Endpoint::new([10, 0, 0, 2].into(), 4000);
+        let idle = Endpoint::new([10, 0, 0, 9].into(), 6000);
+        let later = Endpoint::new([10, 0, 0, 7].into(), 8000);
+        t.learn_endpoint(used, PayloadMap::default(), minute(0));
+        t.learn_endpoint(idle, PayloadMap::default(), minute(0));
+        t.learn_endpoint(later, PayloadMap::default(), minute(1));
+        assert_eq!(t.counters().learned_refused_table_full, 1);
+        // A stream to `used` runs for ten minutes; nothing mentions `idle`.
+        for second in 0..600 {
+            let mut p = pkt(5000, 7, second as u16, second * 1000);
+            p.rtp.timestamp = second as u32 * 8000;
+            assert_eq!(t.handle_packet(&p), Admission::Counted);
+            if second % 30 == 0 {
+                t.handle_timeout(p.time);
+            }
+        }
+        assert!(t.is_learned(&used), "in use: kept");
+        assert!(!t.is_learned(&idle), "unused for five minutes: forgotten");
+        assert_eq!(t.counters().learned_expired, 1);
+        // Room again for what SDP announces next.
+        t.learn_endpoint(later, PayloadMap::default(), minute(10));
+        assert!(t.is_learned(&later));
+        // RTCP on the port beside it keeps it too.
+        t.keep_learned(
+            &Endpoint::new([10, 0, 0, 1].into(), 5001),
+            &Endpoint::new([10, 0, 0, 7].into(), 8001),
+            minute(14),
+        );
+        t.handle_timeout(minute(18));
+        assert!(t.is_learned(&later));
+        t.handle_timeout(minute(20));
+        assert!(!t.is_learned(&later) && !t.is_learned(&used));
+        assert_eq!(t.learned_endpoints(), 0);
     }
 
     #[test]
