@@ -653,6 +653,14 @@ struct CaptureArgs {
     /// `basic_auth`).
     #[arg(long, value_name = "FILE", requires = "metrics_listen")]
     metrics_auth_file: Option<PathBuf>,
+    /// Serve the metrics over HTTPS only, with this PEM certificate (chain,
+    /// the server's first); needs --metrics-tls-key.
+    #[arg(long, value_name = "FILE", requires_all = ["metrics_listen", "metrics_tls_key"])]
+    metrics_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --metrics-tls-cert (readable by the probe's
+    /// user only).
+    #[arg(long, value_name = "FILE", requires = "metrics_tls_cert")]
+    metrics_tls_key: Option<PathBuf>,
     /// When started as root: once the ring is open, run as this user (and
     /// its group) with no supplementary groups. Under the systemd unit the
     /// probe starts as its own user with only CAP_NET_RAW/CAP_NET_ADMIN.
@@ -1198,8 +1206,18 @@ fn run_capture(args: &CaptureArgs) -> anyhow::Result<u8> {
                 }
                 None => None,
             };
-            let bound = voxprobe::export::prometheus::serve(metrics.clone(), address, auth)?;
-            tracing::info!(address = %bound, "metrics at http://{bound}/metrics");
+            let tls = match (&args.metrics_tls_cert, &args.metrics_tls_key) {
+                (Some(cert), Some(key)) => Some(
+                    voxprobe::export::prometheus::Tls::from_pem_files(cert, key).map_err(|e| {
+                        anyhow::anyhow!("--metrics-tls-cert/--metrics-tls-key: {e}")
+                    })?,
+                ),
+                _ => None,
+            };
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let access = voxprobe::export::prometheus::Access { auth, tls };
+            let bound = voxprobe::export::prometheus::serve(metrics.clone(), address, access)?;
+            tracing::info!(address = %bound, "metrics at {scheme}://{bound}/metrics");
             Some(metrics)
         }
         None => None,
@@ -1420,7 +1438,9 @@ fn reload(running: &CaptureArgs, exports: &mut voxprobe::export::Exports) {
         ),
         (
             "metrics-listen",
-            running.metrics_listen != args.metrics_listen,
+            running.metrics_listen != args.metrics_listen
+                || running.metrics_tls_cert != args.metrics_tls_cert
+                || running.metrics_tls_key != args.metrics_tls_key,
         ),
         (
             "privacy",

@@ -555,7 +555,53 @@ pub struct ServeError {
     pub source: std::io::Error,
 }
 
-/// Serves `metrics` at `http://address/metrics` from a thread of its own
+/// Who may read the metrics, and over what.
+#[derive(Clone, Default)]
+pub struct Access {
+    /// Credentials every request must carry.
+    pub auth: Option<BasicAuth>,
+    /// TLS: the endpoint speaks HTTPS only.
+    pub tls: Option<Tls>,
+}
+
+/// The endpoint's certificate and key (`--metrics-tls-cert`,
+/// `--metrics-tls-key`, PEM), read once at start (before the probe drops
+/// its privileges).
+#[derive(Clone)]
+pub struct Tls(tokio_rustls::TlsAcceptor);
+
+impl Tls {
+    /// From a PEM certificate chain (the server's first) and a PEM private
+    /// key (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// # Errors
+    /// A file that cannot be read, holds no certificate or key, or a key
+    /// that does not fit the certificate; the message names the file.
+    pub fn from_pem_files(cert: &std::path::Path, key: &std::path::Path) -> Result<Tls, String> {
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let chain = CertificateDer::pem_file_iter(cert)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+        if chain.is_empty() {
+            return Err(format!("{}: no PEM certificate in it", cert.display()));
+        }
+        let private = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| format!("{}: no usable PEM private key ({e})", key.display()))?;
+        let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .and_then(|b| b.with_no_client_auth().with_single_cert(chain, private))
+            .map_err(|e| format!("{} with {}: {e}", cert.display(), key.display()))?;
+        Ok(Tls(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+    }
+}
+
+/// A TLS handshake that has not finished by then is given up (a client
+/// that connects and says nothing holds no task for ever).
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `metrics` at `http(s)://address/metrics` from a thread of its own
 /// until the process ends. Returns the address bound (port 0 picks one).
 ///
 /// # Errors
@@ -563,7 +609,7 @@ pub struct ServeError {
 pub fn serve(
     metrics: Arc<Metrics>,
     address: SocketAddr,
-    auth: Option<BasicAuth>,
+    access: Access,
 ) -> Result<SocketAddr, ServeError> {
     let listener =
         std::net::TcpListener::bind(address).map_err(|source| ServeError { address, source })?;
@@ -586,17 +632,14 @@ pub fn serve(
                     return;
                 }
             };
-            runtime.block_on(accept(metrics, listener, auth.map(Arc::new)));
+            runtime.block_on(accept(metrics, listener, access));
         })
         .map_err(|source| ServeError { address, source })?;
     Ok(bound)
 }
 
-async fn accept(
-    metrics: Arc<Metrics>,
-    listener: std::net::TcpListener,
-    auth: Option<Arc<BasicAuth>>,
-) {
+async fn accept(metrics: Arc<Metrics>, listener: std::net::TcpListener, access: Access) {
+    let auth = access.auth.map(Arc::new);
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -610,6 +653,7 @@ async fn accept(
         };
         let metrics = metrics.clone();
         let auth = auth.clone();
+        let tls = access.tls.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let metrics = metrics.clone();
@@ -618,10 +662,25 @@ async fn accept(
                     Ok::<_, std::convert::Infallible>(respond(&metrics, auth.as_deref(), &req))
                 }
             });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await;
+            let http = hyper::server::conn::http1::Builder::new();
+            match &tls {
+                None => {
+                    let _ = http
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                }
+                Some(Tls(acceptor)) => {
+                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                                .await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "metrics: TLS handshake: {e}"),
+                        Err(_) => tracing::debug!("metrics: TLS handshake timed out"),
+                    }
+                }
+            }
         });
     }
 }
