@@ -232,6 +232,15 @@ impl Defragmenter {
             }
         };
         let p = &mut self.pending[i];
+        if p.buf.capacity() < end {
+            // Doubling as `Vec` would, but never past the largest datagram:
+            // left to `resize`, in-order fragments would take a buffer from
+            // 47 360 bytes to 94 720, and a buffer kept for reuse past 64 KiB.
+            let cap = end
+                .max(p.buf.capacity().saturating_mul(2))
+                .min(MAX_DATAGRAM_BYTES);
+            p.buf.reserve_exact(cap - p.buf.len());
+        }
         if p.buf.len() < end {
             p.buf.resize(end, 0);
         }
@@ -564,6 +573,31 @@ mod tests {
             Ok(Insert::Held)
         );
         assert_eq!((d.pending(), d.buffered_bytes()), (0, 0));
+    }
+
+    #[test]
+    fn buffers_grow_in_order_without_passing_the_largest_datagram() {
+        // 45 in-order fragments of 1480 bytes, the last one short: 65 528
+        // bytes. Doubling from 47 360 would reserve 94 720.
+        let mut d = Defragmenter::new(DefragConfig::default());
+        let mut c = ReassemblyCounters::default();
+        let piece = [7u8; 1480];
+        for k in 0..44 {
+            let offset = 1480 * k;
+            d.insert(t(0), key(1), frag(offset, true), &piece, &mut c)
+                .unwrap();
+            assert!(d.pending[0].buf.capacity() <= MAX_DATAGRAM_BYTES, "{k}");
+        }
+        let Ok(Insert::Complete(buf)) =
+            d.insert(t(0), key(1), frag(1480 * 44, false), &piece[..408], &mut c)
+        else {
+            panic!("not complete");
+        };
+        assert_eq!(buf.len(), 65_528);
+        assert!(buf.capacity() <= MAX_DATAGRAM_BYTES);
+        // So a buffer kept for reuse holds at most 64 KiB.
+        d.recycle(buf);
+        assert!(d.free_bufs[0].capacity() <= MAX_DATAGRAM_BYTES);
     }
 
     #[test]
