@@ -1174,11 +1174,11 @@ pub fn analyze_file(
     let mut since_progress = 0u32;
     while let Some(frame) = frames.next() {
         analyzer.handle_frame(&frame);
+        file.release_behind(frames.offset());
         since_progress += 1;
         if since_progress == 65_536 {
             since_progress = 0;
             progress(frames.offset());
-            file.release_before(frames.offset());
         }
     }
     progress(frames.offset());

@@ -348,7 +348,9 @@ pub fn run(
             loops,
             loop_gap,
         } => {
-            let file = CaptureFile::open(&path)?;
+            // Opened again for every pass: its pages are released as it is
+            // read, from the start of each pass.
+            let mut file = CaptureFile::open(&path)?;
             let pace = if speed > 0.0 {
                 format!("{speed}× its pace")
             } else {
@@ -377,7 +379,7 @@ pub fn run(
             loop {
                 let mut reader = file.frames();
                 let mut last = None;
-                for frame in reader.by_ref() {
+                while let Some(frame) = reader.next() {
                     if !going() || feed.frames >= settings.max_frames {
                         cut_short = true;
                         break;
@@ -392,6 +394,7 @@ pub fn run(
                         pace_until(started, t0, frame.time.add_nanos(-gaps), speed, &going);
                     }
                     feed.take(&frame, on_closed);
+                    file.release_behind(reader.offset());
                 }
                 let end = (Some(reader.offset()), reader.stop().cloned(), None);
                 drop(reader);
@@ -408,6 +411,7 @@ pub fn run(
                 gaps = gaps.saturating_add(gap);
                 feed.analyzer.advance_to(t0.add_nanos(shift));
                 pass += 1;
+                file = CaptureFile::open(&path)?;
             }
         }
     };

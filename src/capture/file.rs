@@ -47,6 +47,9 @@ pub const MAX_PCAP_CAPLEN_BYTES: u32 = 262_144;
 /// dozen bytes).
 pub const MAX_INTERFACES: usize = 65_536;
 
+/// Bytes read between two releases of a mapped file's pages.
+pub const RELEASE_STEP: usize = 16 << 20;
+
 /// The container format, detected from the magic bytes (never the file name).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -224,6 +227,16 @@ impl CaptureFile {
             let _ = advised;
         }
         self.released.set(end);
+    }
+
+    /// [`CaptureFile::release_before`] `offset` once [`RELEASE_STEP`]
+    /// bytes or more were read since the last release: cheap enough to call
+    /// after every frame, and bounded in bytes whatever the frames' sizes.
+    pub fn release_behind(&self, offset: u64) {
+        let read = usize::try_from(offset).unwrap_or(usize::MAX);
+        if read.saturating_sub(self.released.get()) >= RELEASE_STEP {
+            self.release_before(offset);
+        }
     }
 
     /// The frames, in file order.
@@ -1494,6 +1507,40 @@ mod tests {
     /// A scratch path unique to this process and test.
     fn scratch(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("voxprobe-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn pages_are_released_every_step_of_bytes_read_whatever_the_frame_count() {
+        // 400 frames of 60 000 bytes (24 MB): far fewer frames than any
+        // count-based release would wait for; the bytes read reach a step.
+        let frame = vec![0x55u8; 60_000];
+        let records: Vec<(u32, u32, &[u8], u32)> =
+            (0..400).map(|i| (i, 0, &frame[..], 60_000)).collect();
+        let path = scratch("release-step.pcap");
+        std::fs::write(&path, pcap(false, false, 1, &records)).expect("write scratch file");
+        let opened = CaptureFile::open(&path);
+        let _ = std::fs::remove_file(&path);
+        let file = opened.expect("opens");
+        let mut frames = file.frames();
+        let mut released = Vec::new();
+        while let Some(f) = frames.next() {
+            assert_eq!(f.data.len(), frame.len());
+            file.release_behind(frames.offset());
+            released.push((frames.offset(), file.released.get()));
+        }
+        assert_eq!(released.len(), 400);
+        // Nothing until a step was read, then the pages read so far, then
+        // nothing until the next step.
+        let first = released
+            .iter()
+            .position(|&(_, r)| r > 0)
+            .expect("a release");
+        let (offset, at) = released[first];
+        assert!(offset as usize >= RELEASE_STEP && released[first - 1].0 < RELEASE_STEP as u64);
+        assert_eq!(at, offset as usize / 4096 * 4096);
+        assert!(released[first..]
+            .iter()
+            .all(|&(o, r)| r == at || o as usize - at >= RELEASE_STEP));
     }
 
     #[test]
