@@ -131,6 +131,10 @@ struct DecodeArgs {
     /// past it are refused and counted.
     #[arg(long, default_value_t = 65_536, value_name = "N")]
     max_tcp_connections: usize,
+    /// Bytes TCP reassembly holds across all connections at once (partial
+    /// and out-of-order data); past it new data is dropped and counted.
+    #[arg(long, default_value_t = voxprobe::packet::tcp::DEFAULT_MAX_TOTAL_BUFFERED_BYTES, value_name = "BYTES")]
+    max_tcp_bytes: usize,
     /// Bytes of IP fragments held for reassembly at once.
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     max_fragment_bytes: usize,
@@ -963,6 +967,7 @@ fn config_from(args: &DecodeArgs) -> anyhow::Result<AnalyzeConfig> {
     config.correlator.max_procedures = args.max_procedures;
     config.media_workers = args.workers.min(64);
     config.decoder.tcp.max_connections = args.max_tcp_connections;
+    config.decoder.tcp.max_total_buffered_bytes = args.max_tcp_bytes;
     config.decoder.defrag.max_buffered_bytes = args.max_fragment_bytes;
     config.decoder.sctp.max_total_bytes = args.max_sctp_bytes;
     config.streams.heuristic = !args.no_rtp_heuristic;

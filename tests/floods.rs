@@ -826,6 +826,7 @@ const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
 const PSH_ACK: u8 = 0x18;
 const FIN_ACK: u8 = 0x11;
+const RST: u8 = 0x04;
 
 /// One TCP connection written segment by segment: the next sequence number
 /// of each direction, the client's first.
@@ -986,14 +987,33 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
         true,
         &msg("ACK sip:bob@198.19.0.20 SIP/2.0", "1 ACK", true),
     );
+    // Two guessed bytes 1 GiB ahead on the call's own connection (out of the
+    // window: dropped), two more 1 MiB ahead (held, but the stream is never
+    // made to skip its real data for them: the BYE 7.7 s later is delivered
+    // and they are dropped at the close).
+    let spoofed = 2u64;
+    real.segment_at(
+        &mut w,
+        t0 + 1_250_000,
+        true,
+        real.next[0].wrapping_add(1 << 30),
+        b"zz",
+    );
+    real.segment_at(
+        &mut w,
+        t0 + 1_260_000,
+        true,
+        real.next[0].wrapping_add(1 << 20),
+        b"zz",
+    );
 
     // Out of window: 1 GiB ahead, one segment more than the out-of-order
-    // buffer holds, 1 MiB apart. The last one gives up the hole before the
-    // first (a gap of 1 GiB); 5.7 s later a segment makes the reorder timeout
-    // give up the 64 holes between the rest. The junk delivered after each
-    // gap is skipped, and that late segment (the stream's very first bytes
-    // again, now 1.06 GiB behind) is a retransmission.
-    let window = Conn::open(
+    // buffer holds, 1 MiB apart: each dropped, none held, no gap. 5.7 s later
+    // a keep-alive at the stream's next byte is read in step. Then the
+    // stream moves 100 MiB ahead (as after capture loss of more than a
+    // window): of `FOLLOW_SEGMENTS` segments each continuing the one before,
+    // the first are dropped and the last, an OPTIONS, is followed (a gap).
+    let mut window = Conn::open(
         &mut w,
         t0 + 1_300_000,
         s(198, 18, 201, 1, 41_001),
@@ -1012,8 +1032,25 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
             &junk,
         );
     }
-    window.segment_at(&mut w, t0 + 7_000_000, true, base, &junk);
+    window.send(&mut w, t0 + 7_000_000, true, b"\r\n\r\n");
     assert!(t0 + 7_000_000 - (t0 + 1_302_000) > cfg.reorder_timeout_ns / 1_000);
+    let follow = u32::from(voxprobe::packet::tcp::FOLLOW_SEGMENTS);
+    let far = window.next[0].wrapping_add(100 << 20);
+    for k in 0..follow - 1 {
+        let seq = far.wrapping_add(k * 100);
+        window.segment_at(&mut w, t0 + 7_100_000 + i64::from(k), true, seq, &junk);
+    }
+    let options = sip_tcp_message(
+        "OPTIONS sip:bob@198.19.0.20 SIP/2.0",
+        "1 OPTIONS",
+        "window-follow@198.18.201.1",
+        window.client,
+        sip_server,
+        false,
+    );
+    let followed_at = far.wrapping_add((follow - 1) * 100);
+    window.segment_at(&mut w, t0 + 7_101_000, true, followed_at, &options);
+    let far_gap = u64::from(followed_at.wrapping_sub(window.next[0]));
 
     // Overlaps on DIAMETER: three DWRs (bytes B) as B[0..40], B[120..]
     // (out of order), B[20..140] (20 bytes again, and 20 of the held
@@ -1035,6 +1072,39 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
     overlap.segment_at(&mut w, t0 + 1_502_000, true, at(120), &b[120..]);
     overlap.segment_at(&mut w, t0 + 1_503_000, true, at(20), &b[20..140]);
     overlap.segment_at(&mut w, t0 + 1_504_000, true, at(0), &b);
+
+    // Over the total byte cap: 300 connections each holding 64 out-of-order
+    // segments of 4 000 bytes (within its own limits: 256 000 bytes, 64
+    // segments) after a 1-byte hole, 76.8 MB in all. Once all connections
+    // together hold the cap the rest are dropped; a RST closes each after.
+    let held_conns = 300u32;
+    let seg_len = 4_000usize;
+    let per_conn = cfg.max_out_of_order_segments as u32;
+    let chunk = vec![b'm'; seg_len];
+    for c in 0..held_conns {
+        let t = t0 + 3_000_000 + 1_500 * i64::from(c);
+        let client = s(198, 18, 205, 1 + (c / 200) as u8, 45_000 + (c % 200) as u16);
+        let conn = Conn::open(&mut w, t, client, sip_server);
+        for k in 0..per_conn {
+            let seq = conn.next[0].wrapping_add(1 + k * seg_len as u32);
+            conn.segment_at(&mut w, t + 300 + 10 * i64::from(k), true, seq, &chunk);
+        }
+        w.write_tcp(
+            t0 + 3_600_000 + 10 * i64::from(c),
+            client,
+            sip_server,
+            conn.next[0],
+            0,
+            RST,
+            &[],
+        )
+        .unwrap();
+    }
+    // The call's 2 spoofed bytes in the window are held meanwhile.
+    let held_segments = ((cfg.max_total_buffered_bytes as u64 - spoofed) / seg_len as u64)
+        .min(u64::from(held_conns * per_conn));
+    let capped_segments = u64::from(held_conns * per_conn) - held_segments;
+    assert!(capped_segments > 0, "the flood passes the cap");
 
     // Endless streams without a message boundary, 16 MiB each: on 5060 a
     // request whose header lines never end, on 3868 a header claiming
@@ -1081,6 +1151,22 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
         w.write_tcp(t0 + 5_000_000 + 2 * i64::from(n), src, dst, n, 0, SYN, &[])
             .unwrap();
     }
+    // The last ten refused SYNs sent again: the same connections, counted
+    // once; their segments each.
+    let resent = 10u32;
+    for n in flood - resent..flood {
+        let src = SocketAddrV4::new(
+            Ipv4Addr::from(0xc612_8000 + (n >> 14)),
+            1024 + (n & 0x3fff) as u16,
+        );
+        let dst = if n % 2 == 0 {
+            sip_server
+        } else {
+            diameter_server
+        };
+        w.write_tcp(t0 + 5_200_000 + i64::from(n), src, dst, n, 0, SYN, &[])
+            .unwrap();
+    }
 
     sip_endless.stream(&mut w, t0 + 6_000_000, 10, &sip_junk, 1460);
     diameter_endless.stream(&mut w, t0 + 6_500_000, 10, &diameter_junk, 1460);
@@ -1106,35 +1192,53 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
     let sm = summary(&records);
     let base = summary(&alone);
     let (l, held) = (b.len() as u64, u64::from(held));
+    let refused = u64::from(flood) + open_before - cfg.max_connections as u64;
     assert_eq!(
         sm["tcp"],
         plus(
             &base["tcp"],
             &[
                 ("segments", segments),
-                ("connections_opened", cfg.max_connections as u64),
                 (
-                    "connections_refused",
-                    u64::from(flood) + open_before - cfg.max_connections as u64
+                    "connections_opened",
+                    cfg.max_connections as u64 + u64::from(held_conns)
                 ),
-                ("connections_closed", 1),
-                // The call's five messages and the three DWRs, each once.
-                ("pdus", 5 + 3),
-                // The window's late segment, the overlaps, the INVITE again.
-                (
-                    "retransmitted_bytes",
-                    100 + (20 + 20 + l) + invite.len() as u64
-                ),
-                ("out_of_order_segments", (held + 1) + 1),
-                ("gaps", held + 1),
-                ("gap_bytes", (1 << 30) + held * ((1 << 20) - 100)),
+                ("connections_refused", refused),
+                ("refused_segments", refused + u64::from(resent)),
+                ("connections_closed", 1 + u64::from(held_conns)),
+                // The call's five messages, the three DWRs, each once, and
+                // the OPTIONS the window's stream was followed to.
+                ("pdus", 5 + 3 + 1),
+                // The overlaps, the INVITE again.
+                ("retransmitted_bytes", (20 + 20 + l) + invite.len() as u64),
+                // The overlap, the spoof in the call's window, and what the
+                // total cap let the byte flood hold.
+                ("out_of_order_segments", 1 + 1 + held_segments),
+                ("gaps", 1),
+                ("gap_bytes", far_gap),
                 (
                     "skipped_bytes",
-                    (held + 1) * 100 + sip_junk.len() as u64 + diameter_junk.len() as u64
+                    sip_junk.len() as u64 + diameter_junk.len() as u64
                 ),
                 ("resyncs", 2),
+                ("sip_keepalives", 1),
                 ("sip_headers_too_long", 1),
                 ("diameter_bad_header", 1),
+                // The call's spoofed bytes at its close, the byte flood at
+                // its RSTs.
+                (
+                    "dropped_bytes_at_close",
+                    spoofed + held_segments * seg_len as u64
+                ),
+                // The spoof 1 GiB ahead of the call, the window's junk,
+                // the followed run but its last.
+                (
+                    "out_of_window_segments",
+                    1 + (held + 1) + u64::from(follow - 1)
+                ),
+                ("out_of_window_jumps", 1),
+                ("dropped_memory_cap_segments", capped_segments),
+                ("dropped_memory_cap_bytes", capped_segments * seg_len as u64),
             ]
         ),
         "{}",
@@ -1154,7 +1258,7 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
         sm["sip"]["requests"],
         plus(
             &base["sip"]["requests"],
-            &[("INVITE", 1), ("ACK", 1), ("BYE", 1)]
+            &[("INVITE", 1), ("ACK", 1), ("BYE", 1), ("OPTIONS", 1)]
         )
     );
     assert_eq!(
@@ -1185,10 +1289,14 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
     // a hash table kept at most 7/8 full and doubled as it grows, the
     // smaller tables it outgrew that the allocator has not handed back yet:
     // 1.4 to 1.5 KiB a connection measured from 8 192 to 65 536 of them),
-    // and the buffer cap of both directions of the five connections that
-    // carried data. Buffering the endless streams (32 MiB) would overflow
-    // it.
-    let held_bytes = cfg.max_connections as u64 * 1536 + 5 * 2 * cfg.max_buffered_bytes as u64;
+    // and what all connections together may buffer: the total cap, not
+    // the per-direction cap times the connections that carried data (305
+    // of them here, 150 MiB), plus for each segment held out of order its
+    // 40-byte slot and its allocation's header (64 bytes, rounded up).
+    // Buffering the endless streams (32 MiB) would overflow it.
+    let held_bytes = cfg.max_connections as u64 * 1536
+        + cfg.max_total_buffered_bytes as u64
+        + u64::from(held_conns * per_conn) * 64;
     assert_peak_within("tcp abuse", peak, alone_peak, &file, held_bytes);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -29,10 +29,24 @@
 //! - Bytes already delivered (retransmissions, overlaps) are trimmed, never
 //!   delivered twice.
 //! - A missing segment that is not filled before the out-of-order buffer is
-//!   full, or before [`TcpConfig::reorder_timeout_ns`] passes, is a gap: the
-//!   partial PDU before it is dropped, the stream skips to the buffered data
-//!   and the framer resynchronises (SIP: next line that starts like a SIP
-//!   start line; DIAMETER: next plausible header).
+//!   full, or before [`TcpConfig::reorder_timeout_ns`] passes without the
+//!   stream moving on in order, is a gap: the partial PDU before it is
+//!   dropped, the stream skips to the buffered data and the framer
+//!   resynchronises (SIP: next line that starts like a SIP start line;
+//!   DIAMETER: next plausible header). A segment is handled before the
+//!   reorder timeout is checked, so the next in-order segment after a long
+//!   silence is delivered rather than skipped over.
+//! - Receive window: a segment starting more than [`MAX_WINDOW_BYTES`] ahead
+//!   of the next expected byte, and a FIN outside that window, are dropped
+//!   and counted, never held and never a reason to skip: one spoofed segment
+//!   far ahead cannot make the stream jump past the real data. A stream that
+//!   really moved that far ahead (capture loss of more than a window) is
+//!   followed after [`FOLLOW_SEGMENTS`] out-of-window segments each
+//!   continuing the one before, with no in-window data between them.
+//! - Memory: besides the per-direction caps, all connections together hold
+//!   at most [`TcpConfig::max_total_buffered_bytes`]; past it a new
+//!   out-of-order segment is dropped and a partial PDU that would grow is
+//!   released, both counted.
 //! - A malformed PDU (SIP headers without an end within
 //!   [`TcpConfig::max_sip_header_bytes`], an unparsable or oversized
 //!   `Content-Length`, a DIAMETER header with a bad version or length) is
@@ -52,9 +66,10 @@ use crate::proto::websocket;
 use crate::time::PacketTime;
 use serde::Serialize;
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 
 /// How the bytes of a stream are cut into PDUs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +102,13 @@ pub struct TcpConfig {
     /// ones time out: refusing keeps established dialogs intact under a flood
     /// of new connections, where evicting would break them.
     pub max_connections: usize,
+    /// Bytes buffered across all connections (incomplete PDUs, out-of-order
+    /// segments, fragmented WebSocket messages). Past it a new out-of-order
+    /// segment is dropped and a direction whose partial PDU would grow
+    /// releases it (counted in [`TcpCounters::dropped_memory_cap_segments`]).
+    /// `max_connections * 2 * max_buffered_bytes` (32 GiB by default) is no
+    /// bound a probe can live with.
+    pub max_total_buffered_bytes: usize,
     /// Bytes buffered per direction of a connection (incomplete PDU plus
     /// out-of-order segments). Also the largest PDU accepted: a SIP message
     /// or DIAMETER message declaring more is malformed.
@@ -97,7 +119,8 @@ pub struct TcpConfig {
     /// so are the HTTP headers of a WebSocket handshake.
     pub max_sip_header_bytes: usize,
     /// A hole before buffered out-of-order data that stays unfilled this long
-    /// (packet time) is a gap. TCP's first retransmission comes after an RTO
+    /// (packet time), with the stream not moving on in order meanwhile, is a
+    /// gap. TCP's first retransmission comes after an RTO
     /// of at least 1 s (RFC 6298 §2.4), the second about 2 s later; a segment
     /// still missing after 5 s was most likely lost by the capture.
     pub reorder_timeout_ns: i64,
@@ -109,6 +132,7 @@ impl Default for TcpConfig {
     fn default() -> Self {
         TcpConfig {
             max_connections: 65_536,
+            max_total_buffered_bytes: DEFAULT_MAX_TOTAL_BUFFERED_BYTES,
             max_buffered_bytes: 256 * 1024,
             max_out_of_order_segments: 64,
             max_sip_header_bytes: 64 * 1024,
@@ -118,6 +142,36 @@ impl Default for TcpConfig {
     }
 }
 
+/// Default of [`TcpConfig::max_total_buffered_bytes`]: 64 MiB, four times
+/// the IP fragment and SCTP caps (TCP carries the bulk of the signalling),
+/// room for 256 directions each holding a full 256 KiB, or thousands of
+/// connections each holding a partial message of a few KiB.
+pub const DEFAULT_MAX_TOTAL_BUFFERED_BYTES: usize = 64 << 20;
+
+/// How far ahead of the next expected byte a segment may start (sequence
+/// space). A sender never sends past the receiver's advertised window, and
+/// signalling peers advertise small ones: Linux autotunes its receive
+/// buffer to at most 6 MiB by default (`tcp_rmem`), and the bandwidth-delay
+/// product of a signalling link (100 Mbit/s at 50 ms is 625 KB) is far below
+/// that. A segment further ahead is spoofed or garbage, unless the capture
+/// lost more than a window of the stream ([`FOLLOW_SEGMENTS`]).
+pub const MAX_WINDOW_BYTES: u32 = 8 << 20;
+
+/// Out-of-window segments, each starting where the one before ended, after
+/// which the stream is followed there (a gap up to the last one). A stream
+/// whose capture lost more than [`MAX_WINDOW_BYTES`] sends on in such runs;
+/// a live connection's own in-window data between them resets the count, so
+/// spoofed far-ahead segments cannot move a stream that is carrying data. A
+/// connection that stays silent while a spoofer sends this many continuing
+/// segments can still be moved: telling that apart needs the peer's ACKs.
+pub const FOLLOW_SEGMENTS: u8 = 8;
+
+/// Refused connections remembered so that each is counted once in
+/// [`TcpCounters::connections_refused`] however many segments it sends
+/// (about 330 KiB at most; a connection refused again after this many
+/// others is counted again).
+const REFUSED_MEMORY: usize = 4096;
+
 /// What the TCP reassembler did, and every limit it hit.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TcpCounters {
@@ -125,8 +179,12 @@ pub struct TcpCounters {
     pub segments: u64,
     /// Connections created.
     pub connections_opened: u64,
-    /// New connections not tracked because `max_connections` were tracked.
+    /// New connections not tracked because `max_connections` were tracked,
+    /// each counted once (among the last 4096 refused) however many
+    /// segments it sends.
     pub connections_refused: u64,
+    /// Segments of refused connections (every one, SYN or data).
+    pub refused_segments: u64,
     /// Connections removed after FIN in both directions or RST.
     pub connections_closed: u64,
     /// Connections removed by `handle_timeout` after `idle_timeout_ns`.
@@ -140,7 +198,8 @@ pub struct TcpCounters {
     pub retransmitted_bytes: u64,
     /// Segments held out of order.
     pub out_of_order_segments: u64,
-    /// Gaps: holes given up on (buffer full or reorder timeout).
+    /// Gaps: holes given up on (buffer full, reorder timeout, or a stream
+    /// followed out of the window).
     pub gaps: u64,
     /// Sequence space skipped over by gaps (bytes never seen).
     pub gap_bytes: u64,
@@ -163,6 +222,18 @@ pub struct TcpCounters {
     pub diameter_bad_header: u64,
     /// Buffers dropped because they exceeded `max_buffered_bytes`.
     pub buffer_overflows: u64,
+    /// Segments dropped because they started more than [`MAX_WINDOW_BYTES`]
+    /// ahead of the next expected byte, and bare FINs outside that window
+    /// (or before bytes already delivered).
+    pub out_of_window_segments: u64,
+    /// Streams followed out of the window after [`FOLLOW_SEGMENTS`]
+    /// continuing out-of-window segments (each also a gap).
+    pub out_of_window_jumps: u64,
+    /// Out-of-order segments dropped, and partial PDUs released, because all
+    /// connections together held `max_total_buffered_bytes`.
+    pub dropped_memory_cap_segments: u64,
+    /// Bytes of those segments and partial PDUs.
+    pub dropped_memory_cap_bytes: u64,
     /// Bytes of incomplete PDUs and out-of-order data dropped when a
     /// connection closed, restarted or timed out.
     pub dropped_bytes_at_close: u64,
@@ -226,6 +297,11 @@ struct HalfStream {
     /// Sequence number just past the FIN, once a FIN is seen.
     fin_seq: Option<u32>,
     closed: bool,
+    /// Out-of-window segments in the current run, each continuing the one
+    /// before (0: no run).
+    far_run: u8,
+    /// Where the run's last segment ended.
+    far_next: u32,
     /// In-order bytes not yet cut into PDUs (starts at a PDU start, or at the
     /// framer's resync position).
     buf: Vec<u8>,
@@ -240,6 +316,8 @@ impl HalfStream {
             next_seq: None,
             fin_seq: None,
             closed: false,
+            far_run: 0,
+            far_next: 0,
             buf: Vec::new(),
             ooo: Vec::new(),
             ooo_bytes: 0,
@@ -252,12 +330,62 @@ impl HalfStream {
         self.buf.len() + self.ooo_bytes
     }
 
+    /// Bytes counted against [`TcpConfig::max_total_buffered_bytes`]: those
+    /// held, and a fragmented WebSocket message being joined.
+    fn tallied_bytes(&self) -> usize {
+        self.held_bytes() + self.framer.ws.message.len()
+    }
+
     /// Drops everything held, counting it.
     fn drop_held(&mut self, counters: &mut TcpCounters) {
-        counters.dropped_bytes_at_close += self.held_bytes() as u64;
+        counters.dropped_bytes_at_close += self.tallied_bytes() as u64;
         self.buf = Vec::new();
         self.ooo = Vec::new();
         self.ooo_bytes = 0;
+        self.framer.ws.drop_message();
+    }
+}
+
+/// What the other connections leave of [`TcpConfig::max_total_buffered_bytes`]
+/// while one direction handles a segment.
+#[derive(Clone, Copy, Debug)]
+struct Budget {
+    /// Bytes tallied by every other direction.
+    others: usize,
+    cap: usize,
+}
+
+impl Budget {
+    /// A direction tallying `held` bytes may take `more`.
+    fn allows(self, held: usize, more: usize) -> bool {
+        self.others.saturating_add(held).saturating_add(more) <= self.cap
+    }
+}
+
+/// Refused connections recently seen, so that each is counted once.
+#[derive(Debug, Default)]
+struct Refused {
+    keys: FastSet<ConnKey>,
+    /// The same keys, oldest first, to forget beyond [`REFUSED_MEMORY`].
+    order: VecDeque<ConnKey>,
+}
+
+impl Refused {
+    /// Counts a segment of a refused connection, and the connection the
+    /// first time it is seen.
+    fn refuse(&mut self, key: ConnKey, counters: &mut TcpCounters) {
+        counters.refused_segments += 1;
+        if self.keys.contains(&key) {
+            return;
+        }
+        counters.connections_refused += 1;
+        if self.order.len() >= REFUSED_MEMORY {
+            if let Some(old) = self.order.pop_front() {
+                self.keys.remove(&old);
+            }
+        }
+        self.keys.insert(key);
+        self.order.push_back(key);
     }
 }
 
@@ -281,6 +409,10 @@ pub struct TcpReassembler {
     config: TcpConfig,
     conns: FastMap<ConnKey, Connection>,
     counters: TcpCounters,
+    /// Bytes tallied by every direction of every connection (see
+    /// `HalfStream::tallied_bytes`).
+    held: usize,
+    refused: Refused,
 }
 
 impl TcpReassembler {
@@ -290,7 +422,15 @@ impl TcpReassembler {
             config,
             conns: FastMap::default(),
             counters: TcpCounters::default(),
+            held: 0,
+            refused: Refused::default(),
         }
+    }
+
+    /// Bytes buffered across all connections now: at most
+    /// [`TcpConfig::max_total_buffered_bytes`] between segments.
+    pub fn held_bytes(&self) -> usize {
+        self.held
     }
 
     /// The limits.
@@ -338,7 +478,7 @@ impl TcpReassembler {
                     return;
                 }
                 if full {
-                    counters.connections_refused += 1;
+                    self.refused.refuse(key, counters);
                     return;
                 }
                 counters.connections_opened += 1;
@@ -355,6 +495,7 @@ impl TcpReassembler {
             // Data on a RST is not processed (RFC 9293 §3.5.3: the receiver
             // discards it).
             for d in &mut conn.dirs {
+                self.held = self.held.saturating_sub(d.tallied_bytes());
                 d.drop_held(counters);
             }
             counters.connections_closed += 1;
@@ -365,51 +506,21 @@ impl TcpReassembler {
         let Some(half) = conn.dirs.get_mut(dir) else {
             return;
         };
-        let data_seq = if flags.syn { seq.wrapping_add(1) } else { seq };
-        if flags.syn {
-            match half.next_seq {
-                // A retransmitted SYN, or the SYN after data we picked up.
-                Some(n) if seq_diff(data_seq, n) <= 0 && !half.closed => {}
-                Some(_) => {
-                    // Same endpoints, new sequence space: a new connection.
-                    counters.directions_restarted += 1;
-                    half.drop_held(counters);
-                    *half = HalfStream::new(half.framer.framing);
-                    half.next_seq = Some(data_seq);
-                }
-                None => half.next_seq = Some(data_seq),
-            }
-        } else if half.next_seq.is_none() {
-            if payload.is_empty() {
-                return;
-            }
-            // Picked up mid-stream: the first bytes may be the tail of a PDU.
-            half.next_seq = Some(data_seq);
-            half.framer.lose_sync();
-        }
-        if half.closed {
-            counters.retransmitted_bytes += payload.len() as u64;
-            return;
-        }
-
-        half.expire_reorder(time, cfg, counters, on_pdu);
-        if !payload.is_empty() {
-            half.handle_data(time, data_seq, payload, cfg, counters, on_pdu);
-        }
-        if flags.fin {
-            let fin = data_seq.wrapping_add(payload.len() as u32);
-            half.fin_seq = Some(fin);
-        }
-        if let (Some(fin), Some(next)) = (half.fin_seq, half.next_seq) {
-            if seq_diff(next, fin) >= 0 {
-                // All data before the FIN is in: what is left is incomplete.
-                half.closed = true;
-                half.drop_held(counters);
-            }
-        }
+        // The tally changes only through this direction until it is done:
+        // take its share out, put back what it holds after.
+        let budget = Budget {
+            others: self.held.saturating_sub(half.tallied_bytes()),
+            cap: cfg.max_total_buffered_bytes,
+        };
+        half.handle(time, seq, flags, payload, cfg, budget, counters, on_pdu);
+        self.held = budget.others.saturating_add(half.tallied_bytes());
         // Closed both ways (a direction never seen counts as closed: with
         // one-way captures it never FINs).
         if conn.dirs.iter().all(|d| d.closed || d.next_seq.is_none()) {
+            for d in &mut conn.dirs {
+                self.held = self.held.saturating_sub(d.tallied_bytes());
+                d.drop_held(counters);
+            }
             counters.connections_closed += 1;
             self.conns.remove(&key);
         }
@@ -419,10 +530,12 @@ impl TcpReassembler {
     pub fn handle_timeout(&mut self, now: PacketTime) {
         let limit = self.config.idle_timeout_ns;
         let counters = &mut self.counters;
+        let held = &mut self.held;
         self.conns.retain(|_, c| {
             if now.as_nanos().saturating_sub(c.last_seen.as_nanos()) > limit {
                 counters.connections_timed_out += 1;
                 for d in &mut c.dirs {
+                    *held = held.saturating_sub(d.tallied_bytes());
                     d.drop_held(counters);
                 }
                 false
@@ -434,36 +547,121 @@ impl TcpReassembler {
 }
 
 impl HalfStream {
-    /// Declares gaps while the oldest out-of-order segment has waited longer
-    /// than the reorder timeout.
+    /// Handles one segment of this direction (not a RST).
+    #[allow(clippy::too_many_arguments)]
+    fn handle(
+        &mut self,
+        time: PacketTime,
+        seq: u32,
+        flags: TcpFlags,
+        payload: &[u8],
+        cfg: &TcpConfig,
+        budget: Budget,
+        counters: &mut TcpCounters,
+        on_pdu: &mut dyn FnMut(&[u8]),
+    ) {
+        let data_seq = if flags.syn { seq.wrapping_add(1) } else { seq };
+        if flags.syn {
+            match self.next_seq {
+                // A retransmitted SYN, or the SYN after data we picked up.
+                Some(n) if seq_diff(data_seq, n) <= 0 && !self.closed => {}
+                Some(_) => {
+                    // Same endpoints, new sequence space: a new connection.
+                    counters.directions_restarted += 1;
+                    self.drop_held(counters);
+                    *self = HalfStream::new(self.framer.framing);
+                    self.next_seq = Some(data_seq);
+                }
+                None => self.next_seq = Some(data_seq),
+            }
+        } else if self.next_seq.is_none() {
+            if payload.is_empty() {
+                return;
+            }
+            // Picked up mid-stream: the first bytes may be the tail of a PDU.
+            self.next_seq = Some(data_seq);
+            self.framer.lose_sync();
+        }
+        if self.closed {
+            counters.retransmitted_bytes += payload.len() as u64;
+            return;
+        }
+
+        // The segment first: if it is the next in order after a long
+        // silence, it is delivered, not skipped over by the timeout.
+        if !payload.is_empty() {
+            self.handle_data(time, data_seq, payload, cfg, budget, counters, on_pdu);
+        }
+        self.expire_reorder(time, cfg, budget, counters, on_pdu);
+        if flags.fin {
+            let fin = data_seq.wrapping_add(payload.len() as u32);
+            // A FIN before bytes already delivered, or more than a window
+            // ahead, is spoofed or garbage: taking it would close the
+            // direction (or wait for data that never comes).
+            let in_window = self.next_seq.is_none_or(|n| {
+                seq_diff(fin, n) >= 0 && seq_diff(data_seq, n) <= i64::from(MAX_WINDOW_BYTES)
+            });
+            if in_window {
+                self.fin_seq = Some(fin);
+            } else if payload.is_empty() {
+                // (With data, the segment was counted as it was handled.)
+                counters.out_of_window_segments += 1;
+            }
+        }
+        if let (Some(fin), Some(next)) = (self.fin_seq, self.next_seq) {
+            if seq_diff(next, fin) >= 0 {
+                // All data before the FIN is in: what is left is incomplete.
+                self.closed = true;
+                self.drop_held(counters);
+            }
+        }
+    }
+
+    /// Declares a gap when the oldest out-of-order segment has waited longer
+    /// than the reorder timeout. The clock of what is held restarts whenever
+    /// the stream moves on (in order, or over a gap): a hole is given up on
+    /// only once the stream has been stuck at it that long, so a segment
+    /// planted ahead of a live stream never makes it skip its real data.
     fn expire_reorder(
         &mut self,
         now: PacketTime,
         cfg: &TcpConfig,
+        budget: Budget,
         counters: &mut TcpCounters,
         on_pdu: &mut dyn FnMut(&[u8]),
     ) {
-        while let Some(oldest) = self.ooo.iter().map(|s| s.time).min() {
-            if now.as_nanos().saturating_sub(oldest.as_nanos()) <= cfg.reorder_timeout_ns {
-                break;
-            }
-            self.skip_gap(cfg, counters, on_pdu);
+        let Some(oldest) = self.ooo.iter().map(|s| s.time).min() else {
+            return;
+        };
+        if now.as_nanos().saturating_sub(oldest.as_nanos()) > cfg.reorder_timeout_ns {
+            self.skip_gap(cfg, budget, counters, on_pdu);
+            self.restart_reorder_clock(now);
+        }
+    }
+
+    /// The stream moved on at `now`: what is still held waits anew.
+    fn restart_reorder_clock(&mut self, now: PacketTime) {
+        for s in &mut self.ooo {
+            s.time = now;
         }
     }
 
     /// Handles the payload of one segment starting at `seq`.
+    #[allow(clippy::too_many_arguments)]
     fn handle_data(
         &mut self,
         time: PacketTime,
         seq: u32,
         payload: &[u8],
         cfg: &TcpConfig,
+        budget: Budget,
         counters: &mut TcpCounters,
         on_pdu: &mut dyn FnMut(&[u8]),
     ) {
         // Each round either consumes the segment or skips a gap, which
-        // removes at least one out-of-order segment: at most
-        // `max_out_of_order_segments + 2` rounds.
+        // removes at least one out-of-order segment (or, once, moves the
+        // stream to the segment): at most `max_out_of_order_segments + 3`
+        // rounds.
         loop {
             let Some(next) = self.next_seq else {
                 return;
@@ -476,10 +674,20 @@ impl HalfStream {
                     return;
                 };
                 counters.retransmitted_bytes += skip as u64;
-                self.deliver_in_order(fresh, cfg, counters, on_pdu);
-                self.drain_ooo(cfg, counters, on_pdu);
+                self.far_run = 0;
+                self.deliver_in_order(fresh, cfg, budget, counters, on_pdu);
+                self.drain_ooo(cfg, budget, counters, on_pdu);
+                self.restart_reorder_clock(time);
                 return;
             }
+            if rel > i64::from(MAX_WINDOW_BYTES) {
+                if self.follow_far(seq, payload.len(), counters) {
+                    continue;
+                }
+                counters.out_of_window_segments += 1;
+                return;
+            }
+            self.far_run = 0;
             // Out of order: hold it if it fits.
             let fits = self.ooo.len() < cfg.max_out_of_order_segments
                 && self.held_bytes().saturating_add(payload.len()) <= cfg.max_buffered_bytes;
@@ -490,6 +698,14 @@ impl HalfStream {
                     .any(|s| s.seq == seq && s.data.len() >= payload.len())
                 {
                     counters.retransmitted_bytes += payload.len() as u64;
+                    return;
+                }
+                if !budget.allows(self.tallied_bytes(), payload.len()) {
+                    // All connections together hold the cap: refuse the
+                    // newcomer rather than evict data that may be about to
+                    // complete a PDU. The hole it leaves becomes a gap.
+                    counters.dropped_memory_cap_segments += 1;
+                    counters.dropped_memory_cap_bytes += payload.len() as u64;
                     return;
                 }
                 counters.out_of_order_segments += 1;
@@ -507,8 +723,30 @@ impl HalfStream {
                 self.declare_gap(seq, counters);
                 continue;
             }
-            self.skip_gap(cfg, counters, on_pdu);
+            self.skip_gap(cfg, budget, counters, on_pdu);
         }
+    }
+
+    /// Counts an out-of-window segment into the run of continuing ones;
+    /// returns true when the run is long enough to follow, having moved the
+    /// stream to `seq` (a gap; what was held out of order is skipped).
+    fn follow_far(&mut self, seq: u32, len: usize, counters: &mut TcpCounters) -> bool {
+        self.far_run = if self.far_run > 0 && seq == self.far_next {
+            self.far_run.saturating_add(1)
+        } else {
+            1
+        };
+        self.far_next = seq.wrapping_add(len as u32);
+        if self.far_run < FOLLOW_SEGMENTS {
+            return false;
+        }
+        self.far_run = 0;
+        counters.out_of_window_jumps += 1;
+        counters.skipped_bytes += self.ooo_bytes as u64;
+        self.ooo.clear();
+        self.ooo_bytes = 0;
+        self.declare_gap(seq, counters);
+        true
     }
 
     /// Gives up on the hole before the lowest out-of-order segment and
@@ -516,6 +754,7 @@ impl HalfStream {
     fn skip_gap(
         &mut self,
         cfg: &TcpConfig,
+        budget: Budget,
         counters: &mut TcpCounters,
         on_pdu: &mut dyn FnMut(&[u8]),
     ) {
@@ -533,7 +772,7 @@ impl HalfStream {
         if seq_diff(lowest, next) > 0 {
             self.declare_gap(lowest, counters);
         }
-        self.drain_ooo(cfg, counters, on_pdu);
+        self.drain_ooo(cfg, budget, counters, on_pdu);
     }
 
     /// Moves the stream to `seq`, dropping the partial PDU cut by the hole.
@@ -551,6 +790,7 @@ impl HalfStream {
     fn drain_ooo(
         &mut self,
         cfg: &TcpConfig,
+        budget: Budget,
         counters: &mut TcpCounters,
         on_pdu: &mut dyn FnMut(&[u8]),
     ) {
@@ -564,7 +804,7 @@ impl HalfStream {
             match seg.data.get(skip..).filter(|f| !f.is_empty()) {
                 Some(fresh) => {
                     counters.retransmitted_bytes += skip as u64;
-                    self.deliver_in_order(fresh, cfg, counters, on_pdu);
+                    self.deliver_in_order(fresh, cfg, budget, counters, on_pdu);
                 }
                 None => counters.retransmitted_bytes += seg.data.len() as u64,
             }
@@ -578,6 +818,7 @@ impl HalfStream {
         &mut self,
         data: &[u8],
         cfg: &TcpConfig,
+        budget: Budget,
         counters: &mut TcpCounters,
         on_pdu: &mut dyn FnMut(&[u8]),
     ) {
@@ -601,6 +842,19 @@ impl HalfStream {
             // The framer bounds a PDU by the cap, so this is a safety net.
             counters.buffer_overflows += 1;
             counters.skipped_bytes += self.buf.len() as u64;
+            self.buf.clear();
+            self.framer.lose_sync();
+        }
+        if !budget.allows(self.tallied_bytes(), 0) {
+            // All connections together would hold more than the cap: the
+            // partial PDU this segment grew cannot complete without the
+            // bytes it took, so it goes (with a WebSocket message being
+            // joined) and the framer looks for the next PDU start. Only
+            // growth gets here: moving held out-of-order data into `buf`
+            // does not add to the tally.
+            let dropped = self.buf.len() + self.framer.ws.message.len();
+            counters.dropped_memory_cap_segments += 1;
+            counters.dropped_memory_cap_bytes += dropped as u64;
             self.buf.clear();
             self.framer.lose_sync();
         }
@@ -1759,6 +2013,332 @@ mod tests {
         rig.seg(0, &[OPTIONS, OK].concat());
         assert_eq!(rig.pdus, vec![OK.to_vec()]);
         assert_eq!(rig.r.counters().sip_bad_content_length, 1);
+    }
+
+    /// One segment straight into `r` from `src` to `dst`: the PDUs it
+    /// completed.
+    #[allow(clippy::too_many_arguments)]
+    fn feed(
+        r: &mut TcpReassembler,
+        time: PacketTime,
+        src: Endpoint,
+        dst: Endpoint,
+        seq: u32,
+        flags: TcpFlags,
+        payload: &[u8],
+        framing: Framing,
+    ) -> Vec<Vec<u8>> {
+        let mut pdus = Vec::new();
+        r.handle_segment(time, src, dst, seq, flags, payload, framing, &mut |p| {
+            pdus.push(p.to_vec())
+        });
+        pdus
+    }
+
+    /// The bytes every direction of every connection tallies, summed.
+    fn tally(r: &TcpReassembler) -> usize {
+        r.conns
+            .values()
+            .flat_map(|c| c.dirs.iter())
+            .map(HalfStream::tallied_bytes)
+            .sum()
+    }
+
+    #[test]
+    fn a_spoofed_segment_far_ahead_is_dropped_and_the_call_goes_on() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 999, SYN, b"");
+        rig.seg_at(t(1), 0, 1000, TcpFlags::default(), OPTIONS);
+        let next = 1000 + OPTIONS.len() as u32;
+        // Two guessed bytes 1 GiB ahead: never held, never a reason to jump.
+        rig.seg_at(t(2), 0, next + (1 << 30), TcpFlags::default(), b"xx");
+        assert!(rig.half().ooo.is_empty());
+        // The next message, long after the reorder timeout, is delivered.
+        rig.seg_at(t(9_000), 0, next, TcpFlags::default(), OK);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec(), OK.to_vec()]);
+        let c = rig.r.counters();
+        assert_eq!(
+            (c.out_of_window_segments, c.gaps, c.retransmitted_bytes),
+            (1, 0, 0)
+        );
+        // Just inside the window it is held (an out-of-order segment).
+        let next = next + OK.len() as u32;
+        rig.seg_at(
+            t(9_001),
+            0,
+            next + MAX_WINDOW_BYTES,
+            TcpFlags::default(),
+            b"y",
+        );
+        assert_eq!(rig.half().ooo.len(), 1);
+        assert_eq!(rig.r.counters().out_of_window_segments, 1);
+    }
+
+    #[test]
+    fn a_spoofed_segment_in_the_window_does_not_skip_a_live_stream() {
+        // Busy: a message a second for 12 s while two guessed bytes 1 MiB
+        // ahead wait in the out-of-order buffer. The stream keeps moving, so
+        // the hole before them is never given up on.
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        rig.seg_at(t(1), 0, 1 + (1 << 20), TcpFlags::default(), b"xx");
+        let mut next = 1u32;
+        for s in 0..12 {
+            rig.seg_at(t(1_000 * s + 2), 0, next, TcpFlags::default(), OK);
+            next += OK.len() as u32;
+        }
+        assert_eq!(rig.pdus.len(), 12);
+        // Quiet: nothing for 60 s, then the next message. It is handled
+        // before the reorder timeout, so it is delivered, not skipped over.
+        rig.seg_at(t(72_000), 0, next, TcpFlags::default(), OK);
+        assert_eq!(rig.pdus.len(), 13);
+        let c = rig.r.counters();
+        assert_eq!((c.gaps, c.retransmitted_bytes), (0, 0));
+        assert_eq!(rig.half().ooo.len(), 1);
+        // A real hole (the stream stuck at it) is still given up on.
+        next += OK.len() as u32;
+        rig.seg_at(t(72_001), 0, next + 10, TcpFlags::default(), OK);
+        rig.seg_at(t(77_002), 0, next + 10, TcpFlags::default(), b"");
+        assert_eq!(rig.pdus.len(), 14);
+        assert_eq!(rig.r.counters().gaps, 1);
+    }
+
+    #[test]
+    fn a_stream_that_moved_past_the_window_is_followed() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        rig.seg(1, OPTIONS);
+        let next = 1 + OPTIONS.len() as u32;
+        // The capture lost 100 MiB: the rest of the stream comes in
+        // continuing segments. The first ones (the tail of a message) are
+        // out of the window; the last of the run is followed.
+        let far = next + (100 << 20);
+        let run = usize::from(FOLLOW_SEGMENTS);
+        let tail = [b'z'; 10];
+        for k in 0..run - 1 {
+            rig.seg(far + 10 * k as u32, &tail);
+        }
+        assert_eq!(rig.pdus.len(), 1);
+        let at = far + 10 * (run as u32 - 1);
+        rig.seg(at, &[OK, &OK[..5]].concat());
+        rig.seg(at + OK.len() as u32 + 5, &OK[5..]);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec(), OK.to_vec(), OK.to_vec()]);
+        let c = rig.r.counters();
+        assert_eq!(
+            (c.out_of_window_segments, c.out_of_window_jumps, c.gaps),
+            (run as u64 - 1, 1, 1)
+        );
+        assert_eq!(c.gap_bytes, u64::from(at - next));
+        // A run broken by the stream's own in-window data starts again.
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        let far = 1 + (100 << 20);
+        for k in 0..run - 1 {
+            rig.seg(far + 10 * k as u32, &tail);
+        }
+        rig.seg(1, OK);
+        rig.seg(far + 10 * (run as u32 - 1), &tail);
+        let c = rig.r.counters();
+        assert_eq!((c.out_of_window_segments, c.gaps), (run as u64, 0));
+        assert_eq!(rig.pdus, vec![OK.to_vec()]);
+    }
+
+    #[test]
+    fn a_fin_outside_the_window_is_ignored() {
+        let mut rig = Rig::new(Framing::Sip);
+        rig.seg_at(t(0), 0, 0, SYN, b"");
+        rig.seg(1, OPTIONS);
+        let next = 1 + OPTIONS.len() as u32;
+        // Before bytes already delivered, and far ahead.
+        rig.seg_at(t(0), 0, next - 20, FIN, b"");
+        rig.seg_at(t(0), 0, next + (1 << 30), FIN, b"");
+        rig.seg_at(t(0), 0, next + (1 << 30), FIN, b"zz");
+        rig.seg(next, OK);
+        assert_eq!(rig.pdus, vec![OPTIONS.to_vec(), OK.to_vec()]);
+        assert_eq!(rig.r.counters().out_of_window_segments, 3);
+        // The real FIN closes the direction (and the one-way connection).
+        rig.seg_at(t(0), 0, next + OK.len() as u32, FIN, b"");
+        assert_eq!(rig.r.connection_count(), 0);
+    }
+
+    #[test]
+    fn total_byte_cap_refuses_buffering_and_the_tally_returns_to_zero() {
+        let cfg = TcpConfig {
+            max_total_buffered_bytes: 1000,
+            ..TcpConfig::default()
+        };
+        let mut r = TcpReassembler::new(cfg);
+        let server = ep(SERVER, 5060);
+        let none = TcpFlags::default();
+        let step = |r: &mut TcpReassembler, ms, port, seq, flags, data: &[u8]| {
+            let pdus = feed(
+                r,
+                t(ms),
+                ep(CLIENT, port),
+                server,
+                seq,
+                flags,
+                data,
+                Framing::Sip,
+            );
+            assert_eq!(r.held_bytes(), tally(r), "after {port} {seq}");
+            pdus
+        };
+        // Three connections hold 300 out-of-order bytes each; a fourth
+        // segment would pass 1000 and is dropped.
+        for port in 1..=4u16 {
+            step(&mut r, 0, port, 0, SYN, b"");
+            step(&mut r, 0, port, 101, none, &[b'x'; 300]);
+        }
+        assert_eq!(r.held_bytes(), 900);
+        let c = r.counters().clone();
+        assert_eq!(
+            (
+                c.out_of_order_segments,
+                c.dropped_memory_cap_segments,
+                c.dropped_memory_cap_bytes
+            ),
+            (3, 1, 300)
+        );
+        // A partial message that would pass the cap is released; the rest of
+        // it is skipped, the next message delivered.
+        let big = [
+            &b"OPTIONS sip:a@b SIP/2.0\r\nX-Filler: "[..],
+            &[b'y'; 150],
+            b"\r\nContent-Length: 0\r\n\r\n",
+        ]
+        .concat();
+        step(&mut r, 0, 4, 1, none, &big[..150]);
+        assert_eq!(r.held_bytes(), 900);
+        let c = r.counters().clone();
+        assert_eq!(
+            (c.dropped_memory_cap_segments, c.dropped_memory_cap_bytes),
+            (2, 300 + 150)
+        );
+        let pdus = step(&mut r, 0, 4, 151, none, &[&big[150..], OK].concat());
+        assert_eq!(pdus, vec![OK.to_vec()]);
+        // Under the cap, partial messages are held as ever.
+        step(&mut r, 0, 5, 7, none, &OPTIONS[..50]);
+        assert_eq!(r.held_bytes(), 950);
+        // Every way out gives the bytes back: delivery, a gap on timeout, a
+        // restart, FIN both ways, RST, the idle timeout.
+        let pdus = step(&mut r, 0, 5, 57, none, &OPTIONS[50..]);
+        assert_eq!(pdus, vec![OPTIONS.to_vec()]);
+        step(&mut r, 6_000, 1, 101, none, b"");
+        assert_eq!(r.counters().gaps, 1);
+        step(&mut r, 6_000, 2, 5_000_000, SYN, b"");
+        step(&mut r, 6_000, 2, 5_000_001, none, &OK[..10]);
+        step(&mut r, 6_000, 2, 5_000_011, FIN, b"");
+        step(&mut r, 6_000, 3, 1, RST, b"");
+        assert_eq!(r.connection_count(), 3);
+        // A fragmented WebSocket message being joined is tallied too.
+        let ws = ep(SERVER, 5062);
+        feed(
+            &mut r,
+            t(6_000),
+            ep(CLIENT, 9),
+            ws,
+            0,
+            SYN,
+            b"",
+            Framing::WebSocket,
+        );
+        let first = [WS_GET, &ws_frame(0x01, true, &OPTIONS[..40])].concat();
+        feed(
+            &mut r,
+            t(6_000),
+            ep(CLIENT, 9),
+            ws,
+            1,
+            none,
+            &first,
+            Framing::WebSocket,
+        );
+        assert_eq!(r.held_bytes(), tally(&r));
+        assert!(r.held_bytes() >= 40);
+        r.handle_timeout(t(400_000));
+        assert_eq!(r.connection_count(), 0);
+        assert_eq!(r.held_bytes(), 0);
+    }
+
+    #[test]
+    fn a_refused_connection_is_counted_once() {
+        let cfg = TcpConfig {
+            max_connections: 1,
+            ..TcpConfig::default()
+        };
+        let mut r = TcpReassembler::new(cfg);
+        let server = ep(SERVER, 5060);
+        let none = TcpFlags::default();
+        feed(
+            &mut r,
+            t(0),
+            ep(CLIENT, 1),
+            server,
+            0,
+            SYN,
+            b"",
+            Framing::Sip,
+        );
+        // Its SYN, the SYN again, two data segments.
+        for (seq, flags, data) in [
+            (0, SYN, &b""[..]),
+            (0, SYN, b""),
+            (1, none, OK),
+            (1, none, OK),
+        ] {
+            feed(
+                &mut r,
+                t(0),
+                ep(CLIENT, 2),
+                server,
+                seq,
+                flags,
+                data,
+                Framing::Sip,
+            );
+        }
+        feed(
+            &mut r,
+            t(0),
+            ep(CLIENT, 3),
+            server,
+            1,
+            none,
+            OK,
+            Framing::Sip,
+        );
+        let c = r.counters();
+        assert_eq!((c.connections_refused, c.refused_segments), (2, 5));
+        // Remembered refusals are bounded: the oldest is forgotten.
+        for port in 4..4 + REFUSED_MEMORY as u16 {
+            feed(
+                &mut r,
+                t(0),
+                ep(CLIENT, port),
+                server,
+                0,
+                SYN,
+                b"",
+                Framing::Sip,
+            );
+        }
+        assert_eq!(r.refused.keys.len(), REFUSED_MEMORY);
+        assert_eq!(r.refused.order.len(), REFUSED_MEMORY);
+        feed(
+            &mut r,
+            t(0),
+            ep(CLIENT, 2),
+            server,
+            0,
+            SYN,
+            b"",
+            Framing::Sip,
+        );
+        assert_eq!(
+            r.counters().connections_refused,
+            2 + REFUSED_MEMORY as u64 + 1
+        );
     }
 
     #[test]
