@@ -1138,16 +1138,23 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
     // tracked: the table fills to its cap, the rest are refused.
     let flood = 70_000u32;
     let open_before = 5;
-    for n in 0..flood {
+    // The n-th flooding client and the server it calls (SIP or DIAMETER).
+    let flooder = |n: u32| {
         let src = SocketAddrV4::new(
             Ipv4Addr::from(0xc612_8000 + (n >> 14)),
             1024 + (n & 0x3fff) as u16,
         );
-        let dst = if n % 2 == 0 {
-            sip_server
-        } else {
-            diameter_server
-        };
+        (
+            src,
+            if n % 2 == 0 {
+                sip_server
+            } else {
+                diameter_server
+            },
+        )
+    };
+    for n in 0..flood {
+        let (src, dst) = flooder(n);
         w.write_tcp(t0 + 5_000_000 + 2 * i64::from(n), src, dst, n, 0, SYN, &[])
             .unwrap();
     }
@@ -1155,15 +1162,7 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
     // once; their segments each.
     let resent = 10u32;
     for n in flood - resent..flood {
-        let src = SocketAddrV4::new(
-            Ipv4Addr::from(0xc612_8000 + (n >> 14)),
-            1024 + (n & 0x3fff) as u16,
-        );
-        let dst = if n % 2 == 0 {
-            sip_server
-        } else {
-            diameter_server
-        };
+        let (src, dst) = flooder(n);
         w.write_tcp(t0 + 5_200_000 + i64::from(n), src, dst, n, 0, SYN, &[])
             .unwrap();
     }
