@@ -1146,7 +1146,7 @@ fn tcp_segment_abuse_is_counted_and_a_sip_over_tcp_call_survives() {
         );
         (
             src,
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 sip_server
             } else {
                 diameter_server
