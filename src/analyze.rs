@@ -257,6 +257,8 @@ pub struct Summary {
     pub tcp: TcpCounters,
     /// SCTP chunks and user-message reassembly.
     pub sctp: SctpCounters,
+    /// What the reassemblers still held, incomplete, when the run ended.
+    pub held_at_end: crate::packet::decoder::HeldCounters,
     /// Messages by protocol.
     pub protocols: ProtocolCounters,
     /// Their payload bytes by protocol (see [`ProtocolTally::bytes`]).
@@ -725,6 +727,7 @@ impl Analyzer {
                 reassembly: decoder.reassembly_counters().clone(),
                 tcp: decoder.tcp_counters().clone(),
                 sctp: decoder.sctp_counters().clone(),
+                held_at_end: decoder.held(),
                 protocols: media.protocols.messages,
                 protocol_bytes: media.protocols.bytes,
                 sip,

@@ -1689,3 +1689,55 @@ fn diameter_sip_and_rtcp_bombs_are_counted_and_the_calls_stay_whole() {
     assert_peak_within("protocol bombs", peak, alone_peak, &file, held);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn what_is_still_incomplete_when_the_capture_ends_is_reported_as_held() {
+    // A capture that ends in the middle of things: three IP datagrams with
+    // only their first fragment, and a TCP connection with out-of-order
+    // bytes waiting for a hole, all in the last second (nothing times out).
+    let dir = temp_dir("held-at-end");
+    let calls = std::fs::read(project_dir().join("captures/calls.pcap")).unwrap();
+    let end_us = records(&calls)
+        .last()
+        .map(|(s, us, _)| i64::from(*s) * 1_000_000 + i64::from(*us))
+        .unwrap();
+    let mut frames = Frames::new();
+    let payload = udp_datagram(40_000, 5060, &[b'x'; 992]);
+    for id in 1..=3 {
+        fragment(
+            &mut frames,
+            end_us - 500_000 + i64::from(id),
+            false,
+            Frag::new(id, 0, true),
+            &payload,
+        );
+    }
+    let mut w = PcapWriter::new(Vec::new()).unwrap();
+    let client = SocketAddrV4::new(Ipv4Addr::new(198, 18, 201, 1), 40_002);
+    let server = SocketAddrV4::new(Ipv4Addr::new(198, 19, 0, 20), 5060);
+    let conn = Conn::open(&mut w, end_us - 400_000, client, server);
+    conn.segment_at(
+        &mut w,
+        end_us - 300_000,
+        true,
+        conn.next[0] + 10,
+        &[b'y'; 100],
+    );
+    let extra = merged(&frames.finish(), &w.finish().unwrap());
+    let file = write_merged(&dir, "held.pcap", &calls, &extra);
+    let records = analyze(&file, &[]);
+    let held = &summary(&records)["held_at_end"];
+    assert_eq!(held["ip_datagrams"], 3, "{held}");
+    assert_eq!(held["ip_bytes"], 3 * payload.len() as u64, "{held}");
+    assert_eq!(held["tcp_connections"], 1, "{held}");
+    assert_eq!(held["tcp_bytes"], 100, "{held}");
+    assert_eq!(held["sctp_messages"], 0, "{held}");
+    // Not counted as dropped: the run ended first.
+    assert_eq!(summary(&records)["reassembly"]["dropped_timeout"], 0);
+    let alone = analyze(&project_dir().join("captures/calls.pcap"), &[]);
+    assert!(summary(&alone)["held_at_end"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|v| v == 0));
+}

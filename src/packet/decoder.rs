@@ -167,6 +167,25 @@ impl Walk<'_> {
     }
 }
 
+/// Incomplete data the reassemblers hold: at the end of a run, the IP
+/// datagrams, TCP bytes and SCTP messages that never completed (a flood in
+/// a capture's last seconds shows here, not in the timeout counters).
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq, Eq)]
+pub struct HeldCounters {
+    /// IP datagrams waiting for fragments.
+    pub ip_datagrams: u64,
+    /// Their fragments' bytes.
+    pub ip_bytes: u64,
+    /// TCP connections tracked (on signalling ports).
+    pub tcp_connections: u64,
+    /// Bytes held by them: partial messages and out-of-order data.
+    pub tcp_bytes: u64,
+    /// SCTP user messages waiting for fragments.
+    pub sctp_messages: u64,
+    /// Their bytes.
+    pub sctp_bytes: u64,
+}
+
 /// Decodes frames; owns all reassembly state.
 ///
 /// Deterministic: time comes only from the frames and from
@@ -267,6 +286,19 @@ impl Decoder {
     /// IP datagrams waiting for more fragments.
     pub fn pending_datagrams(&self) -> usize {
         self.defrag.pending()
+    }
+
+    /// What the reassemblers hold now, incomplete: neither delivered nor
+    /// dropped (at the end of a run, what the run ended with).
+    pub fn held(&self) -> HeldCounters {
+        HeldCounters {
+            ip_datagrams: self.defrag.pending() as u64,
+            ip_bytes: self.defrag.buffered_bytes() as u64,
+            tcp_connections: self.tcp.connection_count() as u64,
+            tcp_bytes: self.tcp.held_bytes() as u64,
+            sctp_messages: self.sctp.partial_count() as u64,
+            sctp_bytes: self.sctp.partial_bytes() as u64,
+        }
     }
 
     fn network(&mut self, w: &mut Walk<'_>, net: Network<'_>) -> Result<(), HeaderError> {

@@ -394,6 +394,11 @@ impl SctpReassembler {
         self.partials.len()
     }
 
+    /// Bytes of those partial messages.
+    pub fn partial_bytes(&self) -> usize {
+        self.total_bytes
+    }
+
     /// Feeds one SCTP packet (common header + chunks); calls `on_message` for
     /// every complete user message.
     ///
