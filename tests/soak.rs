@@ -48,7 +48,10 @@ fn a_short_soak_reports_every_call_once_per_pass_and_no_counter_goes_backwards()
     assert!(said.contains(" 0 counters backwards"), "{said}");
     // Thirty seconds cannot tell a memory trend from the swing within a
     // pass: the slope is reported, judged only in runs of 20 minutes on.
-    assert!(said.contains("slope") && said.contains("not judged"), "{said}");
+    assert!(
+        said.contains("slope") && said.contains("not judged"),
+        "{said}"
+    );
     if crate::support::clickhouse::available("the soak's ClickHouse sink") {
         assert!(
             said.contains(&format!("ClickHouse {}", passes * 40)),
