@@ -31,11 +31,7 @@ pub fn panel_queries(env: &[(&str, &str)]) -> Vec<serde_json::Value> {
         .envs(env.iter().copied())
         .output()
         .expect("run queries.mjs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::stdout_of_success(&out);
     crate::support::json_lines(&out.stdout)
 }
 
@@ -95,11 +91,7 @@ fn every_clickhouse_panel_query_runs_on_the_engine() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::stdout_of_success(&out);
     let calls: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())

@@ -216,11 +216,7 @@ fn replay(ns: &Namespace, interface: &str, file: &std::path::Path) {
         .arg(file)
         .output()
         .expect("tcpreplay runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::stdout_of_success(&out);
 }
 
 #[test]
@@ -768,11 +764,7 @@ fn a_hundred_thousand_concurrent_calls_stay_within_the_memory_budget() {
         .args(["--speed", "0", "--format", "json", "--log-format", "json"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::stdout_of_success(&out);
     let reported = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| l.starts_with("{\"type\":\"call\""))
@@ -1016,11 +1008,7 @@ fn calls_in_progress_are_reported_every_few_seconds() {
         .args(["--privacy", "mask"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::support::stdout_of_success(&out);
     let records: Vec<serde_json::Value> = crate::support::json_lines(&out.stdout);
     let call_at = records.iter().position(|r| r["type"] == "call").unwrap();
     let call = &records[call_at];

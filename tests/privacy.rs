@@ -116,11 +116,7 @@ fn no_identifier_leaves_with_privacy_on() {
                 .args(&args)
                 .output()
                 .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            crate::support::stdout_of_success(&out);
             let text = String::from_utf8_lossy(&out.stdout);
             assert!(!text.trim().is_empty(), "{text}");
             assert_none_in(&ids, &format!("analyze {format:?} --privacy {mode}"), &text);
@@ -134,11 +130,7 @@ fn no_identifier_leaves_with_privacy_on() {
             .args(&args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::support::stdout_of_success(&out);
         assert_none_in(
             &ids,
             "capture output",
