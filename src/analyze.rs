@@ -714,6 +714,7 @@ impl Analyzer {
         streams.sort_by_key(|s| (s.first_frame, s.key));
         let (mut calls, streams, sip) = media.calls.finish(streams);
         media.correlator.attach(&mut calls);
+        media.correlator.count_unjoined_at_end();
         FileAnalysis {
             calls,
             streams,

@@ -30,7 +30,7 @@ use crate::proto::gtpv2::{MessageSummary, Transaction};
 use crate::time::PacketTime;
 use serde::Serialize;
 use smallvec::SmallVec;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -119,11 +119,13 @@ pub struct CorrelatorCounters {
     pub bearer_joined: u64,
     /// RTP legs (media inside the bearer's TEIDs) joined to a call.
     pub rtp_joined: u64,
-    /// Rx AARs held at the end and joined to no call.
+    /// Rx AARs joined to no call (counted as they age out or are evicted,
+    /// and those held at the end of a run).
     pub rx_unmatched: u64,
-    /// Gx RARs held at the end and joined to no call.
+    /// Gx RARs joined to no call (counted likewise).
     pub gx_unmatched: u64,
-    /// QCI 1 Create Bearer procedures held at the end and joined to no call.
+    /// QCI 1 Create Bearer procedures (each hop) joined to no call (counted
+    /// likewise).
     pub bearer_unmatched: u64,
     /// DIAMETER answers whose exchange was not found.
     pub diameter_answers_unmatched: u64,
@@ -178,6 +180,19 @@ struct Exchange {
     answered: bool,
     latency_ms: Option<f64>,
     result_code: Option<u32>,
+    /// Joined to a call.
+    joined: bool,
+}
+
+impl Exchange {
+    /// Counts this exchange as left unjoined, when its kind makes a leg.
+    fn count_unjoined(&self, counters: &mut CorrelatorCounters) {
+        match (self.joined, self.app, self.command_code) {
+            (false, App::Rx, CMD_AA) => counters.rx_unmatched += 1,
+            (false, App::Gx, CMD_RA) => counters.gx_unmatched += 1,
+            _ => {}
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -214,17 +229,38 @@ struct Procedure {
     answered: bool,
     latency_ms: Option<f64>,
     cause: Option<u8>,
+    /// The hop before this one (PGW → SGW before SGW → MME), when linked.
+    upstream: Option<u64>,
+    /// The hop after this one, when linked.
+    downstream: Option<u64>,
+    /// Joined to a call.
+    joined: bool,
 }
 
 impl Procedure {
     fn voice_bearer(&self) -> Option<&ProcBearer> {
         self.bearers.iter().find(|b| b.qci == Some(1))
     }
+
+    /// Whether this is a hop of a voice bearer's set-up: the only
+    /// procedures kept once answered (the rest only teach subscribers).
+    fn is_voice_hop(&self) -> bool {
+        self.kind == ProcedureKind::CreateBearer && self.voice_bearer().is_some()
+    }
 }
 
-/// Procedures looked at on each side of a Create Bearer for its next hop:
-/// hops follow each other within milliseconds, and the bound keeps the join
-/// linear when thousands of calls overlap.
+/// A GTPv2-C request waiting for its response: a voice bearer's hop, kept in
+/// the log to be joined to a call, or any other procedure, held here only
+/// until its response teaches the subscriber table.
+#[derive(Debug)]
+enum Pending {
+    Logged(u64),
+    Held(Box<Procedure>),
+}
+
+/// Voice bearer hops looked at for the one a new hop continues: hops follow
+/// each other within milliseconds, and the bound keeps the work per request
+/// constant when thousands of calls overlap.
 const MAX_HOP_CANDIDATES: usize = 256;
 
 /// Procedures looked at by the last-resort time join of a bearer: bounds the
@@ -407,6 +443,12 @@ fn index_remove<K: Hash + Eq>(index: &mut Index<K>, key: &K, seq: u64) {
     }
 }
 
+/// What one call's legs were made of (sequence numbers in the logs).
+struct Joined {
+    exchanges: SmallVec<[u64; 2]>,
+    procedures: SmallVec<[u64; 4]>,
+}
+
 /// Joins DIAMETER, GTPv2-C and subscribers to SIP calls. See the module doc.
 #[derive(Debug, Default)]
 pub struct Correlator {
@@ -421,7 +463,11 @@ pub struct Correlator {
     proc_by_teid: Index<u32>,
     proc_by_imsi: StrIndex,
     /// (requester IP, responder IP, sequence) → (request time, procedure).
-    pending: HashMap<(IpAddr, IpAddr, u32), (PacketTime, u64), foldhash::fast::RandomState>,
+    pending: HashMap<(IpAddr, IpAddr, u32), (PacketTime, Pending), foldhash::fast::RandomState>,
+    /// Voice bearer hops of the last [`BEARER_HOP_GAP_NS`] by responder,
+    /// oldest first: where the next hop's request (sent by that responder)
+    /// finds the hop it continues, without scanning the log.
+    hop_ends: HashMap<IpAddr, VecDeque<u64>, foldhash::fast::RandomState>,
     counters: CorrelatorCounters,
 }
 
@@ -461,6 +507,90 @@ fn gtp_bearers(s: &MessageSummary, response: bool) -> Vec<ProcBearer> {
             }
         })
         .collect()
+}
+
+/// Completes a procedure with its response: latency is set by the caller;
+/// here the answered flag, the cause, the response's F-TEIDs and bearers.
+/// Returns the bearer TEIDs the response brought.
+fn complete_procedure(p: &mut Procedure, s: &MessageSummary) -> Vec<u32> {
+    p.answered = true;
+    p.cause = s.cause.map(|c| c.value);
+    p.control_teids
+        .extend(s.fteids.iter().map(|f| f.teid).filter(|t| *t != 0));
+    p.control_teids
+        .truncate(super::subscriber::MAX_CONTROL_TEIDS);
+    let mut new_teids = Vec::new();
+    for rb in gtp_bearers(s, true) {
+        let at = p
+            .bearers
+            .iter()
+            .position(|b| rb.ebi.is_some() && b.ebi == rb.ebi)
+            .or_else(|| (p.bearers.len() == 1 && s.bearers.len() == 1).then_some(0));
+        let room = p.bearers.len() < crate::proto::gtpv2::MAX_BEARERS;
+        match at.and_then(|i| p.bearers.get_mut(i)) {
+            Some(b) => {
+                b.ebi = rb.ebi.filter(|e| *e != 0).or(b.ebi);
+                b.qci = b.qci.or(rb.qci);
+                b.cause = rb.cause;
+                for t in rb.response_teids {
+                    if !b.request_teids.contains(&t) && !b.response_teids.contains(&t) {
+                        new_teids.push(t);
+                        b.response_teids.push(t);
+                    }
+                }
+            }
+            None if room => {
+                new_teids.extend(&rb.response_teids);
+                p.bearers.push(rb);
+            }
+            None => {}
+        }
+    }
+    new_teids
+}
+
+/// Teaches the subscriber table what an accepted procedure says of its UE.
+fn learn_subscriber(
+    subscribers: &mut SubscriberTable,
+    time: PacketTime,
+    p: &Procedure,
+    s: &MessageSummary,
+) {
+    if p.cause
+        .is_some_and(|c| c != super::volte::GTP_REQUEST_ACCEPTED)
+    {
+        return;
+    }
+    let Some(imsi) = p.imsi.as_deref() else {
+        return;
+    };
+    let sub = subscribers.touch(time, imsi);
+    if let Some(m) = &p.msisdn {
+        subscribers.set_msisdn(sub, m);
+    }
+    if let Some(ip) = s.ue_ipv4 {
+        subscribers.add_ue_ip(sub, IpAddr::V4(ip));
+    }
+    if let Some((ip, _)) = s.ue_ipv6 {
+        subscribers.add_ue_ip(sub, IpAddr::V6(ip));
+    }
+    for t in &p.control_teids {
+        subscribers.add_control_teid(sub, *t);
+    }
+    for b in &p.bearers {
+        let mut teids = b.request_teids.clone();
+        teids.extend(&b.response_teids);
+        subscribers.add_bearer(
+            sub,
+            Bearer {
+                ebi: b.ebi,
+                qci: b.qci,
+                gbr_ul_kbps: b.gbr_ul,
+                gbr_dl_kbps: b.gbr_dl,
+                teids,
+            },
+        );
+    }
 }
 
 impl Correlator {
@@ -542,6 +672,7 @@ impl Correlator {
                 answered: false,
                 latency_ms: None,
                 result_code: None,
+                joined: false,
             };
             self.push_exchange(ex);
             return;
@@ -609,6 +740,7 @@ impl Correlator {
 
     fn pop_exchange(&mut self) {
         if let Some((seq, ex)) = self.exchanges.pop_front() {
+            ex.count_unjoined(&mut self.counters);
             self.ex_by_session.remove(&ex.session_id, seq);
             if let Some(icid) = &ex.af_charging_id {
                 self.ex_by_icid.remove(icid, seq);
@@ -621,6 +753,7 @@ impl Correlator {
 
     fn pop_procedure(&mut self) {
         if let Some((seq, p)) = self.procedures.pop_front() {
+            self.counters.bearer_unmatched += u64::from(!p.joined);
             for t in p
                 .bearers
                 .iter()
@@ -698,7 +831,7 @@ impl Correlator {
             .filter(|t| *t != 0)
             .collect();
         control_teids.extend(s.teid.filter(|t| *t != 0));
-        let p = Procedure {
+        let mut p = Procedure {
             kind,
             request_time: time,
             request_frame: frame,
@@ -711,23 +844,62 @@ impl Correlator {
             answered: false,
             latency_ms: None,
             cause: None,
+            upstream: None,
+            downstream: None,
+            joined: false,
         };
+        if !p.is_voice_hop() {
+            self.pending.insert(key, (time, Pending::Held(Box::new(p))));
+            return;
+        }
         if self.procedures.len() >= self.limits.max_procedures {
             self.pop_procedure();
             self.counters.procedures_evicted += 1;
         }
         let seq = self.procedures.next_seq();
+        p.upstream = self.link_upstream_hop(&p, seq);
         let o = &mut self.counters.index_overflow;
         // Only dedicated bearers are looked up by the TEIDs of a call's media.
-        let bearer_teids = p.bearers.iter().flat_map(|b| &b.request_teids);
-        for t in bearer_teids.filter(|_| p.kind == ProcedureKind::CreateBearer) {
+        for t in p.bearers.iter().flat_map(|b| &b.request_teids) {
             index_add(&mut self.proc_by_teid, *t, seq, o);
         }
         if let Some(imsi) = &p.imsi {
             self.proc_by_imsi.add(imsi, seq, o);
         }
+        self.hop_ends.entry(p.responder).or_default().push_back(seq);
         self.procedures.push_back(p);
-        self.pending.insert(key, (time, seq));
+        self.pending.insert(key, (time, Pending::Logged(seq)));
+    }
+
+    /// Links the voice bearer hop `p` (to be logged as `seq`) to the hop it
+    /// continues: the oldest not yet continued voice hop answered by `p`'s
+    /// requester within [`BEARER_HOP_GAP_NS`] before it, of the same
+    /// subscriber when both are known. Returns that hop.
+    fn link_upstream_hop(&mut self, p: &Procedure, seq: u64) -> Option<u64> {
+        let from = p.request_time.add_nanos(-BEARER_HOP_GAP_NS);
+        let procedures = &self.procedures;
+        let ends = self.hop_ends.get_mut(&p.requester)?;
+        while ends
+            .front()
+            .is_some_and(|s| procedures.get(*s).is_none_or(|h| h.request_time < from))
+        {
+            ends.pop_front();
+        }
+        let same_ue = |h: &Procedure| match (&h.imsi, &p.imsi) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        let (at, upstream) = ends
+            .iter()
+            .take(MAX_HOP_CANDIDATES)
+            .enumerate()
+            .find(|(_, s)| procedures.get(**s).is_some_and(&same_ue))
+            .map(|(i, s)| (i, *s))?;
+        ends.remove(at);
+        if let Some(h) = self.procedures.get_mut(upstream) {
+            h.downstream = Some(seq);
+        }
+        Some(upstream)
     }
 
     fn gtp_response(
@@ -738,94 +910,33 @@ impl Correlator {
         s: &MessageSummary,
         transaction: Option<&Transaction>,
     ) {
-        let Some((_, seq)) = self.pending.remove(&(dst.ip, src.ip, s.sequence)) else {
+        let Some((_, pending)) = self.pending.remove(&(dst.ip, src.ip, s.sequence)) else {
             return;
         };
-        let Some(p) = self.procedures.get_mut(seq) else {
-            return;
-        };
-        p.answered = true;
-        p.latency_ms = Some(match transaction {
+        let latency_ms = |p: &Procedure| match transaction {
             Some(t) => t.latency_ms,
             None => time.millis_since(p.request_time),
-        });
-        p.cause = s.cause.map(|c| c.value);
-        p.control_teids
-            .extend(s.fteids.iter().map(|f| f.teid).filter(|t| *t != 0));
-        p.control_teids
-            .truncate(super::subscriber::MAX_CONTROL_TEIDS);
-        let mut new_teids = Vec::new();
-        for rb in gtp_bearers(s, true) {
-            let at = p
-                .bearers
-                .iter()
-                .position(|b| rb.ebi.is_some() && b.ebi == rb.ebi)
-                .or_else(|| (p.bearers.len() == 1 && s.bearers.len() == 1).then_some(0));
-            match at {
-                Some(i) => {
-                    let b = &mut p.bearers[i];
-                    b.ebi = rb.ebi.filter(|e| *e != 0).or(b.ebi);
-                    b.qci = b.qci.or(rb.qci);
-                    b.cause = rb.cause;
-                    for t in rb.response_teids {
-                        if !b.request_teids.contains(&t) && !b.response_teids.contains(&t) {
-                            new_teids.push(t);
-                            b.response_teids.push(t);
-                        }
-                    }
-                }
-                None if p.bearers.len() < crate::proto::gtpv2::MAX_BEARERS => {
-                    new_teids.extend(&rb.response_teids);
-                    p.bearers.push(rb);
-                }
-                None => {}
+        };
+        match pending {
+            Pending::Held(mut p) => {
+                p.latency_ms = Some(latency_ms(&p));
+                complete_procedure(&mut p, s);
+                learn_subscriber(&mut self.subscribers, time, &p, s);
             }
-        }
-        let o = &mut self.counters.index_overflow;
-        let dedicated = p.kind == ProcedureKind::CreateBearer;
-        for t in new_teids.into_iter().filter(|_| dedicated) {
-            index_add(&mut self.proc_by_teid, t, seq, o);
-        }
-        // Learn the subscriber from an accepted procedure.
-        let Some(p) = self.procedures.get(seq) else {
-            return;
-        };
-        if p.cause
-            .is_some_and(|c| c != super::volte::GTP_REQUEST_ACCEPTED)
-        {
-            return;
-        }
-        let Some(imsi) = p.imsi.clone() else {
-            return;
-        };
-        let (msisdn, control, bearers) =
-            (p.msisdn.clone(), p.control_teids.clone(), p.bearers.clone());
-        let sub = self.subscribers.touch(time, &imsi);
-        if let Some(m) = msisdn {
-            self.subscribers.set_msisdn(sub, &m);
-        }
-        if let Some(ip) = s.ue_ipv4 {
-            self.subscribers.add_ue_ip(sub, IpAddr::V4(ip));
-        }
-        if let Some((ip, _)) = s.ue_ipv6 {
-            self.subscribers.add_ue_ip(sub, IpAddr::V6(ip));
-        }
-        for t in control {
-            self.subscribers.add_control_teid(sub, t);
-        }
-        for b in bearers {
-            let mut teids = b.request_teids;
-            teids.extend(b.response_teids);
-            self.subscribers.add_bearer(
-                sub,
-                Bearer {
-                    ebi: b.ebi,
-                    qci: b.qci,
-                    gbr_ul_kbps: b.gbr_ul,
-                    gbr_dl_kbps: b.gbr_dl,
-                    teids,
-                },
-            );
+            Pending::Logged(seq) => {
+                let Some(p) = self.procedures.get_mut(seq) else {
+                    return;
+                };
+                p.latency_ms = Some(latency_ms(p));
+                let new_teids = complete_procedure(p, s);
+                let o = &mut self.counters.index_overflow;
+                for t in new_teids {
+                    index_add(&mut self.proc_by_teid, t, seq, o);
+                }
+                if let Some(p) = self.procedures.get(seq) {
+                    learn_subscriber(&mut self.subscribers, time, p, s);
+                }
+            }
         }
     }
 
@@ -852,56 +963,73 @@ impl Correlator {
         let before = self.pending.len();
         self.pending.retain(|_, (t, _)| *t >= pending_after);
         self.counters.pending_dropped += (before - self.pending.len()) as u64;
+        let hop_after = now.add_nanos(-BEARER_HOP_GAP_NS);
+        let procedures = &self.procedures;
+        self.hop_ends.retain(|_, ends| {
+            ends.retain(|s| {
+                procedures
+                    .get(*s)
+                    .is_some_and(|h| h.request_time >= hop_after)
+            });
+            !ends.is_empty()
+        });
         self.subscribers.handle_timeout(now);
     }
 
     /// The subscribers held, by IMSI, each with the Rx and Gx sessions of
-    /// its UE IPs or IMSI.
+    /// its UE IPs or IMSI (in the order of their first request).
     pub fn subscribers(&self) -> Vec<SubscriberReport> {
-        let mut gx_by_imsi: HashMap<&str, Vec<&str>, foldhash::fast::RandomState> =
-            HashMap::default();
-        for (_, e) in self.exchanges.iter() {
-            if let (App::Gx, Some(imsi)) = (e.app, e.imsi.as_deref()) {
-                let v = gx_by_imsi.entry(imsi).or_default();
-                if !v.contains(&&*e.session_id) && v.len() < MAX_PER_KEY {
-                    v.push(&e.session_id);
-                }
-            }
-        }
         let mut out: Vec<SubscriberReport> = self
             .subscribers
             .iter()
-            .map(|sub| {
-                let mut rx: Vec<String> = Vec::new();
-                let mut gx: Vec<String> = Vec::new();
-                let seqs = sub
-                    .ue_ips
-                    .iter()
-                    .filter_map(|ip| self.ex_by_ip.get(ip))
-                    .flatten();
-                for e in seqs.filter_map(|&s| self.exchanges.get(s)) {
-                    let list = match (e.app, e.command_code) {
-                        (App::Rx, CMD_AA) => &mut rx,
-                        (App::Gx, CMD_CC) => &mut gx,
-                        _ => continue,
-                    };
-                    if !list.iter().any(|l| **l == *e.session_id) {
-                        list.push(e.session_id.to_string());
-                    }
-                }
-                for session in gx_by_imsi.get(sub.imsi.as_str()).into_iter().flatten() {
-                    if !gx.iter().any(|g| g == session) {
-                        gx.push((*session).to_owned());
-                    }
-                }
-                SubscriberReport {
-                    subscriber: sub.clone(),
-                    rx_sessions: rx,
-                    gx_sessions: gx,
-                }
+            .map(|sub| SubscriberReport {
+                subscriber: sub.clone(),
+                rx_sessions: Vec::new(),
+                gx_sessions: Vec::new(),
             })
             .collect();
-        out.sort_by(|a, b| a.subscriber.imsi.cmp(&b.subscriber.imsi));
+        out.sort_unstable_by(|a, b| a.subscriber.imsi.cmp(&b.subscriber.imsi));
+        let at_imsi: HashMap<&str, usize, foldhash::fast::RandomState> = out
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.subscriber.imsi.as_str(), i))
+            .collect();
+        let of_ip = |ip: Option<IpAddr>| {
+            let sub = self.subscribers.by_ue_ip(ip?)?;
+            at_imsi.get(sub.imsi.as_str()).copied()
+        };
+        let mut sessions: Vec<(usize, bool, &str)> = Vec::new();
+        for (_, e) in self.exchanges.iter() {
+            match (e.app, e.command_code) {
+                (App::Rx, CMD_AA) => {
+                    sessions.extend(of_ip(e.framed_ip).map(|i| (i, false, &*e.session_id)));
+                }
+                (App::Gx, command) => {
+                    let by_ip = (command == CMD_CC).then(|| of_ip(e.framed_ip)).flatten();
+                    let by_imsi = e.imsi.as_deref().and_then(|m| at_imsi.get(m).copied());
+                    for i in by_ip
+                        .into_iter()
+                        .chain(by_imsi.filter(|i| Some(*i) != by_ip))
+                    {
+                        sessions.push((i, true, &e.session_id));
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (i, gx, session) in sessions {
+            let Some(report) = out.get_mut(i) else {
+                continue;
+            };
+            let list = if gx {
+                &mut report.gx_sessions
+            } else {
+                &mut report.rx_sessions
+            };
+            if list.len() < MAX_PER_KEY && !list.iter().any(|l| l == session) {
+                list.push(session.to_owned());
+            }
+        }
         out
     }
 
@@ -914,48 +1042,48 @@ impl Correlator {
     }
 
     /// Joins the legs held to each call (see the module doc) and counts
-    /// what was joined and what was left.
+    /// what was joined. A leg joined to a call is joined to no other.
     pub fn attach(&mut self, calls: &mut [CallRecord]) {
-        let mut used_ex: HashSet<u64, foldhash::fast::RandomState> = HashSet::default();
-        let mut used_proc: HashSet<u64, foldhash::fast::RandomState> = HashSet::default();
         for record in calls.iter_mut() {
-            let legs = self.legs_of(record, &mut used_ex, &mut used_proc);
-            if let Some(legs) = legs {
-                self.counters.calls_with_legs += 1;
-                self.counters.rx_joined += u64::from(legs.rx_leg.is_some());
-                self.counters.gx_joined += u64::from(legs.gx_leg.is_some());
-                self.counters.bearer_joined += u64::from(legs.bearer_leg.is_some());
-                self.counters.rtp_joined +=
-                    u64::from(legs.rtp_leg.as_ref().is_some_and(RtpLeg::in_bearer));
-                let outside = legs.bearer_leg.is_some()
-                    && legs
-                        .rtp_leg
-                        .as_ref()
-                        .is_some_and(|l| !l.uplink.is_empty() && !l.in_bearer());
-                if outside && !record.diagnosis.contains(&MEDIA_OUTSIDE_BEARER) {
-                    record.diagnosis.push(MEDIA_OUTSIDE_BEARER);
-                }
-                record.volte = Some(legs);
-            }
-        }
-        for (seq, e) in self.exchanges.iter() {
-            if used_ex.contains(&seq) {
+            let Some((legs, joined)) = self.legs_of(record) else {
                 continue;
+            };
+            for seq in joined.exchanges {
+                if let Some(e) = self.exchanges.get_mut(seq) {
+                    e.joined = true;
+                }
             }
-            match (e.app, e.command_code) {
-                (App::Rx, CMD_AA) => self.counters.rx_unmatched += 1,
-                (App::Gx, CMD_RA) => self.counters.gx_unmatched += 1,
-                _ => {}
+            for seq in joined.procedures {
+                if let Some(p) = self.procedures.get_mut(seq) {
+                    p.joined = true;
+                }
             }
+            self.counters.calls_with_legs += 1;
+            self.counters.rx_joined += u64::from(legs.rx_leg.is_some());
+            self.counters.gx_joined += u64::from(legs.gx_leg.is_some());
+            self.counters.bearer_joined += u64::from(legs.bearer_leg.is_some());
+            self.counters.rtp_joined +=
+                u64::from(legs.rtp_leg.as_ref().is_some_and(RtpLeg::in_bearer));
+            let outside = legs.bearer_leg.is_some()
+                && legs
+                    .rtp_leg
+                    .as_ref()
+                    .is_some_and(|l| !l.uplink.is_empty() && !l.in_bearer());
+            if outside && !record.diagnosis.contains(&MEDIA_OUTSIDE_BEARER) {
+                record.diagnosis.push(MEDIA_OUTSIDE_BEARER);
+            }
+            record.volte = Some(legs);
         }
-        for (seq, p) in self.procedures.iter() {
-            if p.kind == ProcedureKind::CreateBearer
-                && p.voice_bearer().is_some()
-                && !used_proc.contains(&seq)
-            {
-                self.counters.bearer_unmatched += 1;
-            }
+    }
+
+    /// Counts the legs still held and joined to no call, once at the end of
+    /// a run (those that left earlier were counted as they went).
+    pub fn count_unjoined_at_end(&mut self) {
+        for (_, e) in self.exchanges.iter() {
+            e.count_unjoined(&mut self.counters);
         }
+        let unjoined = self.procedures.iter().filter(|(_, p)| !p.joined).count();
+        self.counters.bearer_unmatched += unjoined as u64;
     }
 
     /// The exchange among `seqs` matching `want`, nearest to `at`.
@@ -972,59 +1100,28 @@ impl Correlator {
             .map(|(s, _)| s)
     }
 
-    /// The hops of the Create Bearer `seq` belongs to, upstream first: each
-    /// next hop is the first QCI 1 Create Bearer sent by the previous hop's
-    /// responder within [`BEARER_HOP_GAP_NS`].
+    /// The hops of the voice bearer set-up `seq` belongs to, upstream first
+    /// (linked as their requests came: [`Correlator::link_upstream_hop`]).
     fn bearer_hops(&self, seq: u64) -> Vec<u64> {
-        let is_hop =
-            |p: &Procedure| p.kind == ProcedureKind::CreateBearer && p.voice_bearer().is_some();
-        let mut hops = vec![seq];
-        // Upstream.
-        while hops.len() < MAX_HOPS {
-            let Some(&first_seq) = hops.first() else {
-                break;
-            };
-            let Some(first) = self.procedures.get(first_seq) else {
-                break;
-            };
-            let from = first.request_time.add_nanos(-BEARER_HOP_GAP_NS);
-            let prev = (self.procedures.base..first_seq)
-                .rev()
-                .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
-                .take_while(|(_, p)| p.request_time >= from)
-                .take(MAX_HOP_CANDIDATES)
-                .find(|(_, p)| is_hop(p) && p.responder == first.requester);
-            match prev {
-                Some((s, _)) => hops.insert(0, s),
-                None => break,
+        let mut first = seq;
+        for _ in 1..MAX_HOPS {
+            match self.procedures.get(first).and_then(|p| p.upstream) {
+                Some(up) if self.procedures.get(up).is_some() => first = up,
+                _ => break,
             }
         }
-        // Downstream.
+        let mut hops = vec![first];
         while hops.len() < MAX_HOPS {
-            let Some(&last_seq) = hops.last() else { break };
-            let Some(last) = self.procedures.get(last_seq) else {
-                break;
-            };
-            let to = last.request_time.add_nanos(BEARER_HOP_GAP_NS);
-            let next = (last_seq + 1..self.procedures.next_seq())
-                .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
-                .take_while(|(_, p)| p.request_time <= to)
-                .take(MAX_HOP_CANDIDATES)
-                .find(|(_, p)| is_hop(p) && p.requester == last.responder);
-            match next {
-                Some((s, _)) => hops.push(s),
-                None => break,
+            let last = hops.last().and_then(|s| self.procedures.get(*s));
+            match last.and_then(|p| p.downstream) {
+                Some(down) if self.procedures.get(down).is_some() => hops.push(down),
+                _ => break,
             }
         }
         hops
     }
 
-    fn legs_of(
-        &self,
-        record: &CallRecord,
-        used_ex: &mut HashSet<u64, foldhash::fast::RandomState>,
-        used_proc: &mut HashSet<u64, foldhash::fast::RandomState>,
-    ) -> Option<VolteLegs> {
+    fn legs_of(&self, record: &CallRecord) -> Option<(VolteLegs, Joined)> {
         let call = &record.call;
         let start = call.invite_time.add_nanos(-NEAREST_WINDOW_NS);
         let end = record
@@ -1125,10 +1222,8 @@ impl Correlator {
                 .iter_from(first)
                 .take_while(|(_, p)| p.request_time <= end)
                 .take(MAX_TIME_JOIN_CANDIDATES)
-                .find(|(seq, p)| {
-                    p.kind == ProcedureKind::CreateBearer
-                        && p.voice_bearer().is_some()
-                        && !used_proc.contains(seq)
+                .find(|(_, p)| {
+                    p.kind == ProcedureKind::CreateBearer && p.voice_bearer().is_some() && !p.joined
                 })
                 .map(|(seq, _)| seq);
         }
@@ -1157,7 +1252,6 @@ impl Correlator {
             m
         });
         let voice = merged.as_ref();
-        used_proc.extend(hops.iter().copied());
 
         // The UE address, when only the bearer told: the sender of the
         // call's uplink stream inside it.
@@ -1250,8 +1344,10 @@ impl Correlator {
         if rx_ex.is_none() && gx_ex.is_none() && bearer_proc.is_none() && subscriber.is_none() {
             return None;
         }
-        used_ex.extend(rx);
-        used_ex.extend(gx);
+        let joined = Joined {
+            exchanges: rx.into_iter().chain(gx).collect(),
+            procedures: hops.iter().copied().collect(),
+        };
 
         let imsi = subscriber
             .map(|s| s.imsi.clone())
@@ -1332,7 +1428,7 @@ impl Correlator {
             state_reason: None,
         };
         legs.settle(record);
-        Some(legs)
+        Some((legs, joined))
     }
 }
 
@@ -1344,6 +1440,8 @@ mod tests {
     use crate::packet::Transport;
     use crate::proto::diameter::summary::{MediaComponent, SubscriptionId};
     use crate::proto::diameter::Header;
+    use crate::proto::gtpv2::ie::{BearerQos, Fteid};
+    use crate::proto::gtpv2::BearerContext;
     use crate::proto::sip;
     use std::net::Ipv4Addr;
 
@@ -1425,17 +1523,27 @@ mod tests {
     }
 
     #[test]
-    fn an_unrelated_call_gets_no_legs_and_the_aar_counts_as_unmatched() {
+    fn an_unrelated_call_gets_no_legs_and_the_aar_counts_as_unmatched_once() {
         let mut c = Correlator::new();
-        let mut aar = diameter(APP_RX, CMD_AA, true, "pcscf;1");
-        aar.af_charging_identifier = Some("icid-1".into());
-        aar.framed_ip = Some(Ipv4Addr::new(10, 9, 9, 9));
-        c.handle_diameter(at(1100), 10, ep([1; 4]), ep([2; 4]), &aar, None);
-        let mut calls = calls_with_invite("other");
-        c.attach(&mut calls);
-        assert!(calls[0].volte.is_none());
-        assert_eq!(c.counters().rx_unmatched, 1);
+        for (i, icid) in ["icid-1", "icid-2"].into_iter().enumerate() {
+            let mut aar = diameter(APP_RX, CMD_AA, true, &format!("pcscf;{i}"));
+            aar.af_charging_identifier = Some(icid.into());
+            aar.framed_ip = Some(Ipv4Addr::new(10, 9, 9, 9));
+            c.handle_diameter(at(1100 + i as i64), 10, ep([1; 4]), ep([2; 4]), &aar, None);
+        }
+        // Calls closing tick after tick (a live run): nothing counted yet.
+        for _ in 0..3 {
+            let mut calls = calls_with_invite("other");
+            c.attach(&mut calls);
+            assert!(calls[0].volte.is_none());
+        }
+        assert_eq!(c.counters().rx_unmatched, 0);
         assert_eq!(c.counters().calls_with_legs, 0);
+        // One ages out (counted as it goes), the other is held at the end.
+        c.handle_timeout(at(1100).add_nanos(RETENTION_NS).add_nanos(1_000_000));
+        assert_eq!(c.counters().rx_unmatched, 1);
+        c.count_unjoined_at_end();
+        assert_eq!(c.counters().rx_unmatched, 2);
     }
 
     #[test]
@@ -1524,5 +1632,150 @@ mod tests {
         assert_eq!(c.exchanges.len(), 0);
         assert!(c.ex_by_session.is_empty());
         assert!(c.ex_by_ip.is_empty());
+    }
+
+    /// Made up: a GTPv2-C message of `kind` with one bearer context.
+    fn gtp(kind: u8, sequence: u32, imsi: Option<&str>, bearer: BearerContext) -> MessageSummary {
+        MessageSummary {
+            message_type: kind,
+            name: "",
+            kind: if kind.is_multiple_of(2) {
+                crate::proto::gtpv2::Kind::Response
+            } else {
+                crate::proto::gtpv2::Kind::Request
+            },
+            teid: None,
+            sequence,
+            cause: None,
+            imsi: imsi.map(str::to_owned),
+            msisdn: None,
+            mei: None,
+            apn: None,
+            rat_type: None,
+            serving_network: None,
+            uli: None,
+            recovery: None,
+            ambr: None,
+            pdn_type: None,
+            ue_ipv4: None,
+            ue_ipv6: None,
+            fteids: Vec::new(),
+            bearers: vec![bearer],
+            ie_count: 0,
+            anomalies: Vec::new(),
+            anomalies_dropped: 0,
+        }
+    }
+
+    fn voice_bearer(teid: u32) -> BearerContext {
+        BearerContext {
+            qos: Some(BearerQos {
+                qci: 1,
+                ..BearerQos::default()
+            }),
+            fteids: vec![Fteid {
+                teid,
+                ..Fteid::default()
+            }],
+            ..BearerContext::default()
+        }
+    }
+
+    /// The request frames of the hops of the set-up whose hop was
+    /// requested in `frame`.
+    fn hop_frames(c: &Correlator, frame: u64) -> Vec<u64> {
+        let seq = c.procedures.iter().find(|(_, p)| p.request_frame == frame);
+        let hops = seq.map(|(s, _)| c.bearer_hops(s)).unwrap_or_default();
+        hops.iter()
+            .filter_map(|s| c.procedures.get(*s).map(|p| p.request_frame))
+            .collect()
+    }
+
+    #[test]
+    fn bearer_hops_link_per_subscriber_and_only_voice_bearers_stay_logged() {
+        let (pgw, sgw, mme) = (ep([10, 0, 0, 1]), ep([10, 0, 0, 2]), ep([10, 0, 0, 3]));
+        let mut c = Correlator::new();
+        // A Create Session teaches the subscriber and is not kept.
+        let mut csr = gtp(
+            CREATE_SESSION_REQUEST,
+            1,
+            Some("001010000000001"),
+            BearerContext::default(),
+        );
+        csr.msisdn = Some("111".into());
+        c.handle_gtpv2(at(0), 1, mme, sgw, &csr, None);
+        let mut csr_resp = gtp(CREATE_SESSION_RESPONSE, 1, None, BearerContext::default());
+        csr_resp.ue_ipv4 = Some(Ipv4Addr::from(UE));
+        c.handle_gtpv2(at(5), 2, sgw, mme, &csr_resp, None);
+        assert_eq!(c.procedures.len(), 0);
+        assert!(c.pending.is_empty());
+        let sub = c.subscribers.by_ue_ip(IpAddr::from(UE)).expect("learned");
+        assert_eq!(sub.msisdn.as_deref(), Some("111"));
+
+        // Two UEs' two-hop set-ups interleaved: the SGW → MME hop of the
+        // second UE comes first and still continues its own PGW → SGW hop.
+        let (a, b) = (Some("001010000000001"), Some("001010000000002"));
+        let cbr = CREATE_BEARER_REQUEST;
+        c.handle_gtpv2(
+            at(100),
+            3,
+            pgw,
+            sgw,
+            &gtp(cbr, 10, a, voice_bearer(0xa1)),
+            None,
+        );
+        c.handle_gtpv2(
+            at(101),
+            4,
+            pgw,
+            sgw,
+            &gtp(cbr, 11, b, voice_bearer(0xb1)),
+            None,
+        );
+        c.handle_gtpv2(
+            at(102),
+            5,
+            sgw,
+            mme,
+            &gtp(cbr, 12, b, voice_bearer(0xb2)),
+            None,
+        );
+        c.handle_gtpv2(
+            at(103),
+            6,
+            sgw,
+            mme,
+            &gtp(cbr, 13, a, voice_bearer(0xa2)),
+            None,
+        );
+        // A default bearer is not a voice hop: not logged, not linked.
+        let mut default = voice_bearer(0xd1);
+        default.qos = Some(BearerQos {
+            qci: 9,
+            ..BearerQos::default()
+        });
+        c.handle_gtpv2(at(104), 7, sgw, mme, &gtp(cbr, 14, a, default), None);
+        assert_eq!(c.procedures.len(), 4);
+        assert_eq!(hop_frames(&c, 3), [3, 6]);
+        assert_eq!(hop_frames(&c, 6), [3, 6]);
+        assert_eq!(hop_frames(&c, 4), [4, 5]);
+        // A hop more than BEARER_HOP_GAP_NS later starts a chain of its own.
+        c.handle_gtpv2(
+            at(1_200),
+            8,
+            pgw,
+            sgw,
+            &gtp(cbr, 15, a, voice_bearer(0xa3)),
+            None,
+        );
+        c.handle_gtpv2(
+            at(2_300),
+            9,
+            sgw,
+            mme,
+            &gtp(cbr, 16, a, voice_bearer(0xa4)),
+            None,
+        );
+        assert_eq!(hop_frames(&c, 9), [9]);
     }
 }

@@ -3,7 +3,9 @@
 //! DIAMETER (Framed-IP-Address, Subscription-Id).
 //!
 //! [`SubscriberTable`] owns every subscriber of a run and three O(1) indices:
-//! by IMSI, by UE IP and by TEID. Everything is bounded: at most
+//! by IMSI, by UE IP and by control-plane TEID (what a GTPv2-C header names;
+//! bearer TEIDs are kept with their bearer but not indexed: nothing looks a
+//! subscriber up by one, and they were most of the index). Everything is bounded: at most
 //! [`MAX_SUBSCRIBERS`] subscribers (the least recently seen is evicted and
 //! counted), [`MAX_UE_IPS`] addresses and [`MAX_BEARERS`] bearers each.
 //! Subscribers not seen for [`SUBSCRIBER_IDLE_NS`] of packet time are aged
@@ -281,7 +283,6 @@ impl SubscriberTable {
                 continue;
             }
             push_exact(&mut b.teids, t);
-            self.by_teid.insert(t, id);
         }
     }
 
@@ -297,7 +298,7 @@ impl SubscriberTable {
         self.by_ip.get(&ip).and_then(|id| self.subscribers.get(id))
     }
 
-    /// The subscriber owning this TEID (bearer or control plane).
+    /// The subscriber owning this control-plane TEID.
     pub fn by_teid(&self, teid: u32) -> Option<&Subscriber> {
         self.by_teid
             .get(&teid)
@@ -344,11 +345,7 @@ impl SubscriberTable {
                 self.by_ip.remove(ip);
             }
         }
-        let teids = sub
-            .control_teids
-            .iter()
-            .chain(sub.bearers.iter().flat_map(|b| b.teids.iter()));
-        for t in teids {
+        for t in &sub.control_teids {
             if self.by_teid.get(t) == Some(&id) {
                 self.by_teid.remove(t);
             }
@@ -370,11 +367,12 @@ mod tests {
     }
 
     #[test]
-    fn indexes_by_imsi_ip_and_teid() {
+    fn indexes_by_imsi_ip_and_control_teid() {
         let mut table = SubscriberTable::default();
         let id = table.touch(t(1), "001011234567895");
         table.set_msisdn(id, "0198765432100");
         table.add_ue_ip(id, ip(2));
+        table.add_control_teid(id, 0x11);
         table.add_bearer(
             id,
             Bearer {
@@ -390,6 +388,10 @@ mod tests {
         assert_eq!(s.msisdn.as_deref(), Some("0198765432100"));
         assert_eq!(table.by_teid(0x11).map(|s| &s.imsi), Some(&s.imsi));
         assert_eq!(table.by_imsi("001011234567895").unwrap().bearers.len(), 1);
+        assert!(
+            table.by_teid(0x21).is_none(),
+            "bearer TEIDs are not indexed"
+        );
         assert!(table.by_teid(0x99).is_none());
     }
 

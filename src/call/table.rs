@@ -334,16 +334,26 @@ impl CallTable {
     /// the streams of `streams` that belong to it; the streams of none.
     pub fn records_of(
         &mut self,
-        mut calls: Vec<Call>,
+        calls: Vec<Call>,
         streams: Vec<StreamRecord>,
     ) -> (Vec<CallRecord>, Vec<StreamRecord>) {
-        calls.sort_by(|a, b| {
+        // Sorted by moving each call once: a sort of the calls themselves
+        // moved each (a dialog of hundreds of bytes) about log2(n) times,
+        // a fifth of the end of a run with 100 000 calls.
+        let mut order: Vec<usize> = (0..calls.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&calls[a], &calls[b]);
             (a.invite_time, a.first_frame, &a.call_id).cmp(&(
                 b.invite_time,
                 b.first_frame,
                 &b.call_id,
             ))
         });
+        let mut slots: Vec<Option<Call>> = calls.into_iter().map(Some).collect();
+        let calls: Vec<Call> = order
+            .into_iter()
+            .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+            .collect();
 
         let mut per_call: Vec<Vec<StreamRecord>> = vec![Vec::new(); calls.len()];
         let mut unattached = Vec::new();

@@ -604,7 +604,7 @@ impl Paa {
 }
 
 /// Bearer Level QoS (IE 80, TS 29.274 §8.15), bit rates in kbps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BearerQos {
     /// Pre-emption capability flag (1: may not pre-empt).
     pub pci: bool,
@@ -823,7 +823,7 @@ impl Uli {
 }
 
 /// Fully qualified TEID (IE 87, §8.22).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Fteid {
     /// IE instance (tells apart e.g. the S11 and S5/S8 F-TEIDs).
     pub instance: u8,
