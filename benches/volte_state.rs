@@ -173,7 +173,7 @@ fn main() {
     let with_legs = analysis
         .calls
         .iter()
-        .filter(|c| c.volte.as_ref().is_some_and(|v| v.rx_leg.is_some()))
+        .filter(|c| c.volte.as_ref().is_some_and(|v| v.ue.rx_leg.is_some()))
         .count();
     let state = heap_at_most_active.saturating_sub(baseline);
     let per_call = state as f64 / most_active.max(1) as f64;

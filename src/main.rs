@@ -1123,7 +1123,7 @@ fn parse_teid(s: &str) -> Result<u32, String> {
 
 /// Whether a call uses a GTP-U TEID: its bearer's, or one its media is in.
 fn uses_teid(c: &voxprobe::call::CallRecord, teid: u32) -> bool {
-    let bearer = c.volte.as_ref().and_then(|v| v.bearer_leg.as_ref());
+    let bearer = c.volte.as_ref().and_then(|v| v.ue.bearer_leg.as_ref());
     bearer.is_some_and(|b| b.uplink_teids.contains(&teid) || b.downlink_teids.contains(&teid))
         || c.streams
             .iter()
@@ -1146,7 +1146,7 @@ fn is_selected(c: &voxprobe::call::CallRecord, args: &OutputArgs) -> bool {
         && args
             .imsi
             .as_ref()
-            .is_none_or(|imsi| volte.and_then(|v| v.imsi.as_ref()) == Some(imsi))
+            .is_none_or(|imsi| volte.and_then(|v| v.ue.imsi.as_ref()) == Some(imsi))
         && args.teid.is_none_or(|teid| uses_teid(c, teid))
 }
 

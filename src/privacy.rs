@@ -160,8 +160,8 @@ impl Privacy {
         let user = |v: &str| self.identifier(v);
         r.call.dialog.rewrite_identities(&uri, &user);
         if let Some(v) = &mut r.volte {
-            v.imsi = v.imsi.as_deref().map(|s| self.imsi(s));
-            v.msisdn = v.msisdn.as_deref().map(|s| self.identifier(s));
+            v.ue.imsi = v.ue.imsi.as_deref().map(|s| self.imsi(s));
+            v.ue.msisdn = v.ue.msisdn.as_deref().map(|s| self.identifier(s));
         }
     }
 
@@ -181,8 +181,9 @@ impl Privacy {
             self.call(c);
         }
         for s in &mut a.subscribers {
-            s.subscriber.imsi = self.imsi(&s.subscriber.imsi);
-            s.subscriber.msisdn = s.subscriber.msisdn.as_deref().map(|m| self.identifier(m));
+            s.subscriber.imsi = self.imsi(&s.subscriber.imsi).into();
+            s.subscriber.msisdn =
+                (s.subscriber.msisdn.as_deref()).map(|m| self.identifier(m).into());
         }
         a.signals.rewrite(|s| self.signal(s));
     }

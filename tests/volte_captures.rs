@@ -23,21 +23,29 @@ fn analyze(shared: &Path, name: &str) -> FileAnalysis {
 /// receive AMR-WB on TEIDs 0x2–0x8, 0x71, 0x79, none of the Create Bearer
 /// F-TEIDs (0x5, 0x6, 0x9–0xc, 0x72, 0x7a): the media stays on the default
 /// bearer.
-const CALLS: [(&str, [f64; 4], bool); 3] = [
+///
+/// Last, whether the other end's legs are found too: both ends are UEs of
+/// the same core in all three, but in the cancelled call nothing names the
+/// callee's bearer (no media in it, no subscriber in the capture), so it is
+/// left unjoined rather than guessed.
+const CALLS: [(&str, [f64; 4], bool, bool); 3] = [
     (
         "volte-call-gx-rar-cbr-amrwb.pcapng",
         [229.027457, 225.357193, 229.883838, 225.561364],
+        true,
         true,
     ),
     (
         "volte-call-ipsec-both-ends.pcapng",
         [225.745947, 209.354991, 226.692642, 209.650529],
         false,
+        true,
     ),
     (
         "volte-call-ipsec-to-nonipsec-cancel.pcapng",
         [219.888701, 232.287875, 221.332766, 232.694153],
         true,
+        false,
     ),
 ];
 
@@ -46,17 +54,17 @@ fn volte_calls_join_gx_bearer_and_rtp() {
     let Some(shared) = shared_captures("volte calls") else {
         return;
     };
-    for (name, latencies, media_in_bearer) in CALLS {
+    for (name, latencies, media_in_bearer, both_ues) in CALLS {
         let a = analyze(&shared, name);
         let joined: Vec<_> = a.calls.iter().filter(|c| c.volte.is_some()).collect();
         assert_eq!(joined.len(), 1, "{name}: calls with VoLTE legs");
         let call = joined[0];
         let legs = call.volte.as_ref().unwrap();
-        let gx = legs.gx_leg.as_ref().expect("gx leg");
+        let gx = legs.ue.gx_leg.as_ref().expect("gx leg");
         assert_eq!(gx.command, "rar", "{name}");
         assert_eq!(gx.result_code, Some(2001), "{name}");
         assert!(gx.latency_ms.is_some(), "{name}: RAR → RAA");
-        let bearer = legs.bearer_leg.as_ref().expect("bearer leg");
+        let bearer = legs.ue.bearer_leg.as_ref().expect("bearer leg");
         assert_eq!(bearer.qci, Some(1), "{name}");
         assert_eq!(bearer.cause, Some(16), "{name}");
         let ms = bearer.request_to_response_ms.expect("bearer latency");
@@ -64,7 +72,7 @@ fn volte_calls_join_gx_bearer_and_rtp() {
             latencies.iter().any(|l| (l - ms).abs() < 0.001),
             "{name}: Create Bearer latency {ms} not among tshark's {latencies:?}"
         );
-        let rtp = legs.rtp_leg.as_ref().expect("rtp leg");
+        let rtp = legs.ue.rtp_leg.as_ref().expect("rtp leg");
         assert!(
             rtp.uplink
                 .iter()
@@ -99,13 +107,60 @@ fn volte_calls_join_gx_bearer_and_rtp() {
             assert_eq!(s.codec, Some("AMR-WB"), "{name}");
             assert!(s.packets > 0, "{name}");
         }
-        assert!(legs.ue_ip.is_some(), "{name}: UE IP");
+        assert!(legs.ue.ue_ip.is_some(), "{name}: UE IP");
         let metrics = voxprobe::call::VolteMetrics::of(call).expect("metrics");
         assert_eq!(metrics.bearer_setup_time_ms, Some(ms), "{name}");
         assert_eq!(metrics.gx_policy_time_ms, gx.latency_ms, "{name}");
         assert!(metrics.total_call_duration_ms.is_some(), "{name}");
         assert_eq!(a.summary.volte.calls_with_legs, 1, "{name}");
-        assert_eq!(a.summary.volte.bearer_joined, 1, "{name}");
+        let remote = legs.remote_ue.as_deref();
+        assert_eq!(remote.is_some(), both_ues, "{name}: the other UE's legs");
+        assert_eq!(
+            a.summary.volte.bearer_joined,
+            1 + u64::from(both_ues),
+            "{name}"
+        );
+        if let Some(r) = remote {
+            // Its own address, Gx session and bearer set-up, media from it.
+            assert!(
+                r.ue_ip.is_some() && r.ue_ip != legs.ue.ue_ip,
+                "{name}: {r:?}"
+            );
+            let rgx = r.gx_leg.as_ref().expect("remote gx leg");
+            assert_eq!(
+                (rgx.command, rgx.result_code),
+                ("rar", Some(2001)),
+                "{name}"
+            );
+            assert_ne!(rgx.session_id, gx.session_id, "{name}: its own Gx session");
+            let rb = r.bearer_leg.as_ref().expect("remote bearer leg");
+            assert_ne!(rb.request_frame, bearer.request_frame, "{name}");
+            let rms = rb.request_to_response_ms.expect("remote bearer latency");
+            assert!(
+                latencies.iter().any(|l| (l - rms).abs() < 0.001) && rms != ms,
+                "{name}: remote Create Bearer latency {rms} vs tshark's {latencies:?}"
+            );
+            let rrtp = r.rtp_leg.as_ref().expect("remote rtp leg");
+            assert!(
+                !rrtp.uplink.is_empty()
+                    && rrtp
+                        .uplink
+                        .iter()
+                        .all(|s| s.codec == Some("AMR-WB") && s.packets > 0),
+                "{name}: {rrtp:?}"
+            );
+            assert_eq!(rrtp.in_bearer(), media_in_bearer, "{name}");
+            let ours: Vec<u32> = rtp.uplink.iter().map(|s| s.teid).collect();
+            assert!(
+                rrtp.uplink.iter().all(|s| !ours.contains(&s.teid)),
+                "{name}: the UEs' uplinks are apart"
+            );
+        } else {
+            assert_eq!(
+                a.summary.volte.bearer_unmatched, 2,
+                "{name}: the callee's two hops"
+            );
+        }
 
         let mut out = Vec::new();
         voxprobe::export::json::write_call(&mut out, Path::new(name), call).unwrap();
@@ -131,7 +186,7 @@ fn ims_registration_ties_subscriber_to_rx_and_gx() {
     // IMSI and QCIs from the Create Session Requests (tshark: e212.imsi,
     // gtpv2.bearer_qos_label_qci: 9 then 5), UE IPs from
     // the PAA of both Create Session Responses and the CCRs' Framed-IP.
-    assert_eq!(sub.subscriber.imsi, "001011234567895");
+    assert_eq!(&*sub.subscriber.imsi, "001011234567895");
     let internet_ip: std::net::IpAddr = "192.168.100.6".parse().unwrap();
     assert!(sub.subscriber.ue_ips.contains(&internet_ip));
     let qcis: Vec<_> = sub.subscriber.bearers.iter().map(|b| b.qci).collect();

@@ -92,7 +92,8 @@ fn our_decoders_read_every_generated_message_cleanly() {
                     assert!(q.gbr_uplink_kbps > 0 && q.gbr_downlink_kbps > 0);
                     assert_eq!(s.bearers[0].fteids.len(), 2);
                 }
-                96 => assert!(s.cause.is_some()),
+                96 | 100 => assert!(s.cause.is_some()),
+                99 => assert_eq!(s.ebis, [6], "{s:?}"),
                 t => panic!("unexpected GTPv2-C message type {t}"),
             }
             gtp += 1;
@@ -137,17 +138,17 @@ fn analyser_volte_legs_equal_the_generated_truth() {
             .as_ref()
             .unwrap_or_else(|| panic!("{ctx}: no VoLTE legs"));
         assert_eq!(
-            legs.imsi.as_deref(),
+            legs.ue.imsi.as_deref(),
             Some(want.imsi.as_str()),
             "{ctx}: imsi"
         );
         assert_eq!(
-            legs.msisdn.as_deref(),
+            legs.ue.msisdn.as_deref(),
             Some(want.msisdn.as_str()),
             "{ctx}: msisdn"
         );
         assert_eq!(
-            legs.ue_ip.map(|ip| ip.to_string()),
+            legs.ue.ue_ip.map(|ip| ip.to_string()),
             Some(want.ue_ip.clone()),
             "{ctx}: ue_ip"
         );
@@ -156,7 +157,7 @@ fn analyser_volte_legs_equal_the_generated_truth() {
             Some(want.icid.as_str()),
             "{ctx}: icid"
         );
-        let rx = legs.rx_leg.as_ref().expect("rx leg");
+        let rx = legs.ue.rx_leg.as_ref().expect("rx leg");
         assert_eq!(
             rx.af_charging_identifier.as_deref(),
             Some(want.icid.as_str())
@@ -169,9 +170,21 @@ fn analyser_volte_legs_equal_the_generated_truth() {
             want.rx_aar_to_aaa_ms
         );
         assert_eq!(rx.result_code, Some(want.rx_result), "{ctx}: rx result");
+        let end = rx.termination.as_ref();
+        assert!(
+            close(end.and_then(|e| e.str_to_sta_ms), want.rx_str_to_sta_ms),
+            "{ctx}: STR→STA {end:?} vs {:?}",
+            want.rx_str_to_sta_ms
+        );
+        if want.rx_str_to_sta_ms.is_some() {
+            let end = end.expect("the STR");
+            assert_eq!(end.result_code, Some(2001), "{ctx}: STA result");
+            assert_eq!(end.termination_cause, Some(1), "{ctx}: DIAMETER_LOGOUT");
+            assert!(end.request_frame > rx.request_frame, "{ctx}: STR frame");
+        }
         match want.gx_rar_to_raa_ms {
             Some(ms) => {
-                let gx = legs.gx_leg.as_ref().expect("gx leg");
+                let gx = legs.ue.gx_leg.as_ref().expect("gx leg");
                 assert_eq!(gx.command, "rar", "{ctx}");
                 assert_eq!(gx.qci, Some(1), "{ctx}: rule QCI");
                 assert!(
@@ -182,13 +195,13 @@ fn analyser_volte_legs_equal_the_generated_truth() {
                 assert_eq!(gx.result_code, want.gx_result, "{ctx}: gx result");
             }
             None => assert!(
-                legs.gx_leg.as_ref().is_none_or(|g| g.command != "rar"),
+                legs.ue.gx_leg.as_ref().is_none_or(|g| g.command != "rar"),
                 "{ctx}: no RAR was sent"
             ),
         }
         match want.bearer_request_to_response_ms {
             Some(ms) => {
-                let b = legs.bearer_leg.as_ref().expect("bearer leg");
+                let b = legs.ue.bearer_leg.as_ref().expect("bearer leg");
                 assert_eq!(b.qci, want.bearer_qci, "{ctx}: bearer QCI");
                 assert_eq!(b.cause, want.bearer_cause, "{ctx}: bearer cause");
                 assert!(
@@ -203,11 +216,28 @@ fn analyser_volte_legs_equal_the_generated_truth() {
                     assert_eq!(b.ebi, Some(6), "{ctx}: EBI");
                     assert!(b.downlink_teids.contains(&t), "{ctx}: downlink TEID");
                 }
+                let deletion = b.deletion.as_ref();
+                assert!(
+                    close(
+                        deletion.and_then(|d| d.request_to_response_ms),
+                        want.bearer_delete_ms
+                    ),
+                    "{ctx}: Delete Bearer {deletion:?} vs {:?}",
+                    want.bearer_delete_ms
+                );
+                if want.bearer_delete_ms.is_some() {
+                    let d = deletion.expect("the Delete Bearer");
+                    assert_eq!(d.cause, Some(16), "{ctx}: Delete Bearer cause");
+                    assert!(d.request_frame > b.request_frame, "{ctx}: DBR frame");
+                }
             }
             None => {
                 // No Create Bearer was sent for this call (its Rx or Gx leg
                 // failed first): its known subscriber has no voice bearer.
-                assert!(legs.bearer_leg.is_none(), "{ctx}: no bearer was requested");
+                assert!(
+                    legs.ue.bearer_leg.is_none(),
+                    "{ctx}: no bearer was requested"
+                );
             }
         }
         assert_eq!(
@@ -235,7 +265,7 @@ fn analyser_volte_legs_equal_the_generated_truth() {
         );
         assert!(close(rec.setup_ms(), want.setup_ms), "{ctx}: setup_ms");
         if want.rtp_uplink > 0 {
-            let rtp = legs.rtp_leg.as_ref().expect("rtp leg");
+            let rtp = legs.ue.rtp_leg.as_ref().expect("rtp leg");
             assert!(rtp.in_bearer(), "{ctx}: media in the dedicated bearer");
             let up: u64 = rtp.uplink.iter().map(|s| s.packets).sum();
             let down: u64 = rtp.downlink.iter().map(|s| s.packets).sum();

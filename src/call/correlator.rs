@@ -22,7 +22,10 @@
 
 use super::record::CallRecord;
 use super::subscriber::{Bearer, Subscriber, SubscriberCounters, SubscriberTable};
-use super::volte::{BearerLeg, GxLeg, RtpLeg, RtpLegStream, RxLeg, VolteLegs, VolteState};
+use super::volte::{
+    BearerDeletion, BearerLeg, GxLeg, RtpLeg, RtpLegStream, RxLeg, RxTermination, UeLegs,
+    VolteLegs, VolteState,
+};
 use crate::packet::{Endpoint, Observation};
 use crate::proto::diameter::summary::{Message, SubscriptionIdType};
 use crate::proto::diameter::transactions::Matched;
@@ -111,7 +114,9 @@ const DELETE_BEARER_RESPONSE: u8 = 100;
 pub struct CorrelatorCounters {
     /// Calls given VoLTE legs.
     pub calls_with_legs: u64,
-    /// Rx legs joined to a call.
+    /// Of those, calls whose other end is a UE with legs of its own.
+    pub calls_with_remote_ue: u64,
+    /// Rx legs joined to a call (each UE's of a call between two UEs).
     pub rx_joined: u64,
     /// Gx legs joined to a call.
     pub gx_joined: u64,
@@ -173,15 +178,29 @@ struct Exchange {
     request_frame: u64,
     framed_ip: Option<IpAddr>,
     imsi: Option<Arc<str>>,
-    af_charging_id: Option<String>,
-    media_components: usize,
-    rules: Vec<String>,
+    af_charging_id: Option<Box<str>>,
+    media_components: u16,
+    /// Charging-Rule-Names installed (a boxed slice: no room kept spare).
+    rules: Box<[Box<str>]>,
     qci: Option<u32>,
     answered: bool,
     latency_ms: Option<f64>,
     result_code: Option<u32>,
     /// Joined to a call.
     joined: bool,
+    /// For an AAR, the STR/STA that ended its Rx session (boxed: most
+    /// exchanges have none).
+    end: Option<Box<SessionEnd>>,
+}
+
+/// The Session-Termination exchange of an Rx session, kept with its AAR.
+#[derive(Clone, Debug)]
+struct SessionEnd {
+    request_frame: u64,
+    termination_cause: Option<u32>,
+    answered: bool,
+    latency_ms: Option<f64>,
+    result_code: Option<u32>,
 }
 
 impl Exchange {
@@ -209,10 +228,14 @@ struct ProcBearer {
     qci: Option<u8>,
     gbr_ul: Option<u64>,
     gbr_dl: Option<u64>,
-    request_teids: Vec<u32>,
-    response_teids: Vec<u32>,
+    request_teids: Teids,
+    response_teids: Teids,
     cause: Option<u8>,
 }
+
+/// The TEIDs of one side of a bearer or procedure: most have one or two,
+/// kept inline.
+type Teids = SmallVec<[u32; 2]>;
 
 /// One GTPv2-C request and its response.
 #[derive(Clone, Debug)]
@@ -222,10 +245,10 @@ struct Procedure {
     request_frame: u64,
     requester: IpAddr,
     responder: IpAddr,
-    imsi: Option<String>,
-    msisdn: Option<String>,
-    control_teids: Vec<u32>,
-    bearers: Vec<ProcBearer>,
+    imsi: Option<Box<str>>,
+    msisdn: Option<Box<str>>,
+    control_teids: Teids,
+    bearers: SmallVec<[ProcBearer; 1]>,
     answered: bool,
     latency_ms: Option<f64>,
     cause: Option<u8>,
@@ -235,6 +258,9 @@ struct Procedure {
     downstream: Option<u64>,
     /// Joined to a call.
     joined: bool,
+    /// For a voice bearer hop, its removal (boxed: rarely there while a
+    /// call is up).
+    deletion: Option<Box<BearerDeletion>>,
 }
 
 impl Procedure {
@@ -449,6 +475,15 @@ struct Joined {
     procedures: SmallVec<[u64; 4]>,
 }
 
+/// What a call's first UE took, which its other end may not.
+struct Taken<'a> {
+    joined: &'a Joined,
+    ips: SmallVec<[IpAddr; 4]>,
+    /// The first UE's bearer was joined by time (a capture without the
+    /// UEs' subscribers): the other end's may be too, as the next one.
+    by_time: bool,
+}
+
 /// Joins DIAMETER, GTPv2-C and subscribers to SIP calls. See the module doc.
 #[derive(Debug, Default)]
 pub struct Correlator {
@@ -485,12 +520,12 @@ fn diameter_msisdn(m: &Message) -> Option<&str> {
         .and_then(|s| s.data.as_deref())
 }
 
-fn gtp_bearers(s: &MessageSummary, response: bool) -> Vec<ProcBearer> {
+fn gtp_bearers(s: &MessageSummary, response: bool) -> SmallVec<[ProcBearer; 1]> {
     s.bearers
         .iter()
         .map(|b| {
             // TEID 0 is a placeholder (not yet allocated), never a tunnel.
-            let teids: Vec<u32> = b
+            let teids: Teids = b
                 .fteids
                 .iter()
                 .map(|f| f.teid)
@@ -501,8 +536,12 @@ fn gtp_bearers(s: &MessageSummary, response: bool) -> Vec<ProcBearer> {
                 qci: b.qos.map(|q| q.qci),
                 gbr_ul: b.qos.map(|q| q.gbr_uplink_kbps),
                 gbr_dl: b.qos.map(|q| q.gbr_downlink_kbps),
-                request_teids: if response { Vec::new() } else { teids.clone() },
-                response_teids: if response { teids } else { Vec::new() },
+                request_teids: if response {
+                    Teids::new()
+                } else {
+                    teids.clone()
+                },
+                response_teids: if response { teids } else { Teids::new() },
                 cause: b.cause.map(|c| c.value),
             }
         })
@@ -578,7 +617,7 @@ fn learn_subscriber(
         subscribers.add_control_teid(sub, *t);
     }
     for b in &p.bearers {
-        let mut teids = b.request_teids.clone();
+        let mut teids = b.request_teids.to_vec();
         teids.extend(&b.response_teids);
         subscribers.add_bearer(
             sub,
@@ -587,7 +626,7 @@ fn learn_subscriber(
                 qci: b.qci,
                 gbr_ul_kbps: b.gbr_ul,
                 gbr_dl_kbps: b.gbr_dl,
-                teids,
+                teids: teids.into(),
             },
         );
     }
@@ -642,7 +681,13 @@ impl Correlator {
             }
         }
         let qci = m.rules_installed.iter().filter_map(|r| r.qci).min();
-        let rules = m.rules_installed.iter().filter_map(|r| r.name.clone());
+        let rules = m
+            .rules_installed
+            .iter()
+            .filter_map(|r| r.name.as_deref().map(Box::from));
+        if app == App::Rx && command_code == CMD_ST && self.end_rx_session(frame, m, matched) {
+            return;
+        }
         if m.header.request {
             // A session's later requests (CCR-U, RAR) inherit what its first
             // request said of the UE.
@@ -665,14 +710,15 @@ impl Correlator {
                 request_frame: frame,
                 framed_ip,
                 imsi,
-                af_charging_id: m.af_charging_identifier.clone(),
-                media_components: m.media_components.len(),
-                rules: rules.collect::<Vec<_>>().into_iter().collect(),
+                af_charging_id: m.af_charging_identifier.as_deref().map(Box::from),
+                media_components: u16::try_from(m.media_components.len()).unwrap_or(u16::MAX),
+                rules: rules.collect(),
                 qci,
                 answered: false,
                 latency_ms: None,
                 result_code: None,
                 joined: false,
+                end: None,
             };
             self.push_exchange(ex);
             return;
@@ -701,9 +747,10 @@ impl Correlator {
         e.answered = true;
         e.latency_ms = matched.map(|mm| mm.latency_ms);
         e.result_code = m.result_code.or(m.experimental_result_code);
-        e.rules.extend(rules);
-        e.rules
-            .truncate(crate::proto::diameter::summary::MAX_LIST_LEN);
+        let mut all = std::mem::take(&mut e.rules).into_vec();
+        all.extend(rules);
+        all.truncate(crate::proto::diameter::summary::MAX_LIST_LEN);
+        e.rules = all.into_boxed_slice();
         e.qci = match (e.qci, qci) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -719,6 +766,53 @@ impl Correlator {
                 );
             }
         }
+    }
+
+    /// Keeps an STR, or completes it with its STA, with the AAR of its Rx
+    /// session (the latest one). Returns whether there was one: an STR of a
+    /// session whose AAR was not seen is kept as an exchange of its own.
+    fn end_rx_session(&mut self, frame: u64, m: &Message, matched: Option<&Matched>) -> bool {
+        let Some(session_id) = m.session_id.as_deref() else {
+            return false;
+        };
+        let aar = self
+            .ex_by_session
+            .candidates(session_id)
+            .iter()
+            .rev()
+            .copied()
+            .find(|&s| {
+                self.exchanges.get(s).is_some_and(|e| {
+                    *e.session_id == *session_id
+                        && e.command_code == CMD_AA
+                        && match (&e.end, m.header.request) {
+                            (None, true) => true,
+                            (Some(end), false) => {
+                                !end.answered
+                                    && matched
+                                        .is_none_or(|mm| mm.request_frame == end.request_frame)
+                            }
+                            _ => false,
+                        }
+                })
+            });
+        let Some(e) = aar.and_then(|s| self.exchanges.get_mut(s)) else {
+            return false;
+        };
+        if m.header.request {
+            e.end = Some(Box::new(SessionEnd {
+                request_frame: frame,
+                termination_cause: m.termination_cause,
+                answered: false,
+                latency_ms: None,
+                result_code: None,
+            }));
+        } else if let Some(end) = e.end.as_mut() {
+            end.answered = true;
+            end.latency_ms = matched.map(|mm| mm.latency_ms);
+            end.result_code = m.result_code.or(m.experimental_result_code);
+        }
+        true
     }
 
     fn push_exchange(&mut self, ex: Exchange) {
@@ -819,12 +913,12 @@ impl Correlator {
         }
         // The header TEID of a bearer request names the receiver's control
         // tunnel of the UE, learned from Create Session.
-        let imsi = s.imsi.clone().or_else(|| {
+        let imsi = s.imsi.as_deref().map(Box::from).or_else(|| {
             s.teid
                 .and_then(|t| self.subscribers.by_teid(t))
                 .map(|sub| sub.imsi.clone())
         });
-        let mut control_teids: Vec<u32> = s
+        let mut control_teids: Teids = s
             .fteids
             .iter()
             .map(|f| f.teid)
@@ -838,7 +932,7 @@ impl Correlator {
             requester: src.ip,
             responder: dst.ip,
             imsi,
-            msisdn: s.msisdn.clone(),
+            msisdn: s.msisdn.as_deref().map(Box::from),
             control_teids,
             bearers: gtp_bearers(s, false),
             answered: false,
@@ -847,7 +941,19 @@ impl Correlator {
             upstream: None,
             downstream: None,
             joined: false,
+            deletion: None,
         };
+        if kind == ProcedureKind::DeleteBearer && p.bearers.is_empty() {
+            // The request names the bearers it removes by EBI alone.
+            p.bearers = s
+                .ebis
+                .iter()
+                .map(|&ebi| ProcBearer {
+                    ebi: Some(ebi),
+                    ..ProcBearer::default()
+                })
+                .collect();
+        }
         if !p.is_voice_hop() {
             self.pending.insert(key, (time, Pending::Held(Box::new(p))));
             return;
@@ -869,6 +975,38 @@ impl Correlator {
         self.hop_ends.entry(p.responder).or_default().push_back(seq);
         self.procedures.push_back(p);
         self.pending.insert(key, (time, Pending::Logged(seq)));
+    }
+
+    /// Records an answered Delete Bearer with the voice bearer hops it
+    /// removes: of the same subscriber, with an EBI it names, set up before
+    /// it; the hop between the same nodes when there is one, else the latest.
+    fn note_deletion(&mut self, delete: &Procedure) {
+        let Some(imsi) = delete.imsi.as_deref() else {
+            return;
+        };
+        for b in &delete.bearers {
+            let Some(ebi) = b.ebi else { continue };
+            let target = self
+                .proc_by_imsi
+                .candidates(imsi)
+                .iter()
+                .copied()
+                .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
+                .filter(|(_, p)| {
+                    p.imsi.as_deref() == Some(imsi)
+                        && p.request_time <= delete.request_time
+                        && p.voice_bearer().is_some_and(|v| v.ebi == Some(ebi))
+                })
+                .max_by_key(|(s, p)| (p.requester == delete.requester, *s))
+                .map(|(s, _)| s);
+            if let Some(p) = target.and_then(|s| self.procedures.get_mut(s)) {
+                p.deletion = Some(Box::new(BearerDeletion {
+                    request_frame: delete.request_frame,
+                    request_to_response_ms: delete.latency_ms,
+                    cause: b.cause.or(delete.cause),
+                }));
+            }
+        }
     }
 
     /// Links the voice bearer hop `p` (to be logged as `seq`) to the hop it
@@ -921,7 +1059,11 @@ impl Correlator {
             Pending::Held(mut p) => {
                 p.latency_ms = Some(latency_ms(&p));
                 complete_procedure(&mut p, s);
-                learn_subscriber(&mut self.subscribers, time, &p, s);
+                if p.kind == ProcedureKind::DeleteBearer {
+                    self.note_deletion(&p);
+                } else {
+                    learn_subscriber(&mut self.subscribers, time, &p, s);
+                }
             }
             Pending::Logged(seq) => {
                 let Some(p) = self.procedures.get_mut(seq) else {
@@ -992,11 +1134,11 @@ impl Correlator {
         let at_imsi: HashMap<&str, usize, foldhash::fast::RandomState> = out
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.subscriber.imsi.as_str(), i))
+            .map(|(i, r)| (&*r.subscriber.imsi, i))
             .collect();
         let of_ip = |ip: Option<IpAddr>| {
             let sub = self.subscribers.by_ue_ip(ip?)?;
-            at_imsi.get(sub.imsi.as_str()).copied()
+            at_imsi.get(&*sub.imsi).copied()
         };
         let mut sessions: Vec<(usize, bool, &str)> = Vec::new();
         for (_, e) in self.exchanges.iter() {
@@ -1059,13 +1201,28 @@ impl Correlator {
                 }
             }
             self.counters.calls_with_legs += 1;
-            self.counters.rx_joined += u64::from(legs.rx_leg.is_some());
-            self.counters.gx_joined += u64::from(legs.gx_leg.is_some());
-            self.counters.bearer_joined += u64::from(legs.bearer_leg.is_some());
-            self.counters.rtp_joined +=
-                u64::from(legs.rtp_leg.as_ref().is_some_and(RtpLeg::in_bearer));
-            let outside = legs.bearer_leg.is_some()
+            self.counters.calls_with_remote_ue += u64::from(legs.remote_ue.is_some());
+            let ues = [
+                (
+                    &legs.ue.rx_leg,
+                    &legs.ue.gx_leg,
+                    &legs.ue.bearer_leg,
+                    &legs.ue.rtp_leg,
+                ),
+                match legs.remote_ue.as_deref() {
+                    Some(r) => (&r.rx_leg, &r.gx_leg, &r.bearer_leg, &r.rtp_leg),
+                    None => (&None, &None, &None, &None),
+                },
+            ];
+            for (rx, gx, bearer, rtp) in ues {
+                self.counters.rx_joined += u64::from(rx.is_some());
+                self.counters.gx_joined += u64::from(gx.is_some());
+                self.counters.bearer_joined += u64::from(bearer.is_some());
+                self.counters.rtp_joined += u64::from(rtp.as_ref().is_some_and(RtpLeg::in_bearer));
+            }
+            let outside = legs.ue.bearer_leg.is_some()
                 && legs
+                    .ue
                     .rtp_leg
                     .as_ref()
                     .is_some_and(|l| !l.uplink.is_empty() && !l.in_bearer());
@@ -1121,7 +1278,53 @@ impl Correlator {
         hops
     }
 
+    /// The legs of a call: its UE's (see the module doc), and the other
+    /// end's when it is a UE with legs of its own.
     fn legs_of(&self, record: &CallRecord) -> Option<(VolteLegs, Joined)> {
+        let (first, mut joined) = self.ue_legs(record, None)?;
+        let mut ips: SmallVec<[IpAddr; 4]> = first.ue_ip.into_iter().collect();
+        let sub = first
+            .imsi
+            .as_deref()
+            .and_then(|i| self.subscribers.by_imsi(i));
+        ips.extend(sub.iter().flat_map(|s| s.ue_ips.iter().copied()));
+        let taken = Taken {
+            joined: &joined,
+            ips,
+            by_time: first
+                .bearer_leg
+                .as_ref()
+                .is_some_and(|b| b.joined_by == "time"),
+        };
+        let remote = self.ue_legs(record, Some(&taken));
+        if let Some((_, more)) = &remote {
+            joined.exchanges.extend(more.exchanges.iter().copied());
+            joined.procedures.extend(more.procedures.iter().copied());
+        }
+        let mut legs = VolteLegs {
+            ue: first,
+            icid: record.call.icid.clone(),
+            state: VolteState::Initiating,
+            failed_leg: None,
+            state_reason: None,
+            remote_ue: remote.map(|(ue, _)| Box::new(ue)),
+        };
+        legs.settle(record);
+        Some((legs, joined))
+    }
+
+    /// The legs of one UE of a call. With `taken` (what the call's first UE
+    /// took), the other end's: only its own addresses and legs, and only
+    /// joins that name it (ICID, its address, its media's TEIDs); a bearer
+    /// by time, and an address from a tunnelled stream's sender outside the
+    /// SDP, only when the first UE's were found so (a small capture without
+    /// the UEs' subscribers: the next voice bearer of the call).
+    fn ue_legs(&self, record: &CallRecord, taken: Option<&Taken<'_>>) -> Option<(UeLegs, Joined)> {
+        let strict = taken.is_some();
+        let time_join = taken.is_none_or(|t| t.by_time);
+        let free_ip = |ip: &IpAddr| taken.is_none_or(|t| !t.ips.contains(ip));
+        let free_ex = |seq: &u64| taken.is_none_or(|t| !t.joined.exchanges.contains(seq));
+        let free_proc = |seq: &u64| taken.is_none_or(|t| !t.joined.procedures.contains(seq));
         let call = &record.call;
         let start = call.invite_time.add_nanos(-NEAREST_WINDOW_NS);
         let end = record
@@ -1137,7 +1340,7 @@ impl Correlator {
             .iter()
             .flat_map(|o| o.media.iter().filter_map(|m| m.address));
         for ip in sdp.chain([call.caller_ip(), call.callee_ip()]) {
-            if !candidates.contains(&ip) && candidates.len() < 16 {
+            if !candidates.contains(&ip) && candidates.len() < 16 && free_ip(&ip) {
                 candidates.push(ip);
             }
         }
@@ -1153,18 +1356,22 @@ impl Correlator {
             .as_ref()
             .and_then(|icid| {
                 let v = self.ex_by_icid.candidates(icid);
-                self.nearest_exchange(v.iter(), call.invite_time, |e| {
-                    is_aar(e) && e.af_charging_id.as_ref() == Some(icid)
+                self.nearest_exchange(v.iter().filter(|s| free_ex(s)), call.invite_time, |e| {
+                    is_aar(e) && e.af_charging_id.as_deref() == Some(icid.as_str())
                 })
             })
             .or_else(|| {
                 let v = self.ex_by_ip.get(&ue_ip?)?;
-                self.nearest_exchange(v.iter(), call.invite_time, |e| {
+                self.nearest_exchange(v.iter().filter(|s| free_ex(s)), call.invite_time, |e| {
                     is_aar(e) && in_window(e.request_time)
                 })
             });
         if let (None, Some(seq)) = (ue_ip, rx) {
-            ue_ip = self.exchanges.get(seq).and_then(|e| e.framed_ip);
+            ue_ip = self
+                .exchanges
+                .get(seq)
+                .and_then(|e| e.framed_ip)
+                .filter(free_ip);
         }
 
         // Bearer: the QCI 1 Create Bearer whose TEIDs carry most of the
@@ -1172,7 +1379,8 @@ impl Correlator {
         let mut score: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
         for s in &record.streams {
             if let Observation::GtpU { teid } = s.key.observation {
-                for &seq in self.proc_by_teid.get(&teid).into_iter().flatten() {
+                let seqs = self.proc_by_teid.get(&teid).into_iter().flatten();
+                for &seq in seqs.filter(|s| free_proc(s)) {
                     let p = self.procedures.get(seq);
                     if p.is_some_and(|p| {
                         p.kind == ProcedureKind::CreateBearer && p.voice_bearer().is_some()
@@ -1194,9 +1402,10 @@ impl Correlator {
                     .candidates(&sub.imsi)
                     .iter()
                     .copied()
+                    .filter(free_proc)
                     .filter_map(|s| self.procedures.get(s).map(|p| (s, p)))
                     .filter(|(_, p)| {
-                        p.imsi.as_deref() == Some(sub.imsi.as_str())
+                        p.imsi.as_deref() == Some(&*sub.imsi)
                             && p.kind == ProcedureKind::CreateBearer
                             && p.voice_bearer().is_some()
                             && in_window(p.request_time)
@@ -1213,7 +1422,7 @@ impl Correlator {
         // call nearest the INVITE, from the INVITE to the end of the call,
         // among the first few. A known subscriber with no voice bearer has
         // none (its Rx or Gx leg failed before one was asked for).
-        if bearer.is_none() && subscriber.is_none() {
+        if bearer.is_none() && subscriber.is_none() && time_join {
             bearer_by = "time";
             let from = call.invite_time;
             let first = self.procedures.partition_point(|p| p.request_time < from);
@@ -1222,8 +1431,11 @@ impl Correlator {
                 .iter_from(first)
                 .take_while(|(_, p)| p.request_time <= end)
                 .take(MAX_TIME_JOIN_CANDIDATES)
-                .find(|(_, p)| {
-                    p.kind == ProcedureKind::CreateBearer && p.voice_bearer().is_some() && !p.joined
+                .find(|(seq, p)| {
+                    p.kind == ProcedureKind::CreateBearer
+                        && p.voice_bearer().is_some()
+                        && !p.joined
+                        && free_proc(seq)
                 })
                 .map(|(seq, _)| seq);
         }
@@ -1265,7 +1477,8 @@ impl Correlator {
                             if v.request_teids.contains(&teid))
                     })
                     .max_by_key(|s| s.report.packets)
-                    .map(|s| s.key.src.ip);
+                    .map(|s| s.key.src.ip)
+                    .filter(free_ip);
             }
         }
         if ue_ip.is_none() {
@@ -1279,14 +1492,20 @@ impl Correlator {
                     .filter(|s| matches!(s.key.observation, Observation::GtpU { .. }))
             };
             ue_ip = tunnelled()
+                .filter(|s| time_join && free_ip(&s.key.src.ip))
                 .filter(|s| !candidates.contains(&s.key.src.ip))
                 .max_by_key(|s| s.report.packets)
                 .map(|s| s.key.src.ip)
                 .or_else(|| {
-                    candidates
+                    // The other end: an SDP address that is not a SIP peer
+                    // too (a P-CSCF's media relay is both) before any.
+                    let signalling = [call.caller_ip(), call.callee_ip()];
+                    let sending = |ip: &&IpAddr| tunnelled().any(|s| s.key.src.ip == **ip);
+                    let mut sdp_first = candidates
                         .iter()
-                        .copied()
-                        .find(|ip| tunnelled().any(|s| s.key.src.ip == *ip))
+                        .filter(|ip| strict && !signalling.contains(ip))
+                        .chain(&candidates);
+                    sdp_first.find(sending).copied()
                 });
         }
         let subscriber = ue_ip
@@ -1311,11 +1530,11 @@ impl Correlator {
                 continue;
             };
             gx = self
-                .nearest_exchange(v.iter(), anchor, |e| {
+                .nearest_exchange(v.iter().filter(|s| free_ex(s)), anchor, |e| {
                     is_rar(e) && e.qci == Some(1) && in_window(e.request_time)
                 })
                 .or_else(|| {
-                    self.nearest_exchange(v.iter(), anchor, |e| {
+                    self.nearest_exchange(v.iter().filter(|s| free_ex(s)), anchor, |e| {
                         e.app == App::Gx && e.command_code == CMD_CC
                     })
                 });
@@ -1331,7 +1550,7 @@ impl Correlator {
                     .exchanges
                     .iter_from(first)
                     .take_while(|(_, e)| e.request_time <= p.request_time)
-                    .filter(|(_, e)| is_rar(e))
+                    .filter(|(s, e)| is_rar(e) && free_ex(s))
                     .map(|(s, e)| (s, e.qci == Some(1), e.request_time));
                 gx = candidates
                     .max_by_key(|&(s, q, t)| (q, t, s))
@@ -1341,7 +1560,8 @@ impl Correlator {
         let gx_ex = gx.and_then(|s| self.exchanges.get(s));
         let rx_ex = rx.and_then(|s| self.exchanges.get(s));
 
-        if rx_ex.is_none() && gx_ex.is_none() && bearer_proc.is_none() && subscriber.is_none() {
+        let anything = rx_ex.is_some() || gx_ex.is_some() || bearer_proc.is_some();
+        if !anything && (strict || subscriber.is_none()) {
             return None;
         }
         let joined = Joined {
@@ -1350,10 +1570,11 @@ impl Correlator {
         };
 
         let imsi = subscriber
-            .map(|s| s.imsi.clone())
-            .or_else(|| bearer_proc.and_then(|p| p.imsi.clone()))
-            .or_else(|| gx_ex.and_then(|e| e.imsi.as_deref().map(str::to_owned)));
-        let msisdn = subscriber.and_then(|s| s.msisdn.clone());
+            .map(|s| &*s.imsi)
+            .or_else(|| bearer_proc.and_then(|p| p.imsi.as_deref()))
+            .or_else(|| gx_ex.and_then(|e| e.imsi.as_deref()))
+            .map(str::to_owned);
+        let msisdn = subscriber.and_then(|s| s.msisdn.as_deref().map(str::to_owned));
 
         let rtp_leg = ue_ip.map(|ip| {
             let mut leg = RtpLeg::default();
@@ -1384,18 +1605,23 @@ impl Correlator {
         });
         let rtp_leg = rtp_leg.filter(|l| !l.uplink.is_empty() || !l.downlink.is_empty());
 
-        let mut legs = VolteLegs {
+        let legs = UeLegs {
             imsi,
             msisdn,
             ue_ip,
-            icid: call.icid.clone(),
             rx_leg: rx_ex.map(|e| RxLeg {
                 session_id: e.session_id.to_string(),
                 request_frame: e.request_frame,
                 aar_to_aaa_ms: e.latency_ms,
                 result_code: e.result_code,
-                media_components: e.media_components,
-                af_charging_identifier: e.af_charging_id.clone(),
+                media_components: usize::from(e.media_components),
+                af_charging_identifier: e.af_charging_id.as_deref().map(str::to_owned),
+                termination: e.end.as_ref().map(|end| RxTermination {
+                    request_frame: end.request_frame,
+                    str_to_sta_ms: end.latency_ms,
+                    result_code: end.result_code,
+                    termination_cause: end.termination_cause,
+                }),
             }),
             gx_leg: gx_ex.map(|e| GxLeg {
                 session_id: e.session_id.to_string(),
@@ -1407,7 +1633,7 @@ impl Correlator {
                 request_frame: e.request_frame,
                 latency_ms: e.latency_ms,
                 result_code: e.result_code,
-                rule_names: e.rules.clone(),
+                rule_names: e.rules.iter().map(|r| r.to_string()).collect(),
                 qci: e.qci,
             }),
             bearer_leg: bearer_proc.zip(voice).map(|(p, v)| BearerLeg {
@@ -1419,15 +1645,17 @@ impl Correlator {
                 joined_by: bearer_by,
                 request_to_response_ms: p.latency_ms,
                 cause: v.cause.or(p.cause),
-                uplink_teids: v.request_teids.clone(),
-                downlink_teids: v.response_teids.clone(),
+                uplink_teids: v.request_teids.to_vec(),
+                downlink_teids: v.response_teids.to_vec(),
+                deletion: hops
+                    .iter()
+                    .rev()
+                    .filter_map(|&s| self.procedures.get(s)?.deletion.as_deref())
+                    .next()
+                    .cloned(),
             }),
             rtp_leg,
-            state: VolteState::Initiating,
-            failed_leg: None,
-            state_reason: None,
         };
-        legs.settle(record);
         Some((legs, joined))
     }
 }
@@ -1510,12 +1738,12 @@ mod tests {
         let mut calls = calls_with_invite("icid-1");
         c.attach(&mut calls);
         let legs = calls[0].volte.as_ref().expect("legs");
-        let rx = legs.rx_leg.as_ref().expect("rx leg");
+        let rx = legs.ue.rx_leg.as_ref().expect("rx leg");
         assert_eq!(rx.session_id, "pcscf;1");
         assert_eq!(rx.aar_to_aaa_ms, Some(2.5));
         assert_eq!(rx.result_code, Some(5065));
         assert_eq!(rx.media_components, 2);
-        assert_eq!(legs.ue_ip, Some(IpAddr::from(UE)));
+        assert_eq!(legs.ue.ue_ip, Some(IpAddr::from(UE)));
         assert_eq!(legs.failed_leg, Some("rx"));
         assert_eq!(legs.state, VolteState::Failed);
         assert_eq!(c.counters().rx_joined, 1);
@@ -1566,9 +1794,9 @@ mod tests {
         c.handle_diameter(at(5), 2, ep([2; 4]), ep([1; 4]), &rar, None);
         let subs = c.subscribers();
         assert_eq!(subs.len(), 1);
-        assert_eq!(subs[0].subscriber.imsi, "001011234567895");
+        assert_eq!(&*subs[0].subscriber.imsi, "001011234567895");
         assert_eq!(subs[0].subscriber.msisdn.as_deref(), Some("0198765432100"));
-        assert_eq!(subs[0].subscriber.ue_ips, [IpAddr::from(UE)]);
+        assert_eq!(subs[0].subscriber.ue_ips.as_slice(), [IpAddr::from(UE)]);
         assert_eq!(subs[0].gx_sessions, ["pgw;9"]);
         let rar_seqs = &c.ex_by_ip[&IpAddr::from(UE)];
         assert_eq!(rar_seqs.len(), 2, "the RAR is indexed by the CCR's address");
@@ -1660,6 +1888,7 @@ mod tests {
             ue_ipv4: None,
             ue_ipv6: None,
             fteids: Vec::new(),
+            ebis: Vec::new(),
             bearers: vec![bearer],
             ie_count: 0,
             anomalies: Vec::new(),
@@ -1777,5 +2006,48 @@ mod tests {
             None,
         );
         assert_eq!(hop_frames(&c, 9), [9]);
+    }
+
+    #[test]
+    fn an_str_ends_its_aars_session_and_one_without_its_aar_stands_alone() {
+        let mut c = Correlator::new();
+        let mut aar = diameter(APP_RX, CMD_AA, true, "pcscf;1");
+        aar.af_charging_identifier = Some("icid-1".into());
+        c.handle_diameter(at(1100), 10, ep([1; 4]), ep([2; 4]), &aar, None);
+        let mut str_ = diameter(APP_RX, CMD_ST, true, "pcscf;1");
+        str_.termination_cause = Some(1);
+        c.handle_diameter(at(9000), 20, ep([1; 4]), ep([2; 4]), &str_, None);
+        let mut sta = diameter(APP_RX, CMD_ST, false, "pcscf;1");
+        sta.result_code = Some(2001);
+        let matched = Matched {
+            request_time: at(9000),
+            request_frame: 20,
+            latency_ms: 1.5,
+        };
+        c.handle_diameter(at(9001), 21, ep([2; 4]), ep([1; 4]), &sta, Some(&matched));
+        assert_eq!(c.exchanges.len(), 1, "the STR is kept with its AAR");
+        // An STR of a session whose AAR was not seen, and its STA.
+        let orphan = diameter(APP_RX, CMD_ST, true, "pcscf;2");
+        c.handle_diameter(at(9100), 30, ep([1; 4]), ep([2; 4]), &orphan, None);
+        let sta = diameter(APP_RX, CMD_ST, false, "pcscf;2");
+        c.handle_diameter(at(9101), 31, ep([2; 4]), ep([1; 4]), &sta, None);
+        assert_eq!(c.exchanges.len(), 2);
+        assert_eq!(c.counters().diameter_answers_unmatched, 0);
+
+        let mut calls = calls_with_invite("icid-1");
+        c.attach(&mut calls);
+        let rx = calls[0].volte.as_ref().and_then(|l| l.ue.rx_leg.as_ref());
+        let end = rx
+            .and_then(|l| l.termination.as_ref())
+            .expect("termination");
+        assert_eq!(
+            (
+                end.request_frame,
+                end.str_to_sta_ms,
+                end.result_code,
+                end.termination_cause
+            ),
+            (20, Some(1.5), Some(2001), Some(1))
+        );
     }
 }

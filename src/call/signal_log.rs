@@ -195,13 +195,13 @@ impl SignalLog {
     /// Create Bearer exchange of its bearer leg (request and response).
     pub fn messages_of(&self, legs: &VolteLegs) -> Vec<&SignalEntry> {
         let sessions: Vec<&str> = [
-            legs.rx_leg.as_ref().map(|l| l.session_id.as_str()),
-            legs.gx_leg.as_ref().map(|l| l.session_id.as_str()),
+            legs.ue.rx_leg.as_ref().map(|l| l.session_id.as_str()),
+            legs.ue.gx_leg.as_ref().map(|l| l.session_id.as_str()),
         ]
         .into_iter()
         .flatten()
         .collect();
-        let bearer = legs.bearer_leg.as_ref().and_then(|b| {
+        let bearer = legs.ue.bearer_leg.as_ref().and_then(|b| {
             self.entries
                 .iter()
                 .find(|e| e.entry.frame == b.request_frame && e.gtp_sequence.is_some())
@@ -240,7 +240,7 @@ impl<'a> Ladder<'a> {
         let mut nodes = Vec::new();
         if let Some(legs) = &call.volte {
             let signals = log.messages_of(legs);
-            nodes = ladder_nodes(call, &signals, legs.ue_ip);
+            nodes = ladder_nodes(call, &signals, legs.ue.ue_ip);
             messages.extend(signals.iter().map(|s| (s.protocol, &s.entry)));
         }
         messages.sort_by_key(|(_, e)| (e.time, e.frame));

@@ -13,6 +13,7 @@
 
 use crate::time::PacketTime;
 use serde::Serialize;
+use smallvec::SmallVec;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
@@ -41,23 +42,24 @@ pub struct Bearer {
     /// Guaranteed bit rate downlink, kbit/s.
     pub gbr_dl_kbps: Option<u64>,
     /// TEIDs of the bearer's F-TEIDs (request and response), at most
-    /// [`MAX_BEARER_TEIDS`].
-    pub teids: Vec<u32>,
+    /// [`MAX_BEARER_TEIDS`] (four kept inline: a subscriber's lists are short,
+    /// and a heap block for each cost more than the list).
+    pub teids: SmallVec<[u32; 4]>,
 }
 
 /// What is known of one subscriber.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Subscriber {
     /// IMSI digits.
-    pub imsi: String,
+    pub imsi: Box<str>,
     /// MSISDN digits, when seen.
-    pub msisdn: Option<String>,
+    pub msisdn: Option<Box<str>>,
     /// UE addresses (PAA, Framed-IP-Address), at most [`MAX_UE_IPS`].
-    pub ue_ips: Vec<IpAddr>,
+    pub ue_ips: SmallVec<[IpAddr; 1]>,
     /// Bearers, at most [`MAX_BEARERS`].
     pub bearers: Vec<Bearer>,
     /// Control-plane TEIDs (sender F-TEIDs of Create Session).
-    pub control_teids: Vec<u32>,
+    pub control_teids: SmallVec<[u32; 4]>,
     /// Last time it was seen.
     #[serde(skip)]
     pub last_seen: PacketTime,
@@ -89,7 +91,7 @@ pub struct SubscriberTable {
     idle_ns: i64,
     next_id: u64,
     subscribers: HashMap<u64, Subscriber, foldhash::fast::RandomState>,
-    by_imsi: HashMap<String, u64, foldhash::fast::RandomState>,
+    by_imsi: HashMap<Box<str>, u64, foldhash::fast::RandomState>,
     by_ip: HashMap<IpAddr, u64, foldhash::fast::RandomState>,
     by_teid: HashMap<u32, u64, foldhash::fast::RandomState>,
     /// (seen at, id) in the order of the touches: eviction and aging order.
@@ -148,15 +150,15 @@ impl SubscriberTable {
                 self.subscribers.insert(
                     id,
                     Subscriber {
-                        imsi: imsi.to_owned(),
+                        imsi: Box::from(imsi),
                         msisdn: None,
-                        ue_ips: Vec::new(),
+                        ue_ips: SmallVec::new(),
                         bearers: Vec::new(),
-                        control_teids: Vec::new(),
+                        control_teids: SmallVec::new(),
                         last_seen: now,
                     },
                 );
-                self.by_imsi.insert(imsi.to_owned(), id);
+                self.by_imsi.insert(Box::from(imsi), id);
                 self.recency.push_back((now, id));
                 self.counters.created += 1;
                 id
@@ -201,7 +203,7 @@ impl SubscriberTable {
     pub fn set_msisdn(&mut self, SubscriberId(id): SubscriberId, msisdn: &str) {
         if let Some(sub) = self.subscribers.get_mut(&id) {
             if sub.msisdn.as_deref() != Some(msisdn) {
-                sub.msisdn = Some(msisdn.to_owned());
+                sub.msisdn = Some(Box::from(msisdn));
             }
         }
     }
@@ -217,7 +219,7 @@ impl SubscriberTable {
                 self.counters.items_dropped += 1;
                 return;
             }
-            push_exact(&mut sub.ue_ips, ip);
+            sub.ue_ips.push(ip);
         }
         if let Some(old) = self.by_ip.insert(ip, id) {
             if old != id {
@@ -238,7 +240,7 @@ impl SubscriberTable {
                 self.counters.items_dropped += 1;
                 return;
             }
-            push_exact(&mut sub.control_teids, teid);
+            sub.control_teids.push(teid);
         }
         self.by_teid.insert(teid, id);
     }
@@ -282,7 +284,7 @@ impl SubscriberTable {
                 self.counters.items_dropped += 1;
                 continue;
             }
-            push_exact(&mut b.teids, t);
+            b.teids.push(t);
         }
     }
 
@@ -380,11 +382,11 @@ mod tests {
                 qci: Some(1),
                 gbr_ul_kbps: Some(128),
                 gbr_dl_kbps: Some(128),
-                teids: vec![0x21, 0x11],
+                teids: [0x21, 0x11].into_iter().collect(),
             },
         );
         let s = table.by_ue_ip(ip(2)).expect("by ip");
-        assert_eq!(s.imsi, "001011234567895");
+        assert_eq!(&*s.imsi, "001011234567895");
         assert_eq!(s.msisdn.as_deref(), Some("0198765432100"));
         assert_eq!(table.by_teid(0x11).map(|s| &s.imsi), Some(&s.imsi));
         assert_eq!(table.by_imsi("001011234567895").unwrap().bearers.len(), 1);
@@ -456,7 +458,7 @@ mod tests {
         table.add_ue_ip(one, ip(9));
         let two = table.touch(t(1), "2");
         table.add_ue_ip(two, ip(9));
-        assert_eq!(table.by_ue_ip(ip(9)).unwrap().imsi, "2");
+        assert_eq!(&*table.by_ue_ip(ip(9)).unwrap().imsi, "2");
         assert!(table.by_imsi("1").unwrap().ue_ips.is_empty());
     }
 }

@@ -57,6 +57,22 @@ pub struct RxLeg {
     pub media_components: usize,
     /// AF-Charging-Identifier (the ICID), when sent.
     pub af_charging_identifier: Option<String>,
+    /// The P-CSCF ending the session (STR/STA), when seen.
+    pub termination: Option<RxTermination>,
+}
+
+/// The end of an Rx session: Session-Termination-Request and its answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RxTermination {
+    /// Frame of the STR.
+    pub request_frame: u64,
+    /// STR → STA, ms.
+    pub str_to_sta_ms: Option<f64>,
+    /// Result-Code of the STA.
+    pub result_code: Option<u32>,
+    /// Termination-Cause of the STR (RFC 6733 §8.15; 1 is a logout, the
+    /// usual end of a call).
+    pub termination_cause: Option<u32>,
 }
 
 /// The Gx leg: the PCRF pushing (RAR) or answering (CCA) the voice rule.
@@ -102,6 +118,19 @@ pub struct BearerLeg {
     pub uplink_teids: Vec<u32>,
     /// Downlink TEIDs (F-TEIDs of the response).
     pub downlink_teids: Vec<u32>,
+    /// The bearer's removal (Delete Bearer), when seen.
+    pub deletion: Option<BearerDeletion>,
+}
+
+/// The removal of a dedicated bearer: Delete Bearer Request and Response.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct BearerDeletion {
+    /// Frame of the Delete Bearer Request.
+    pub request_frame: u64,
+    /// Delete Bearer Request → Response, ms.
+    pub request_to_response_ms: Option<f64>,
+    /// Cause of the response (the bearer context's, else top level).
+    pub cause: Option<u8>,
 }
 
 /// One RTP stream of the call carried in GTP-U.
@@ -147,22 +176,12 @@ impl RtpLeg {
 /// The legs of one VoLTE call.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct VolteLegs {
-    /// IMSI of the UE.
-    pub imsi: Option<String>,
-    /// MSISDN of the UE.
-    pub msisdn: Option<String>,
-    /// UE address the legs were joined on.
-    pub ue_ip: Option<IpAddr>,
+    /// The call's UE and its legs (the caller's when both ends are UEs and
+    /// the first found).
+    #[serde(flatten)]
+    pub ue: UeLegs,
     /// ICID (P-Charging-Vector).
     pub icid: Option<String>,
-    /// Rx leg.
-    pub rx_leg: Option<RxLeg>,
-    /// Gx leg.
-    pub gx_leg: Option<GxLeg>,
-    /// Dedicated bearer leg.
-    pub bearer_leg: Option<BearerLeg>,
-    /// Media inside GTP-U.
-    pub rtp_leg: Option<RtpLeg>,
     /// VoLTE state.
     pub state: VolteState,
     /// The leg that failed: `rx`, `gx`, `bearer`, `sip`.
@@ -171,22 +190,70 @@ pub struct VolteLegs {
     /// call: `Rx AAA 5065`, `Create Bearer cause 73`, `SIP 503 Service
     /// Unavailable (Q.850 34)`, `CANCEL from the caller`, `BYE from the callee`.
     pub state_reason: Option<String>,
+    /// The other end's legs, when it is a VoLTE UE seen in the same capture
+    /// too (a call between two UEs of one core: each has its Rx session,
+    /// Gx rule and dedicated bearer).
+    pub remote_ue: Option<Box<UeLegs>>,
+}
+
+/// The legs of one UE of a call.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct UeLegs {
+    /// IMSI of the UE.
+    pub imsi: Option<String>,
+    /// MSISDN of the UE.
+    pub msisdn: Option<String>,
+    /// UE address the legs were joined on.
+    pub ue_ip: Option<IpAddr>,
+    /// Rx leg.
+    pub rx_leg: Option<RxLeg>,
+    /// Gx leg.
+    pub gx_leg: Option<GxLeg>,
+    /// Dedicated bearer leg.
+    pub bearer_leg: Option<BearerLeg>,
+    /// Media inside GTP-U.
+    pub rtp_leg: Option<RtpLeg>,
+}
+
+/// The policy or bearer leg that failed among one UE's, and why.
+fn leg_failure(
+    rx: Option<&RxLeg>,
+    gx: Option<&GxLeg>,
+    bearer: Option<&BearerLeg>,
+) -> Option<(&'static str, String)> {
+    let bad = |c: Option<u32>| c.is_some_and(|c| c != DIAMETER_SUCCESS);
+    let code = |c: Option<u32>| c.map_or_else(|| "without a result".to_owned(), |c| c.to_string());
+    if let Some(l) = rx.filter(|l| bad(l.result_code)) {
+        return Some(("rx", format!("Rx AAA {}", code(l.result_code))));
+    }
+    if let Some(l) = gx.filter(|l| bad(l.result_code)) {
+        let answer = if l.command == "rar" { "RAA" } else { "CCA" };
+        return Some(("gx", format!("Gx {answer} {}", code(l.result_code))));
+    }
+    let cause = bearer
+        .and_then(|b| b.cause)
+        .filter(|c| *c != GTP_REQUEST_ACCEPTED)?;
+    Some(("bearer", format!("Create Bearer cause {cause}")))
 }
 
 impl VolteLegs {
-    /// Decides `failed_leg` and `state` from the legs and the SIP call.
+    /// Decides `failed_leg` and `state` from the legs (this UE's first,
+    /// then the remote UE's) and the SIP call.
     pub fn settle(&mut self, record: &CallRecord) {
-        let bad = |c: Option<u32>| c.is_some_and(|c| c != DIAMETER_SUCCESS);
-        self.failed_leg = if self.rx_leg.as_ref().is_some_and(|l| bad(l.result_code)) {
-            Some("rx")
-        } else if self.gx_leg.as_ref().is_some_and(|l| bad(l.result_code)) {
-            Some("gx")
-        } else if self
-            .bearer_leg
-            .as_ref()
-            .is_some_and(|b| b.cause.is_some_and(|c| c != GTP_REQUEST_ACCEPTED))
-        {
-            Some("bearer")
+        let failure = leg_failure(
+            self.ue.rx_leg.as_ref(),
+            self.ue.gx_leg.as_ref(),
+            self.ue.bearer_leg.as_ref(),
+        )
+        .or_else(|| {
+            let r = self.remote_ue.as_deref()?;
+            let (leg, why) =
+                leg_failure(r.rx_leg.as_ref(), r.gx_leg.as_ref(), r.bearer_leg.as_ref())?;
+            Some((leg, format!("{why} (remote UE)")))
+        });
+        let (leg_failed, leg_reason) = failure.unzip();
+        self.failed_leg = if leg_failed.is_some() {
+            leg_failed
         } else if record.outcome != Outcome::Cancelled
             && record.call.final_code.is_some_and(|c| c >= 400)
         {
@@ -213,7 +280,10 @@ impl VolteLegs {
                 CallState::Cancelled => VolteState::Cancelled,
             }
         };
-        self.state_reason = self.reason(record);
+        self.state_reason = match (self.state, leg_reason) {
+            (VolteState::Failed, Some(why)) => Some(why),
+            _ => self.reason(record),
+        };
     }
 
     fn reason(&self, record: &CallRecord) -> Option<String> {
@@ -223,24 +293,9 @@ impl VolteLegs {
             Some(Side::Callee) => " from the callee",
             None => "",
         };
-        let code =
-            |c: Option<u32>| c.map_or_else(|| "without a result".to_owned(), |c| c.to_string());
-        match (self.state, self.failed_leg) {
-            (VolteState::Cancelled, _) => Some(format!("CANCEL{}", side(call.hangup_by))),
-            (VolteState::Failed, Some("rx")) => self
-                .rx_leg
-                .as_ref()
-                .map(|l| format!("Rx AAA {}", code(l.result_code))),
-            (VolteState::Failed, Some("gx")) => self.gx_leg.as_ref().map(|l| {
-                let answer = if l.command == "rar" { "RAA" } else { "CCA" };
-                format!("Gx {answer} {}", code(l.result_code))
-            }),
-            (VolteState::Failed, Some("bearer")) => self
-                .bearer_leg
-                .as_ref()
-                .and_then(|b| b.cause)
-                .map(|c| format!("Create Bearer cause {c}")),
-            (VolteState::Failed, _) => call.final_code.map(|c| {
+        match self.state {
+            VolteState::Cancelled => Some(format!("CANCEL{}", side(call.hangup_by))),
+            VolteState::Failed => call.final_code.map(|c| {
                 let mut r = format!("SIP {c}");
                 if let Some(phrase) = call.final_reason().filter(|p| !p.is_empty()) {
                     r.push(' ');
@@ -251,7 +306,7 @@ impl VolteLegs {
                 }
                 r
             }),
-            (VolteState::Completed | VolteState::Terminating, _) => {
+            VolteState::Completed | VolteState::Terminating => {
                 Some(format!("BYE{}", side(call.hangup_by)))
             }
             _ => None,
@@ -289,11 +344,12 @@ impl VolteMetrics {
             post_dial_delay_ms: record.pdd_ms(),
             answer_delay_ms: record.answer_delay_ms(),
             bearer_setup_time_ms: legs
+                .ue
                 .bearer_leg
                 .as_ref()
                 .and_then(|b| b.request_to_response_ms),
-            rx_authorization_time_ms: legs.rx_leg.as_ref().and_then(|l| l.aar_to_aaa_ms),
-            gx_policy_time_ms: legs.gx_leg.as_ref().and_then(|l| l.latency_ms),
+            rx_authorization_time_ms: legs.ue.rx_leg.as_ref().and_then(|l| l.aar_to_aaa_ms),
+            gx_policy_time_ms: legs.ue.gx_leg.as_ref().and_then(|l| l.latency_ms),
             total_call_duration_ms: record
                 .end_time
                 .map(|e| e.millis_since(record.call.invite_time)),

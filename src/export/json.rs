@@ -345,6 +345,8 @@ struct VolteLine<'a> {
     gx_leg: Option<&'a crate::call::volte::GxLeg>,
     bearer_leg: Option<&'a crate::call::volte::BearerLeg>,
     rtp_leg: Option<&'a crate::call::volte::RtpLeg>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote_ue: Option<&'a crate::call::volte::UeLegs>,
     metrics: crate::call::VolteMetrics,
 }
 
@@ -358,9 +360,9 @@ struct SipLeg<'a> {
 fn volte_line(r: &CallRecord) -> Option<VolteLine<'_>> {
     let legs = r.volte.as_ref()?;
     Some(VolteLine {
-        imsi: legs.imsi.as_deref(),
-        msisdn: legs.msisdn.as_deref(),
-        ue_ip: legs.ue_ip.map(|ip| ip.to_string()),
+        imsi: legs.ue.imsi.as_deref(),
+        msisdn: legs.ue.msisdn.as_deref(),
+        ue_ip: legs.ue.ue_ip.map(|ip| ip.to_string()),
         volte_state: legs.state,
         failed_leg: legs.failed_leg,
         state_reason: legs.state_reason.as_deref(),
@@ -368,10 +370,11 @@ fn volte_line(r: &CallRecord) -> Option<VolteLine<'_>> {
             call_id: &r.call.call_id,
             icid: r.call.icid.as_deref(),
         },
-        rx_leg: legs.rx_leg.as_ref(),
-        gx_leg: legs.gx_leg.as_ref(),
-        bearer_leg: legs.bearer_leg.as_ref(),
-        rtp_leg: legs.rtp_leg.as_ref(),
+        rx_leg: legs.ue.rx_leg.as_ref(),
+        gx_leg: legs.ue.gx_leg.as_ref(),
+        bearer_leg: legs.ue.bearer_leg.as_ref(),
+        rtp_leg: legs.ue.rtp_leg.as_ref(),
+        remote_ue: legs.remote_ue.as_deref(),
         metrics: crate::call::VolteMetrics::of(r)?,
     })
 }

@@ -496,20 +496,20 @@ impl RowContext {
             quality: r.quality.unwrap_or_default().to_owned(),
             diagnosis: r.diagnosis.iter().map(|d| (*d).to_owned()).collect(),
             icid: text(c.icid()),
-            imsi: text(volte.and_then(|v| v.imsi.as_deref())),
-            msisdn: text(volte.and_then(|v| v.msisdn.as_deref())),
-            ue_ip: volte.and_then(|v| v.ue_ip).map(ipv6),
+            imsi: text(volte.and_then(|v| v.ue.imsi.as_deref())),
+            msisdn: text(volte.and_then(|v| v.ue.msisdn.as_deref())),
+            ue_ip: volte.and_then(|v| v.ue.ue_ip).map(ipv6),
             volte_state: volte.map(|v| enum_label(&v.state)).unwrap_or_default(),
             failed_leg: text(volte.and_then(|v| v.failed_leg)),
             state_reason: text(volte.and_then(|v| v.state_reason.as_deref())),
             rx_session_id: text(
-                volte.and_then(|v| v.rx_leg.as_ref().map(|l| l.session_id.as_str())),
+                volte.and_then(|v| v.ue.rx_leg.as_ref().map(|l| l.session_id.as_str())),
             ),
             gx_session_id: text(
-                volte.and_then(|v| v.gx_leg.as_ref().map(|l| l.session_id.as_str())),
+                volte.and_then(|v| v.ue.gx_leg.as_ref().map(|l| l.session_id.as_str())),
             ),
             bearer_teid: volte
-                .and_then(|v| v.bearer_leg.as_ref())
+                .and_then(|v| v.ue.bearer_leg.as_ref())
                 .and_then(|b| b.uplink_teids.first().or(b.downlink_teids.first()).copied()),
             rx_authorization_ms: metrics.as_ref().and_then(|m| m.rx_authorization_time_ms),
             gx_policy_ms: metrics.as_ref().and_then(|m| m.gx_policy_time_ms),
@@ -517,10 +517,11 @@ impl RowContext {
             volte_legs: volte
                 .and_then(|v| {
                     serde_json::to_string(&serde_json::json!({
-                        "rx_leg": v.rx_leg,
-                        "gx_leg": v.gx_leg,
-                        "bearer_leg": v.bearer_leg,
-                        "rtp_leg": v.rtp_leg,
+                        "rx_leg": v.ue.rx_leg,
+                        "gx_leg": v.ue.gx_leg,
+                        "bearer_leg": v.ue.bearer_leg,
+                        "rtp_leg": v.ue.rtp_leg,
+                        "remote_ue": v.remote_ue,
                         "metrics": metrics,
                     }))
                     .ok()

@@ -139,21 +139,21 @@ fn write_volte_summary(out: &mut dyn Write, calls: &[CallRecord]) -> io::Result<
             "bearer setup",
             volte
                 .iter()
-                .filter_map(|(_, v)| v.bearer_leg.as_ref()?.request_to_response_ms)
+                .filter_map(|(_, v)| v.ue.bearer_leg.as_ref()?.request_to_response_ms)
                 .collect(),
         ),
         (
             "Rx authorisation",
             volte
                 .iter()
-                .filter_map(|(_, v)| v.rx_leg.as_ref()?.aar_to_aaa_ms)
+                .filter_map(|(_, v)| v.ue.rx_leg.as_ref()?.aar_to_aaa_ms)
                 .collect(),
         ),
         (
             "Gx policy",
             volte
                 .iter()
-                .filter_map(|(_, v)| v.gx_leg.as_ref()?.latency_ms)
+                .filter_map(|(_, v)| v.ue.gx_leg.as_ref()?.latency_ms)
                 .collect(),
         ),
     ];

@@ -39,7 +39,9 @@ Create Bearer Request/Response of the dedicated bearer (cause of the response; n
 request was sent); failed_leg: the first leg that failed, in the order rx, gx, bearer, sip \
 (a final SIP response >= 400), else null; setup_ms: INVITE to 200 OK, null when not answered. \
 Media: rtp_uplink/rtp_downlink packets inside GTP-U with the dedicated bearer's TEIDs \
-(uplink to the SGW's S1-U TEID, downlink to the eNodeB's).";
+(uplink to the SGW's S1-U TEID, downlink to the eNodeB's). At the end of the call: \
+rx_str_to_sta_ms, the P-CSCF's STR/STA (null when the AAR was refused); bearer_delete_ms, the \
+Delete Bearer Request/Response of the dedicated bearer (null when none was accepted).";
 
 /// The truth of one generated VoLTE call.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,6 +88,14 @@ pub struct ExpectedVolteCall {
     pub rtp_uplink: u64,
     /// RTP packets network → UE inside GTP-U.
     pub rtp_downlink: u64,
+    /// Rx STR → STA at the end of the call, ms (null when the Rx session
+    /// was refused: nothing to end).
+    #[serde(default)]
+    pub rx_str_to_sta_ms: Option<f64>,
+    /// Delete Bearer Request → Response at the end of the call, ms (null
+    /// without an accepted dedicated bearer).
+    #[serde(default)]
+    pub bearer_delete_ms: Option<f64>,
 }
 
 /// Where a call fails.
@@ -217,6 +227,10 @@ enum Kind {
     RtpDown,
     Bye,
     ByeOk,
+    Str,
+    Sta,
+    Dbr,
+    DbResp,
 }
 
 impl Call {
@@ -362,6 +376,7 @@ impl Call {
         if self.fail == Fail::Gx {
             push(self.ack - 2_000, Kind::Fail, 0);
             push(self.ack, Kind::Ack, 0);
+            self.release(self.ack, &mut push);
             return;
         }
         push(self.cbr, Kind::Cbr, 0);
@@ -369,6 +384,7 @@ impl Call {
         if self.fail != Fail::None {
             push(self.ack - 2_000, Kind::Fail, 0);
             push(self.ack, Kind::Ack, 0);
+            self.release(self.ack, &mut push);
             return;
         }
         push(self.ringing, Kind::Ringing, 0);
@@ -381,6 +397,34 @@ impl Call {
         }
         push(self.bye, Kind::Bye, 0);
         push(self.bye_ok, Kind::ByeOk, 0);
+        self.release(self.bye_ok, &mut push);
+    }
+
+    /// The end of a call's policy and bearer once its dialog ended at
+    /// `end`: the P-CSCF's STR (the Rx session exists: its AAR was
+    /// accepted), then the Delete Bearer of an accepted dedicated bearer.
+    /// Latencies follow from the set-up's, drawing nothing from the random
+    /// stream (the calls' other frames stay as they were).
+    fn release(&self, end: i64, push: &mut impl FnMut(i64, Kind, u32)) {
+        if let Some(lat) = self.str_lat() {
+            push(end + 1_000, Kind::Str, 0);
+            push(end + 1_000 + lat, Kind::Sta, 0);
+        }
+        if let Some(lat) = self.delete_lat() {
+            push(end + 3_000, Kind::Dbr, 0);
+            push(end + 3_000 + lat, Kind::DbResp, 0);
+        }
+    }
+
+    /// STR → STA, µs, when the call's Rx session was accepted.
+    fn str_lat(&self) -> Option<i64> {
+        (self.fail != Fail::Rx).then_some(self.rx_lat / 2 + 300)
+    }
+
+    /// Delete Bearer Request → Response, µs, when its dedicated bearer was
+    /// accepted.
+    fn delete_lat(&self) -> Option<i64> {
+        matches!(self.fail, Fail::None | Fail::Sip).then_some(self.bearer_lat + 500)
     }
 
     fn truth(&self) -> ExpectedVolteCall {
@@ -410,6 +454,8 @@ impl Call {
             setup_ms: (self.fail == Fail::None).then(|| ms(self.answer - self.invite)),
             rtp_uplink: u64::from(self.media_packets),
             rtp_downlink: u64::from(self.media_packets),
+            rx_str_to_sta_ms: self.str_lat().map(ms),
+            bearer_delete_ms: self.delete_lat().map(ms),
         }
     }
 
@@ -567,6 +613,24 @@ fn create_bearer_response(c: &Call) -> Vec<u8> {
     }
     ie(&mut b, 93, 0, &ctx);
     gtpv2(96, c.sgw_teid, seq_of(c, 2), &b)
+}
+
+/// Delete Bearer Request: the bearer the Create Bearer set up (EBI 6),
+/// named in the EPS Bearer IDs IE (EBI, instance 1).
+fn delete_bearer_request(c: &Call) -> Vec<u8> {
+    let mut b = Vec::new();
+    ie(&mut b, 73, 1, &[6]);
+    gtpv2(99, c.mme_teid, seq_of(c, 3), &b)
+}
+
+fn delete_bearer_response(c: &Call) -> Vec<u8> {
+    let mut b = Vec::new();
+    cause(&mut b, CAUSE_ACCEPTED);
+    let mut ctx = Vec::new();
+    ie(&mut ctx, 73, 0, &[6]);
+    cause(&mut ctx, CAUSE_ACCEPTED);
+    ie(&mut b, 93, 0, &ctx);
+    gtpv2(100, c.sgw_teid, seq_of(c, 3), &b)
 }
 
 fn seq_of(c: &Call, k: u32) -> u32 {
@@ -729,6 +793,26 @@ fn rar(c: &Call) -> Vec<u8> {
     avp(&mut install, 1003, V, &def);
     avp(&mut b, 1001, V, &install);
     diameter(true, 258, APP_GX, hbh(c, 2), &b)
+}
+
+/// Session-Termination-Request (TS 29.214 §5.6.4): Termination-Cause
+/// DIAMETER_LOGOUT (1).
+fn str_request(c: &Call) -> Vec<u8> {
+    let mut b = Vec::new();
+    avp(&mut b, 263, None, rx_session(c).as_bytes());
+    avp_u32(&mut b, 258, None, APP_RX);
+    origin(&mut b, "pcscf.ims.example");
+    avp(&mut b, 283, None, b"epc.example");
+    avp_u32(&mut b, 295, None, 1);
+    diameter(true, 275, APP_RX, hbh(c, 3), &b)
+}
+
+fn sta(c: &Call) -> Vec<u8> {
+    let mut b = Vec::new();
+    avp(&mut b, 263, None, rx_session(c).as_bytes());
+    origin(&mut b, "pcrf.epc.example");
+    avp_u32(&mut b, 268, None, DIAMETER_SUCCESS);
+    diameter(false, 275, APP_RX, hbh(c, 3), &b)
 }
 
 fn raa(c: &Call) -> Vec<u8> {
@@ -917,6 +1001,10 @@ fn write_calls<W: Write>(
             Kind::CsResp => w.write_udp(t, sgw, mme, &create_session_response(c))?,
             Kind::Cbr => w.write_udp(t, sgw, mme, &create_bearer_request(c))?,
             Kind::CbResp => w.write_udp(t, mme, sgw, &create_bearer_response(c))?,
+            Kind::Dbr => w.write_udp(t, sgw, mme, &delete_bearer_request(c))?,
+            Kind::DbResp => w.write_udp(t, mme, sgw, &delete_bearer_response(c))?,
+            Kind::Str => rx.send(&mut w, t, true, &str_request(c))?,
+            Kind::Sta => rx.send(&mut w, t, false, &sta(c))?,
             Kind::Ccr => gx.send(&mut w, t, true, &ccr(c))?,
             Kind::Cca => gx.send(&mut w, t, false, &cca(c))?,
             Kind::Rar => gx.send(&mut w, t, false, &rar(c))?,
@@ -992,10 +1080,17 @@ fn write_calls<W: Write>(
             }
         }
         match e.kind {
-            Kind::Csr | Kind::CsResp | Kind::Cbr | Kind::CbResp => n.gtpv2 += 1,
-            Kind::Ccr | Kind::Cca | Kind::Rar | Kind::Raa | Kind::Aar | Kind::Aaa => {
-                n.diameter += 1
+            Kind::Csr | Kind::CsResp | Kind::Cbr | Kind::CbResp | Kind::Dbr | Kind::DbResp => {
+                n.gtpv2 += 1
             }
+            Kind::Ccr
+            | Kind::Cca
+            | Kind::Rar
+            | Kind::Raa
+            | Kind::Aar
+            | Kind::Aaa
+            | Kind::Str
+            | Kind::Sta => n.diameter += 1,
             Kind::RtpUp | Kind::RtpDown => n.rtp += 1,
             _ => n.sip += 1,
         }

@@ -176,6 +176,8 @@ pub struct Message {
     pub specific_actions: Vec<u32>,
     /// Abort-Cause.
     pub abort_cause: Option<u32>,
+    /// Termination-Cause (RFC 6733 §8.15: 1 logout, 4 administrative, ...).
+    pub termination_cause: Option<u32>,
     /// Event-Triggers.
     pub event_triggers: Vec<u32>,
     /// Media-Component-Descriptions (Rx).
@@ -354,6 +356,9 @@ impl Message {
                 }
             }
             (None, k) if k == tgpp(code::V3_ABORT_CAUSE) => self.abort_cause = self.u32(&avp),
+            (None, k) if k == ietf(code::TERMINATION_CAUSE) => {
+                self.termination_cause = self.u32(&avp)
+            }
             (None, k) if k == tgpp(code::V3_EVENT_TRIGGER) => {
                 if let Some(v) = self.u32(&avp) {
                     let pushed = push_capped(&mut self.event_triggers, v);

@@ -517,6 +517,9 @@ pub struct MessageSummary {
     pub ue_ipv6: Option<(Ipv6Addr, u8)>,
     /// Top-level (sender) F-TEIDs.
     pub fteids: Vec<Fteid>,
+    /// Top-level EPS Bearer IDs (instance 1: the bearers a Delete Bearer
+    /// Request removes), at most [`MAX_BEARERS`].
+    pub ebis: Vec<u8>,
     /// Bearer contexts.
     pub bearers: Vec<BearerContext>,
     /// IEs read: top-level ones and bearer context members.
@@ -581,6 +584,7 @@ pub fn summarize(msg: &Packet<&[u8]>) -> MessageSummary {
         ue_ipv4: None,
         ue_ipv6: None,
         fteids: Vec::new(),
+        ebis: Vec::new(),
         bearers: Vec::new(),
         ie_count: 0,
         anomalies: Vec::new(),
@@ -661,6 +665,13 @@ fn top_level(s: &mut MessageSummary, ie: &Ie<'_>) -> Result<(), Error> {
             Ok(())
         }
         IeType::Fteid => push_fteid(&mut s.fteids, ie),
+        IeType::Ebi if ie.instance == 1 => {
+            if s.ebis.len() >= MAX_BEARERS {
+                return Err(Error::TooManyItems);
+            }
+            s.ebis.push(ie::ebi(v)?);
+            Ok(())
+        }
         IeType::BearerContext => {
             if s.bearers.len() >= MAX_BEARERS {
                 return Err(Error::TooManyItems);
