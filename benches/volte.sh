@@ -28,7 +28,7 @@ OUT=bench-out
 need taskset "install util-linux"
 [ -x /usr/bin/time ] || { echo "volte.sh: /usr/bin/time not found; install GNU time" >&2; exit 2; }
 
-generated_capture "volte-$CALLS" "volte-bulk-held-20s $SEED $CALLS" "$CALLS calls, seed $SEED" \
+generated_capture "volte-$CALLS" "volte-bulk-held-20s-released $SEED $CALLS" "$CALLS calls, seed $SEED" \
     --scenario volte-bulk --seed "$SEED" --calls "$CALLS"
 frames=$FRAMES
 size=$(stat -c %s "$PCAP")

@@ -408,9 +408,80 @@ impl<T> Log<T> {
     }
 }
 
-/// The sequence numbers under one index key: most keys have one or two, kept
-/// inline (a heap block per key was a fifth of the correlator's memory).
-type Seqs = SmallVec<[u64; 2]>;
+/// The sequence numbers under one index key, oldest first. Most keys have
+/// one, kept in the entry itself (16 bytes: an inline pair cost 24, and a
+/// heap block per key was a fifth of the correlator's memory); a key with
+/// more moves them to the heap.
+#[derive(Debug)]
+enum Seqs {
+    One(u64),
+    // Boxed on purpose: a bare Vec would make every entry 24 bytes for the
+    // few keys that have more than one.
+    #[allow(clippy::box_collection)]
+    Many(Box<Vec<u64>>),
+}
+
+impl Seqs {
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            Seqs::One(s) => std::slice::from_ref(s),
+            Seqs::Many(v) => v,
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    fn iter(&self) -> std::slice::Iter<'_, u64> {
+        self.as_slice().iter()
+    }
+
+    /// Adds `seq` (not twice in a row), dropping the oldest past
+    /// [`MAX_PER_KEY`] (counted in `overflow`).
+    fn push(&mut self, seq: u64, overflow: &mut u64) {
+        match self {
+            Seqs::One(s) if *s == seq => {}
+            Seqs::One(s) => *self = Seqs::Many(Box::new(vec![*s, seq])),
+            Seqs::Many(v) if v.last() == Some(&seq) => {}
+            Seqs::Many(v) => {
+                if v.len() >= MAX_PER_KEY {
+                    v.remove(0);
+                    *overflow += 1;
+                }
+                v.push(seq);
+            }
+        }
+    }
+
+    /// Removes `seq`; whether none is left.
+    fn remove(&mut self, seq: u64) -> bool {
+        match self {
+            Seqs::One(s) => *s == seq,
+            Seqs::Many(v) => {
+                v.retain(|s| *s != seq);
+                match v.as_slice() {
+                    [] => true,
+                    [one] => {
+                        *self = Seqs::One(*one);
+                        false
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Seqs {
+    type Item = &'a u64;
+    type IntoIter = std::slice::Iter<'a, u64>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
 
 /// An index from a key to the sequence numbers of a [`Log`].
 type Index<K> = HashMap<K, Seqs, foldhash::fast::RandomState>;
@@ -449,23 +520,17 @@ impl StrIndex {
 }
 
 fn index_add<K: Hash + Eq>(index: &mut Index<K>, key: K, seq: u64, overflow: &mut u64) {
-    let v = index.entry(key).or_default();
-    if v.last() == Some(&seq) {
-        return;
+    match index.entry(key) {
+        std::collections::hash_map::Entry::Vacant(e) => {
+            e.insert(Seqs::One(seq));
+        }
+        std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(seq, overflow),
     }
-    if v.len() >= MAX_PER_KEY {
-        v.remove(0);
-        *overflow += 1;
-    }
-    v.push(seq);
 }
 
 fn index_remove<K: Hash + Eq>(index: &mut Index<K>, key: &K, seq: u64) {
-    if let Some(v) = index.get_mut(key) {
-        v.retain(|s| *s != seq);
-        if v.is_empty() {
-            index.remove(key);
-        }
+    if index.get_mut(key).is_some_and(|v| v.remove(seq)) {
+        index.remove(key);
     }
 }
 
