@@ -1294,7 +1294,7 @@ impl Correlator {
             if outside && !record.diagnosis.contains(&MEDIA_OUTSIDE_BEARER) {
                 record.diagnosis.push(MEDIA_OUTSIDE_BEARER);
             }
-            record.volte = Some(legs);
+            record.volte = Some(Box::new(legs));
         }
     }
 
