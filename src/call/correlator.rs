@@ -1,13 +1,16 @@
 //! The VoLTE correlator: DIAMETER Rx/Gx exchanges, GTPv2-C procedures and
-//! subscribers, joined to SIP calls at the end of a run.
+//! subscribers, joined to SIP calls as they close.
 //!
 //! [`Correlator`] is fed in capture order (time is a parameter) with decoded
 //! DIAMETER messages ([`Correlator::handle_diameter`]) and GTPv2-C summaries
 //! ([`Correlator::handle_gtpv2`]). It keeps:
 //! - Rx and Gx exchanges (AAR/AAA, CCR/CCA, RAR/RAA, STR/STA) indexed by
 //!   Session-Id, AF-Charging-Identifier (ICID) and UE IP (Framed-IP-Address);
-//! - GTPv2-C procedures (Create Session, Create/Update/Delete Bearer) with
-//!   request → response latency and cause, indexed by TEID and IMSI;
+//! - the hops of voice bearer set-ups (QCI 1 Create Bearer) with request →
+//!   response latency and cause, linked hop to hop as they come, indexed by
+//!   TEID and IMSI, with the Delete Bearer that removed them; every other
+//!   GTPv2-C procedure (Create Session, ...) only teaches the subscriber
+//!   table when its response comes;
 //! - the [`SubscriberTable`] (IMSI, MSISDN, UE IPs, bearers, TEIDs).
 //!
 //! All of it is bounded ([`CorrelatorLimits`], [`MAX_PER_KEY`]; evictions
@@ -18,7 +21,10 @@
 //! Rx (else UE IP + nearest in time); the call's GTP-U streams' TEIDs → the
 //! QCI 1 Create Bearer (else the UE's subscriber + nearest in time); Gx by
 //! UE IP / IMSI, else the RAR nearest before the bearer request; RTP: the
-//! call's streams inside GTP-U, split by direction from the UE.
+//! call's streams inside GTP-U, split by direction from the UE. When the
+//! other end is a UE with legs of its own, the same join runs again for it
+//! (`remote_ue`), only on what names it. A live probe attaches each call as
+//! it closes; a leg joined to one call is joined to no other.
 
 use super::record::CallRecord;
 use super::subscriber::{Bearer, Subscriber, SubscriberCounters, SubscriberTable};
