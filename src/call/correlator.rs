@@ -794,20 +794,11 @@ impl Correlator {
             self.push_exchange(ex);
             return;
         }
-        let found = self
-            .ex_by_session
-            .candidates(&session_id)
-            .iter()
-            .rev()
-            .copied()
-            .find(|&s| {
-                self.exchanges.get(s).is_some_and(|e| {
-                    *e.session_id == *session_id
-                        && e.command_code == command_code
-                        && !e.answered
-                        && matched.is_none_or(|mm| mm.request_frame == e.request_frame)
-                })
-            });
+        let found = self.latest_of_session(&session_id, |e| {
+            e.command_code == command_code
+                && !e.answered
+                && matched.is_none_or(|mm| mm.request_frame == e.request_frame)
+        });
         let Some(seq) = found else {
             self.counters.diameter_answers_unmatched += 1;
             return;
@@ -839,6 +830,20 @@ impl Correlator {
         }
     }
 
+    /// The newest exchange of the session `session_id` for which `want` holds.
+    fn latest_of_session(&self, session_id: &str, want: impl Fn(&Exchange) -> bool) -> Option<u64> {
+        self.ex_by_session
+            .candidates(session_id)
+            .iter()
+            .rev()
+            .copied()
+            .find(|&s| {
+                self.exchanges
+                    .get(s)
+                    .is_some_and(|e| *e.session_id == *session_id && want(e))
+            })
+    }
+
     /// Keeps an STR, or completes it with its STA, with the AAR of its Rx
     /// session (the latest one). Returns whether there was one: an STR of a
     /// session whose AAR was not seen is kept as an exchange of its own.
@@ -846,27 +851,17 @@ impl Correlator {
         let Some(session_id) = m.session_id.as_deref() else {
             return false;
         };
-        let aar = self
-            .ex_by_session
-            .candidates(session_id)
-            .iter()
-            .rev()
-            .copied()
-            .find(|&s| {
-                self.exchanges.get(s).is_some_and(|e| {
-                    *e.session_id == *session_id
-                        && e.command_code == CMD_AA
-                        && match (&e.end, m.header.request) {
-                            (None, true) => true,
-                            (Some(end), false) => {
-                                !end.answered
-                                    && matched
-                                        .is_none_or(|mm| mm.request_frame == end.request_frame)
-                            }
-                            _ => false,
-                        }
-                })
-            });
+        let aar = self.latest_of_session(session_id, |e| {
+            e.command_code == CMD_AA
+                && match (&e.end, m.header.request) {
+                    (None, true) => true,
+                    (Some(end), false) => {
+                        !end.answered
+                            && matched.is_none_or(|mm| mm.request_frame == end.request_frame)
+                    }
+                    _ => false,
+                }
+        });
         let Some(e) = aar.and_then(|s| self.exchanges.get_mut(s)) else {
             return false;
         };
@@ -1273,23 +1268,12 @@ impl Correlator {
             }
             self.counters.calls_with_legs += 1;
             self.counters.calls_with_remote_ue += u64::from(legs.remote_ue.is_some());
-            let ues = [
-                (
-                    &legs.ue.rx_leg,
-                    &legs.ue.gx_leg,
-                    &legs.ue.bearer_leg,
-                    &legs.ue.rtp_leg,
-                ),
-                match legs.remote_ue.as_deref() {
-                    Some(r) => (&r.rx_leg, &r.gx_leg, &r.bearer_leg, &r.rtp_leg),
-                    None => (&None, &None, &None, &None),
-                },
-            ];
-            for (rx, gx, bearer, rtp) in ues {
-                self.counters.rx_joined += u64::from(rx.is_some());
-                self.counters.gx_joined += u64::from(gx.is_some());
-                self.counters.bearer_joined += u64::from(bearer.is_some());
-                self.counters.rtp_joined += u64::from(rtp.as_ref().is_some_and(RtpLeg::in_bearer));
+            for ue in std::iter::once(&legs.ue).chain(legs.remote_ue.as_deref()) {
+                self.counters.rx_joined += u64::from(ue.rx_leg.is_some());
+                self.counters.gx_joined += u64::from(ue.gx_leg.is_some());
+                self.counters.bearer_joined += u64::from(ue.bearer_leg.is_some());
+                self.counters.rtp_joined +=
+                    u64::from(ue.rtp_leg.as_ref().is_some_and(RtpLeg::in_bearer));
             }
             let outside = legs.ue.bearer_leg.is_some()
                 && legs
@@ -1937,33 +1921,15 @@ mod tests {
     fn gtp(kind: u8, sequence: u32, imsi: Option<&str>, bearer: BearerContext) -> MessageSummary {
         MessageSummary {
             message_type: kind,
-            name: "",
             kind: if kind.is_multiple_of(2) {
                 crate::proto::gtpv2::Kind::Response
             } else {
                 crate::proto::gtpv2::Kind::Request
             },
-            teid: None,
             sequence,
-            cause: None,
             imsi: imsi.map(str::to_owned),
-            msisdn: None,
-            mei: None,
-            apn: None,
-            rat_type: None,
-            serving_network: None,
-            uli: None,
-            recovery: None,
-            ambr: None,
-            pdn_type: None,
-            ue_ipv4: None,
-            ue_ipv6: None,
-            fteids: Vec::new(),
-            ebis: Vec::new(),
             bearers: vec![bearer],
-            ie_count: 0,
-            anomalies: Vec::new(),
-            anomalies_dropped: 0,
+            ..MessageSummary::default()
         }
     }
 

@@ -104,7 +104,7 @@ impl Error {
 }
 
 /// Whether a message asks, answers, or neither (commands, indications).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Kind {
     /// A request: expects a response with its sequence number.
     Request,
@@ -112,6 +112,7 @@ pub enum Kind {
     Response,
     /// Commands, indications, notifications without a named response, and
     /// unknown types.
+    #[default]
     Other,
 }
 
@@ -477,7 +478,7 @@ pub struct BearerContext {
 }
 
 /// What voxprobe keeps of one GTPv2-C message.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct MessageSummary {
     /// Message type code.
     pub message_type: u8,
@@ -570,25 +571,7 @@ pub fn summarize(msg: &Packet<&[u8]>) -> MessageSummary {
         kind: t.kind(),
         teid: msg.teid(),
         sequence: msg.sequence(),
-        cause: None,
-        imsi: None,
-        msisdn: None,
-        mei: None,
-        apn: None,
-        rat_type: None,
-        serving_network: None,
-        uli: None,
-        recovery: None,
-        ambr: None,
-        pdn_type: None,
-        ue_ipv4: None,
-        ue_ipv6: None,
-        fteids: Vec::new(),
-        ebis: Vec::new(),
-        bearers: Vec::new(),
-        ie_count: 0,
-        anomalies: Vec::new(),
-        anomalies_dropped: 0,
+        ..MessageSummary::default()
     };
     // Top-level IEs fill the summary, a bearer context's members its entry.
     // A broken member list costs only the rest of that group: the outer
