@@ -183,20 +183,35 @@ struct Exchange {
     request_time: PacketTime,
     request_frame: u64,
     framed_ip: Option<IpAddr>,
-    imsi: Option<Arc<str>>,
-    af_charging_id: Option<Box<str>>,
     media_components: u16,
-    /// Charging-Rule-Names installed (a boxed slice: no room kept spare).
-    rules: Box<[Box<str>]>,
     qci: Option<u32>,
     answered: bool,
-    latency_ms: Option<f64>,
+    /// The answer was paired by the transaction tracker: `latency_ms` holds
+    /// (a flag beside the others, where an `Option` took 16 bytes).
+    timed: bool,
+    latency_ms: f64,
     result_code: Option<u32>,
     /// Joined to a call.
     joined: bool,
-    /// For an AAR, the STR/STA that ended its Rx session (boxed: most
-    /// exchanges have none).
-    end: Option<Box<SessionEnd>>,
+    /// What only one application's exchanges carry (an exchange of 100
+    /// bytes where one with every field was 152: three per call).
+    detail: ExchangeDetail,
+}
+
+#[derive(Clone, Debug)]
+enum ExchangeDetail {
+    Rx {
+        af_charging_id: Option<Box<str>>,
+        /// For an AAR, the STR/STA that ended its Rx session (boxed: most
+        /// exchanges have none while their call is up).
+        end: Option<Box<SessionEnd>>,
+    },
+    Gx {
+        /// Shared by the exchanges of one session.
+        imsi: Option<Arc<str>>,
+        /// Charging-Rule-Names installed (a boxed slice: no room kept spare).
+        rules: Box<[Box<str>]>,
+    },
 }
 
 /// The Session-Termination exchange of an Rx session, kept with its AAR.
@@ -210,6 +225,38 @@ struct SessionEnd {
 }
 
 impl Exchange {
+    fn latency_ms(&self) -> Option<f64> {
+        self.timed.then_some(self.latency_ms)
+    }
+
+    fn af_charging_id(&self) -> Option<&str> {
+        match &self.detail {
+            ExchangeDetail::Rx { af_charging_id, .. } => af_charging_id.as_deref(),
+            ExchangeDetail::Gx { .. } => None,
+        }
+    }
+
+    fn end(&self) -> Option<&SessionEnd> {
+        match &self.detail {
+            ExchangeDetail::Rx { end, .. } => end.as_deref(),
+            ExchangeDetail::Gx { .. } => None,
+        }
+    }
+
+    fn imsi(&self) -> Option<&Arc<str>> {
+        match &self.detail {
+            ExchangeDetail::Gx { imsi, .. } => imsi.as_ref(),
+            ExchangeDetail::Rx { .. } => None,
+        }
+    }
+
+    fn rules(&self) -> &[Box<str>] {
+        match &self.detail {
+            ExchangeDetail::Gx { rules, .. } => rules,
+            ExchangeDetail::Rx { .. } => &[],
+        }
+    }
+
     /// Counts this exchange as left unjoined, when its kind makes a leg.
     fn count_unjoined(&self, counters: &mut CorrelatorCounters) {
         match (self.joined, self.app, self.command_code) {
@@ -232,8 +279,9 @@ enum ProcedureKind {
 struct ProcBearer {
     ebi: Option<u8>,
     qci: Option<u8>,
-    gbr_ul: Option<u64>,
-    gbr_dl: Option<u64>,
+    /// Guaranteed bit rates, kbit/s (saturated at `u32::MAX`: 4 Tbit/s).
+    gbr_ul: Option<u32>,
+    gbr_dl: Option<u32>,
     request_teids: Teids,
     response_teids: Teids,
     cause: Option<u8>,
@@ -252,16 +300,16 @@ struct Procedure {
     requester: IpAddr,
     responder: IpAddr,
     imsi: Option<Box<str>>,
-    msisdn: Option<Box<str>>,
     control_teids: Teids,
     bearers: SmallVec<[ProcBearer; 1]>,
     answered: bool,
-    latency_ms: Option<f64>,
+    /// Request to response, valid once answered.
+    latency_ms: f64,
     cause: Option<u8>,
     /// The hop before this one (PGW → SGW before SGW → MME), when linked.
-    upstream: Option<u64>,
+    upstream: Option<Seq>,
     /// The hop after this one, when linked.
-    downstream: Option<u64>,
+    downstream: Option<Seq>,
     /// Joined to a call.
     joined: bool,
     /// For a voice bearer hop, its removal (boxed: rarely there while a
@@ -269,7 +317,21 @@ struct Procedure {
     deletion: Option<Box<BearerDeletion>>,
 }
 
+impl PendingRequest {
+    fn new(time: PacketTime, request: &MessageSummary, procedure: Pending) -> Self {
+        PendingRequest {
+            time,
+            msisdn: request.msisdn.as_deref().map(Box::from),
+            procedure,
+        }
+    }
+}
+
 impl Procedure {
+    fn latency_ms(&self) -> Option<f64> {
+        self.answered.then_some(self.latency_ms)
+    }
+
     fn voice_bearer(&self) -> Option<&ProcBearer> {
         self.bearers.iter().find(|b| b.qci == Some(1))
     }
@@ -286,8 +348,17 @@ impl Procedure {
 /// until its response teaches the subscriber table.
 #[derive(Debug)]
 enum Pending {
-    Logged(u64),
+    Logged(Seq),
     Held(Box<Procedure>),
+}
+
+/// A GTPv2-C request waiting for its response, with what only the
+/// subscriber table takes from it (kept here, not in every logged hop).
+#[derive(Debug)]
+struct PendingRequest {
+    time: PacketTime,
+    msisdn: Option<Box<str>>,
+    procedure: Pending,
 }
 
 /// Voice bearer hops looked at for the one a new hop continues: hops follow
@@ -302,6 +373,14 @@ const MAX_TIME_JOIN_CANDIDATES: usize = 64;
 /// Items per block of a [`Log`].
 const LOG_BLOCK: usize = 1024;
 
+/// The sequence number of an item of a [`Log`]: 32 bits, so an index entry
+/// holds three inline. It wraps (after 2^32 items, months on a busy link);
+/// the log finds an item by its distance from the oldest one held, which a
+/// log of at most a few hundred thousand items never confuses: an item
+/// gone is further from the oldest than any held, until 2^32 more come.
+/// Order items by [`Log::position`], not by their numbers.
+type Seq = u32;
+
 /// A bounded, time-ordered log with stable sequence numbers.
 ///
 /// Held in blocks of [`LOG_BLOCK`] items so it grows a block at a time: one
@@ -311,7 +390,7 @@ const LOG_BLOCK: usize = 1024;
 #[derive(Debug)]
 struct Log<T> {
     /// Sequence number of the oldest item held.
-    base: u64,
+    base: Seq,
     blocks: VecDeque<VecDeque<T>>,
     len: usize,
 }
@@ -330,8 +409,8 @@ impl<T> Log<T> {
     fn len(&self) -> usize {
         self.len
     }
-    fn next_seq(&self) -> u64 {
-        self.base + self.len as u64
+    fn next_seq(&self) -> Seq {
+        self.base.wrapping_add(self.len as Seq)
     }
     /// Block and index within it of the item at `position` (0: oldest).
     fn locate(&self, position: usize) -> Option<(usize, usize)> {
@@ -349,14 +428,15 @@ impl<T> Log<T> {
         let (b, i) = self.locate(position)?;
         self.blocks.get(b)?.get(i)
     }
-    fn position(&self, seq: u64) -> Option<usize> {
-        seq.checked_sub(self.base)
-            .and_then(|i| usize::try_from(i).ok())
+    /// Where the item `seq` is (0: oldest), when it is held.
+    fn position(&self, seq: Seq) -> Option<usize> {
+        let position = usize::try_from(seq.wrapping_sub(self.base)).ok()?;
+        (position < self.len).then_some(position)
     }
-    fn get(&self, seq: u64) -> Option<&T> {
+    fn get(&self, seq: Seq) -> Option<&T> {
         self.at(self.position(seq)?)
     }
-    fn get_mut(&mut self, seq: u64) -> Option<&mut T> {
+    fn get_mut(&mut self, seq: Seq) -> Option<&mut T> {
         let (b, i) = self.locate(self.position(seq)?)?;
         self.blocks.get_mut(b)?.get_mut(i)
     }
@@ -374,15 +454,16 @@ impl<T> Log<T> {
         }
         self.len += 1;
     }
-    fn pop_front(&mut self) -> Option<(u64, T)> {
+    fn pop_front(&mut self) -> Option<(Seq, T)> {
         let first = self.blocks.front_mut()?;
         let t = first.pop_front()?;
         if first.is_empty() {
             self.blocks.pop_front();
         }
         self.len -= 1;
-        self.base += 1;
-        Some((self.base - 1, t))
+        let seq = self.base;
+        self.base = self.base.wrapping_add(1);
+        Some((seq, t))
     }
     /// The position of the first item for which `before` is false, the items
     /// being ordered so that `before` holds for a prefix (binary search).
@@ -398,39 +479,44 @@ impl<T> Log<T> {
         }
         lo
     }
-    fn iter(&self) -> impl Iterator<Item = (u64, &T)> {
+    fn iter(&self) -> impl Iterator<Item = (Seq, &T)> {
         self.iter_from(0)
     }
     /// Items from position `first` (not a sequence number) on.
-    fn iter_from(&self, first: usize) -> impl Iterator<Item = (u64, &T)> {
+    fn iter_from(&self, first: usize) -> impl Iterator<Item = (Seq, &T)> {
         let (block, index) = self.locate(first).unwrap_or((self.blocks.len(), 0));
-        let base = self.base + first as u64;
+        let base = self.base.wrapping_add(first as Seq);
         self.blocks
             .range(block..)
             .enumerate()
             .flat_map(move |(k, b)| b.range(if k == 0 { index } else { 0 }..))
             .enumerate()
-            .map(move |(i, t)| (base + i as u64, t))
+            .map(move |(i, t)| (base.wrapping_add(i as Seq), t))
     }
 }
 
-/// The sequence numbers under one index key, oldest first. Most keys have
-/// one, kept in the entry itself (16 bytes: an inline pair cost 24, and a
-/// heap block per key was a fifth of the correlator's memory); a key with
-/// more moves them to the heap.
+/// The sequence numbers under one index key, oldest first. Up to three are
+/// kept in the entry itself (16 bytes, as one `u64` and its tag were): a
+/// UE address names its AAR, CCR and RAR, a Gx session its CCR and RARs,
+/// and a heap block for each such key was a tenth of the correlator's
+/// memory. A key with more moves them to the heap.
 #[derive(Debug)]
 enum Seqs {
-    One(u64),
-    // Boxed on purpose: a bare Vec would make every entry 24 bytes for the
-    // few keys that have more than one.
+    One(Seq),
+    Two([Seq; 2]),
+    Three([Seq; 3]),
+    // Boxed on purpose: a bare Vec would make every entry 32 bytes for the
+    // few keys that have more than three.
     #[allow(clippy::box_collection)]
-    Many(Box<Vec<u64>>),
+    Many(Box<Vec<Seq>>),
 }
 
 impl Seqs {
-    fn as_slice(&self) -> &[u64] {
+    fn as_slice(&self) -> &[Seq] {
         match self {
             Seqs::One(s) => std::slice::from_ref(s),
+            Seqs::Two(s) => s,
+            Seqs::Three(s) => s,
             Seqs::Many(v) => v,
         }
     }
@@ -440,49 +526,69 @@ impl Seqs {
         self.as_slice().len()
     }
 
-    fn iter(&self) -> std::slice::Iter<'_, u64> {
+    fn iter(&self) -> std::slice::Iter<'_, Seq> {
         self.as_slice().iter()
+    }
+
+    /// Holds `seqs` (at least one), inline when they fit.
+    fn from_slice(seqs: &[Seq]) -> Option<Seqs> {
+        Some(match *seqs {
+            [] => return None,
+            [a] => Seqs::One(a),
+            [a, b] => Seqs::Two([a, b]),
+            [a, b, c] => Seqs::Three([a, b, c]),
+            _ => Seqs::Many(Box::new(seqs.to_vec())),
+        })
     }
 
     /// Adds `seq` (not twice in a row), dropping the oldest past
     /// [`MAX_PER_KEY`] (counted in `overflow`).
-    fn push(&mut self, seq: u64, overflow: &mut u64) {
-        match self {
-            Seqs::One(s) if *s == seq => {}
-            Seqs::One(s) => *self = Seqs::Many(Box::new(vec![*s, seq])),
-            Seqs::Many(v) if v.last() == Some(&seq) => {}
-            Seqs::Many(v) => {
+    fn push(&mut self, seq: Seq, overflow: &mut u64) {
+        if self.as_slice().last() == Some(&seq) {
+            return;
+        }
+        *self = match std::mem::replace(self, Seqs::One(seq)) {
+            Seqs::One(a) => Seqs::Two([a, seq]),
+            Seqs::Two([a, b]) => Seqs::Three([a, b, seq]),
+            Seqs::Three(v) => {
+                let mut many = Vec::with_capacity(4);
+                many.extend_from_slice(&v);
+                many.push(seq);
+                Seqs::Many(Box::new(many))
+            }
+            Seqs::Many(mut v) => {
                 if v.len() >= MAX_PER_KEY {
                     v.remove(0);
                     *overflow += 1;
                 }
                 v.push(seq);
+                Seqs::Many(v)
             }
-        }
+        };
     }
 
     /// Removes `seq`; whether none is left.
-    fn remove(&mut self, seq: u64) -> bool {
-        match self {
-            Seqs::One(s) => *s == seq,
-            Seqs::Many(v) => {
-                v.retain(|s| *s != seq);
-                match v.as_slice() {
-                    [] => true,
-                    [one] => {
-                        *self = Seqs::One(*one);
-                        false
-                    }
-                    _ => false,
-                }
+    fn remove(&mut self, seq: Seq) -> bool {
+        if let Seqs::Many(v) = self {
+            v.retain(|s| *s != seq);
+            if v.len() > 3 {
+                return false;
             }
+        }
+        let left: SmallVec<[Seq; 3]> = self.iter().copied().filter(|s| *s != seq).collect();
+        match Seqs::from_slice(&left) {
+            Some(rest) => {
+                *self = rest;
+                false
+            }
+            None => true,
         }
     }
 }
 
 impl<'a> IntoIterator for &'a Seqs {
-    type Item = &'a u64;
-    type IntoIter = std::slice::Iter<'a, u64>;
+    type Item = &'a Seq;
+    type IntoIter = std::slice::Iter<'a, Seq>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.iter()
@@ -504,16 +610,16 @@ struct StrIndex {
 }
 
 impl StrIndex {
-    fn add(&mut self, key: &str, seq: u64, overflow: &mut u64) {
+    fn add(&mut self, key: &str, seq: Seq, overflow: &mut u64) {
         index_add(&mut self.seqs, self.seed.hash_one(key), seq, overflow);
     }
 
-    fn remove(&mut self, key: &str, seq: u64) {
+    fn remove(&mut self, key: &str, seq: Seq) {
         index_remove(&mut self.seqs, &self.seed.hash_one(key), seq);
     }
 
     /// Sequence numbers whose key may be `key` (oldest first).
-    fn candidates(&self, key: &str) -> &[u64] {
+    fn candidates(&self, key: &str) -> &[Seq] {
         self.seqs
             .get(&self.seed.hash_one(key))
             .map_or(&[], |v| v.as_slice())
@@ -525,7 +631,7 @@ impl StrIndex {
     }
 }
 
-fn index_add<K: Hash + Eq>(index: &mut Index<K>, key: K, seq: u64, overflow: &mut u64) {
+fn index_add<K: Hash + Eq>(index: &mut Index<K>, key: K, seq: Seq, overflow: &mut u64) {
     match index.entry(key) {
         std::collections::hash_map::Entry::Vacant(e) => {
             e.insert(Seqs::One(seq));
@@ -534,7 +640,7 @@ fn index_add<K: Hash + Eq>(index: &mut Index<K>, key: K, seq: u64, overflow: &mu
     }
 }
 
-fn index_remove<K: Hash + Eq>(index: &mut Index<K>, key: &K, seq: u64) {
+fn index_remove<K: Hash + Eq>(index: &mut Index<K>, key: &K, seq: Seq) {
     if index.get_mut(key).is_some_and(|v| v.remove(seq)) {
         index.remove(key);
     }
@@ -542,8 +648,8 @@ fn index_remove<K: Hash + Eq>(index: &mut Index<K>, key: &K, seq: u64) {
 
 /// What one call's legs were made of (sequence numbers in the logs).
 struct Joined {
-    exchanges: SmallVec<[u64; 2]>,
-    procedures: SmallVec<[u64; 4]>,
+    exchanges: SmallVec<[Seq; 2]>,
+    procedures: SmallVec<[Seq; 4]>,
 }
 
 /// What a call's first UE took, which its other end may not.
@@ -569,11 +675,11 @@ pub struct Correlator {
     proc_by_teid: Index<u32>,
     proc_by_imsi: StrIndex,
     /// (requester IP, responder IP, sequence) → (request time, procedure).
-    pending: HashMap<(IpAddr, IpAddr, u32), (PacketTime, Pending), foldhash::fast::RandomState>,
+    pending: HashMap<(IpAddr, IpAddr, u32), PendingRequest, foldhash::fast::RandomState>,
     /// Voice bearer hops of the last [`BEARER_HOP_GAP_NS`] by responder,
     /// oldest first: where the next hop's request (sent by that responder)
     /// finds the hop it continues, without scanning the log.
-    hop_ends: HashMap<IpAddr, VecDeque<u64>, foldhash::fast::RandomState>,
+    hop_ends: HashMap<IpAddr, VecDeque<Seq>, foldhash::fast::RandomState>,
     counters: CorrelatorCounters,
 }
 
@@ -591,6 +697,10 @@ fn diameter_msisdn(m: &Message) -> Option<&str> {
         .and_then(|s| s.data.as_deref())
 }
 
+fn saturate_kbps(kbps: u64) -> u32 {
+    u32::try_from(kbps).unwrap_or(u32::MAX)
+}
+
 fn gtp_bearers(s: &MessageSummary, response: bool) -> SmallVec<[ProcBearer; 1]> {
     s.bearers
         .iter()
@@ -605,8 +715,8 @@ fn gtp_bearers(s: &MessageSummary, response: bool) -> SmallVec<[ProcBearer; 1]> 
             ProcBearer {
                 ebi: b.ebi,
                 qci: b.qos.map(|q| q.qci),
-                gbr_ul: b.qos.map(|q| q.gbr_uplink_kbps),
-                gbr_dl: b.qos.map(|q| q.gbr_downlink_kbps),
+                gbr_ul: b.qos.map(|q| saturate_kbps(q.gbr_uplink_kbps)),
+                gbr_dl: b.qos.map(|q| saturate_kbps(q.gbr_downlink_kbps)),
                 request_teids: if response {
                     Teids::new()
                 } else {
@@ -664,6 +774,7 @@ fn learn_subscriber(
     subscribers: &mut SubscriberTable,
     time: PacketTime,
     p: &Procedure,
+    msisdn: Option<&str>,
     s: &MessageSummary,
 ) {
     if p.cause
@@ -675,7 +786,7 @@ fn learn_subscriber(
         return;
     };
     let sub = subscribers.touch(time, imsi);
-    if let Some(m) = &p.msisdn {
+    if let Some(m) = msisdn {
         subscribers.set_msisdn(sub, m);
     }
     if let Some(ip) = s.ue_ipv4 {
@@ -769,9 +880,18 @@ impl Correlator {
                 .filter_map(|&s| self.exchanges.get(s))
                 .find(|e| *e.session_id == *session_id);
             let framed_ip = framed_ip.or(first.and_then(|e| e.framed_ip));
-            let imsi = imsi
-                .map(Arc::from)
-                .or_else(|| first.and_then(|e| e.imsi.clone()));
+            let detail = match app {
+                App::Rx => ExchangeDetail::Rx {
+                    af_charging_id: m.af_charging_identifier.as_deref().map(Box::from),
+                    end: None,
+                },
+                App::Gx => ExchangeDetail::Gx {
+                    imsi: imsi
+                        .map(Arc::from)
+                        .or_else(|| first.and_then(|e| e.imsi().cloned())),
+                    rules: rules.collect(),
+                },
+            };
             let session_id = first.map_or_else(|| Arc::from(session_id), |e| e.session_id.clone());
             let ex = Exchange {
                 app,
@@ -780,16 +900,14 @@ impl Correlator {
                 request_time: time,
                 request_frame: frame,
                 framed_ip,
-                imsi,
-                af_charging_id: m.af_charging_identifier.as_deref().map(Box::from),
                 media_components: u16::try_from(m.media_components.len()).unwrap_or(u16::MAX),
-                rules: rules.collect(),
                 qci,
                 answered: false,
-                latency_ms: None,
+                timed: false,
+                latency_ms: 0.0,
                 result_code: None,
                 joined: false,
-                end: None,
+                detail,
             };
             self.push_exchange(ex);
             return;
@@ -807,12 +925,15 @@ impl Correlator {
             return;
         };
         e.answered = true;
-        e.latency_ms = matched.map(|mm| mm.latency_ms);
+        e.timed = matched.is_some();
+        e.latency_ms = matched.map_or(0.0, |mm| mm.latency_ms);
         e.result_code = m.result_code.or(m.experimental_result_code);
-        let mut all = std::mem::take(&mut e.rules).into_vec();
-        all.extend(rules);
-        all.truncate(crate::proto::diameter::summary::MAX_LIST_LEN);
-        e.rules = all.into_boxed_slice();
+        if let ExchangeDetail::Gx { rules: kept, .. } = &mut e.detail {
+            let mut all = std::mem::take(kept).into_vec();
+            all.extend(rules);
+            all.truncate(crate::proto::diameter::summary::MAX_LIST_LEN);
+            *kept = all.into_boxed_slice();
+        }
         e.qci = match (e.qci, qci) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -831,7 +952,7 @@ impl Correlator {
     }
 
     /// The newest exchange of the session `session_id` for which `want` holds.
-    fn latest_of_session(&self, session_id: &str, want: impl Fn(&Exchange) -> bool) -> Option<u64> {
+    fn latest_of_session(&self, session_id: &str, want: impl Fn(&Exchange) -> bool) -> Option<Seq> {
         self.ex_by_session
             .candidates(session_id)
             .iter()
@@ -853,7 +974,7 @@ impl Correlator {
         };
         let aar = self.latest_of_session(session_id, |e| {
             e.command_code == CMD_AA
-                && match (&e.end, m.header.request) {
+                && match (e.end(), m.header.request) {
                     (None, true) => true,
                     (Some(end), false) => {
                         !end.answered
@@ -865,15 +986,18 @@ impl Correlator {
         let Some(e) = aar.and_then(|s| self.exchanges.get_mut(s)) else {
             return false;
         };
+        let ExchangeDetail::Rx { end: kept, .. } = &mut e.detail else {
+            return false;
+        };
         if m.header.request {
-            e.end = Some(Box::new(SessionEnd {
+            *kept = Some(Box::new(SessionEnd {
                 request_frame: frame,
                 termination_cause: m.termination_cause,
                 answered: false,
                 latency_ms: None,
                 result_code: None,
             }));
-        } else if let Some(end) = e.end.as_mut() {
+        } else if let Some(end) = kept.as_mut() {
             end.answered = true;
             end.latency_ms = matched.map(|mm| mm.latency_ms);
             end.result_code = m.result_code.or(m.experimental_result_code);
@@ -889,7 +1013,7 @@ impl Correlator {
         let seq = self.exchanges.next_seq();
         let o = &mut self.counters.index_overflow;
         self.ex_by_session.add(&ex.session_id, seq, o);
-        if let Some(icid) = &ex.af_charging_id {
+        if let Some(icid) = ex.af_charging_id() {
             self.ex_by_icid.add(icid, seq, o);
         }
         if let Some(ip) = ex.framed_ip {
@@ -902,7 +1026,7 @@ impl Correlator {
         if let Some((seq, ex)) = self.exchanges.pop_front() {
             ex.count_unjoined(&mut self.counters);
             self.ex_by_session.remove(&ex.session_id, seq);
-            if let Some(icid) = &ex.af_charging_id {
+            if let Some(icid) = ex.af_charging_id() {
                 self.ex_by_icid.remove(icid, seq);
             }
             if let Some(ip) = ex.framed_ip {
@@ -998,11 +1122,10 @@ impl Correlator {
             requester: src.ip,
             responder: dst.ip,
             imsi,
-            msisdn: s.msisdn.as_deref().map(Box::from),
             control_teids,
             bearers: gtp_bearers(s, false),
             answered: false,
-            latency_ms: None,
+            latency_ms: 0.0,
             cause: None,
             upstream: None,
             downstream: None,
@@ -1021,7 +1144,8 @@ impl Correlator {
                 .collect();
         }
         if !p.is_voice_hop() {
-            self.pending.insert(key, (time, Pending::Held(Box::new(p))));
+            let held = Pending::Held(Box::new(p));
+            self.pending.insert(key, PendingRequest::new(time, s, held));
             return;
         }
         if self.procedures.len() >= self.limits.max_procedures {
@@ -1040,7 +1164,8 @@ impl Correlator {
         }
         self.hop_ends.entry(p.responder).or_default().push_back(seq);
         self.procedures.push_back(p);
-        self.pending.insert(key, (time, Pending::Logged(seq)));
+        self.pending
+            .insert(key, PendingRequest::new(time, s, Pending::Logged(seq)));
     }
 
     /// Records an answered Delete Bearer with the voice bearer hops it
@@ -1063,12 +1188,15 @@ impl Correlator {
                         && p.request_time <= delete.request_time
                         && p.voice_bearer().is_some_and(|v| v.ebi == Some(ebi))
                 })
-                .max_by_key(|(s, p)| (p.requester == delete.requester, *s))
+                .max_by_key(|(s, p)| {
+                    let newest = self.procedures.position(*s);
+                    (p.requester == delete.requester, newest)
+                })
                 .map(|(s, _)| s);
             if let Some(p) = target.and_then(|s| self.procedures.get_mut(s)) {
                 p.deletion = Some(Box::new(BearerDeletion {
                     request_frame: delete.request_frame,
-                    request_to_response_ms: delete.latency_ms,
+                    request_to_response_ms: delete.latency_ms(),
                     cause: b.cause.or(delete.cause),
                 }));
             }
@@ -1079,7 +1207,7 @@ impl Correlator {
     /// continues: the oldest not yet continued voice hop answered by `p`'s
     /// requester within [`BEARER_HOP_GAP_NS`] before it, of the same
     /// subscriber when both are known. Returns that hop.
-    fn link_upstream_hop(&mut self, p: &Procedure, seq: u64) -> Option<u64> {
+    fn link_upstream_hop(&mut self, p: &Procedure, seq: Seq) -> Option<Seq> {
         let from = p.request_time.add_nanos(-BEARER_HOP_GAP_NS);
         let procedures = &self.procedures;
         let ends = self.hop_ends.get_mut(&p.requester)?;
@@ -1114,35 +1242,36 @@ impl Correlator {
         s: &MessageSummary,
         transaction: Option<&Transaction>,
     ) {
-        let Some((_, pending)) = self.pending.remove(&(dst.ip, src.ip, s.sequence)) else {
+        let Some(pending) = self.pending.remove(&(dst.ip, src.ip, s.sequence)) else {
             return;
         };
+        let msisdn = pending.msisdn.as_deref();
         let latency_ms = |p: &Procedure| match transaction {
             Some(t) => t.latency_ms,
             None => time.millis_since(p.request_time),
         };
-        match pending {
+        match pending.procedure {
             Pending::Held(mut p) => {
-                p.latency_ms = Some(latency_ms(&p));
+                p.latency_ms = latency_ms(&p);
                 complete_procedure(&mut p, s);
                 if p.kind == ProcedureKind::DeleteBearer {
                     self.note_deletion(&p);
                 } else {
-                    learn_subscriber(&mut self.subscribers, time, &p, s);
+                    learn_subscriber(&mut self.subscribers, time, &p, msisdn, s);
                 }
             }
             Pending::Logged(seq) => {
                 let Some(p) = self.procedures.get_mut(seq) else {
                     return;
                 };
-                p.latency_ms = Some(latency_ms(p));
+                p.latency_ms = latency_ms(p);
                 let new_teids = complete_procedure(p, s);
                 let o = &mut self.counters.index_overflow;
                 for t in new_teids {
                     index_add(&mut self.proc_by_teid, t, seq, o);
                 }
                 if let Some(p) = self.procedures.get(seq) {
-                    learn_subscriber(&mut self.subscribers, time, p, s);
+                    learn_subscriber(&mut self.subscribers, time, p, msisdn, s);
                 }
             }
         }
@@ -1169,7 +1298,7 @@ impl Correlator {
         }
         let pending_after = now.add_nanos(-PENDING_TIMEOUT_NS);
         let before = self.pending.len();
-        self.pending.retain(|_, (t, _)| *t >= pending_after);
+        self.pending.retain(|_, r| r.time >= pending_after);
         self.counters.pending_dropped += (before - self.pending.len()) as u64;
         let hop_after = now.add_nanos(-BEARER_HOP_GAP_NS);
         let procedures = &self.procedures;
@@ -1214,7 +1343,7 @@ impl Correlator {
                 }
                 (App::Gx, command) => {
                     let by_ip = (command == CMD_CC).then(|| of_ip(e.framed_ip)).flatten();
-                    let by_imsi = e.imsi.as_deref().and_then(|m| at_imsi.get(m).copied());
+                    let by_imsi = e.imsi().and_then(|m| at_imsi.get(&**m).copied());
                     for i in by_ip
                         .into_iter()
                         .chain(by_imsi.filter(|i| Some(*i) != by_ip))
@@ -1301,10 +1430,10 @@ impl Correlator {
     /// The exchange among `seqs` matching `want`, nearest to `at`.
     fn nearest_exchange<'a>(
         &self,
-        seqs: impl Iterator<Item = &'a u64>,
+        seqs: impl Iterator<Item = &'a Seq>,
         at: PacketTime,
         want: impl Fn(&Exchange) -> bool,
-    ) -> Option<u64> {
+    ) -> Option<Seq> {
         seqs.copied()
             .filter_map(|s| self.exchanges.get(s).map(|e| (s, e)))
             .filter(|(_, e)| want(e))
@@ -1314,7 +1443,7 @@ impl Correlator {
 
     /// The hops of the voice bearer set-up `seq` belongs to, upstream first
     /// (linked as their requests came: [`Correlator::link_upstream_hop`]).
-    fn bearer_hops(&self, seq: u64) -> Vec<u64> {
+    fn bearer_hops(&self, seq: Seq) -> Vec<Seq> {
         let mut first = seq;
         for _ in 1..MAX_HOPS {
             match self.procedures.get(first).and_then(|p| p.upstream) {
@@ -1378,8 +1507,8 @@ impl Correlator {
         let strict = taken.is_some();
         let time_join = taken.is_none_or(|t| t.by_time);
         let free_ip = |ip: &IpAddr| taken.is_none_or(|t| !t.ips.contains(ip));
-        let free_ex = |seq: &u64| taken.is_none_or(|t| !t.joined.exchanges.contains(seq));
-        let free_proc = |seq: &u64| taken.is_none_or(|t| !t.joined.procedures.contains(seq));
+        let free_ex = |seq: &Seq| taken.is_none_or(|t| !t.joined.exchanges.contains(seq));
+        let free_proc = |seq: &Seq| taken.is_none_or(|t| !t.joined.procedures.contains(seq));
         let call = &record.call;
         let start = call.invite_time.add_nanos(-NEAREST_WINDOW_NS);
         let end = record
@@ -1412,7 +1541,7 @@ impl Correlator {
             .and_then(|icid| {
                 let v = self.ex_by_icid.candidates(icid);
                 self.nearest_exchange(v.iter().filter(|s| free_ex(s)), call.invite_time, |e| {
-                    is_aar(e) && e.af_charging_id.as_deref() == Some(icid.as_str())
+                    is_aar(e) && e.af_charging_id() == Some(icid.as_str())
                 })
             })
             .or_else(|| {
@@ -1431,7 +1560,7 @@ impl Correlator {
 
         // Bearer: the QCI 1 Create Bearer whose TEIDs carry most of the
         // call's packets; else the UE's nearest one.
-        let mut score: HashMap<u64, u64, foldhash::fast::RandomState> = HashMap::default();
+        let mut score: HashMap<Seq, u64, foldhash::fast::RandomState> = HashMap::default();
         for s in &record.streams {
             if let Observation::GtpU { teid } = s.key.observation {
                 let seqs = self.proc_by_teid.get(&teid).into_iter().flatten();
@@ -1447,7 +1576,7 @@ impl Correlator {
         }
         let mut bearer = score
             .iter()
-            .max_by_key(|(seq, n)| (**n, std::cmp::Reverse(**seq)))
+            .max_by_key(|(seq, n)| (**n, std::cmp::Reverse(self.procedures.position(**seq))))
             .map(|(seq, _)| *seq);
         let subscriber = ue_ip.and_then(|ip| self.subscribers.by_ue_ip(ip));
         if bearer.is_none() {
@@ -1608,7 +1737,7 @@ impl Correlator {
                     .filter(|(s, e)| is_rar(e) && free_ex(s))
                     .map(|(s, e)| (s, e.qci == Some(1), e.request_time));
                 gx = candidates
-                    .max_by_key(|&(s, q, t)| (q, t, s))
+                    .max_by_key(|&(s, q, t)| (q, t, self.exchanges.position(s)))
                     .map(|(s, _, _)| s);
             }
         }
@@ -1627,7 +1756,7 @@ impl Correlator {
         let imsi = subscriber
             .map(|s| &*s.imsi)
             .or_else(|| bearer_proc.and_then(|p| p.imsi.as_deref()))
-            .or_else(|| gx_ex.and_then(|e| e.imsi.as_deref()))
+            .or_else(|| gx_ex.and_then(|e| e.imsi().map(|i| &**i)))
             .map(str::to_owned);
         let msisdn = subscriber.and_then(|s| s.msisdn.as_deref().map(str::to_owned));
 
@@ -1667,11 +1796,11 @@ impl Correlator {
             rx_leg: rx_ex.map(|e| RxLeg {
                 session_id: e.session_id.to_string(),
                 request_frame: e.request_frame,
-                aar_to_aaa_ms: e.latency_ms,
+                aar_to_aaa_ms: e.latency_ms(),
                 result_code: e.result_code,
                 media_components: usize::from(e.media_components),
-                af_charging_identifier: e.af_charging_id.as_deref().map(str::to_owned),
-                termination: e.end.as_ref().map(|end| RxTermination {
+                af_charging_identifier: e.af_charging_id().map(str::to_owned),
+                termination: e.end().map(|end| RxTermination {
                     request_frame: end.request_frame,
                     str_to_sta_ms: end.latency_ms,
                     result_code: end.result_code,
@@ -1686,19 +1815,19 @@ impl Correlator {
                     "ccr"
                 },
                 request_frame: e.request_frame,
-                latency_ms: e.latency_ms,
+                latency_ms: e.latency_ms(),
                 result_code: e.result_code,
-                rule_names: e.rules.iter().map(|r| r.to_string()).collect(),
+                rule_names: e.rules().iter().map(|r| r.to_string()).collect(),
                 qci: e.qci,
             }),
             bearer_leg: bearer_proc.zip(voice).map(|(p, v)| BearerLeg {
                 request_frame: p.request_frame,
                 ebi: v.ebi,
                 qci: v.qci,
-                gbr_ul_kbps: v.gbr_ul,
-                gbr_dl_kbps: v.gbr_dl,
+                gbr_ul_kbps: v.gbr_ul.map(u64::from),
+                gbr_dl_kbps: v.gbr_dl.map(u64::from),
                 joined_by: bearer_by,
-                request_to_response_ms: p.latency_ms,
+                request_to_response_ms: p.latency_ms(),
                 cause: v.cause.or(p.cause),
                 uplink_teids: v.request_teids.to_vec(),
                 downlink_teids: v.response_teids.to_vec(),
@@ -1860,38 +1989,92 @@ mod tests {
     #[test]
     fn log_keeps_sequence_numbers_across_blocks() {
         let mut log = Log::default();
-        for i in 0..3 * LOG_BLOCK as u64 + 5 {
+        for i in 0..3 * LOG_BLOCK as Seq + 5 {
             log.push_back(i * 10);
         }
-        for i in 0..LOG_BLOCK as u64 + 7 {
+        for i in 0..LOG_BLOCK as Seq + 7 {
             assert_eq!(log.pop_front(), Some((i, i * 10)));
         }
-        let first = LOG_BLOCK as u64 + 7;
+        let first = LOG_BLOCK as Seq + 7;
         assert_eq!(log.len(), 2 * LOG_BLOCK - 2);
         assert_eq!(log.get(first - 1), None);
         for seq in [
             first,
             first + 1,
-            2 * LOG_BLOCK as u64,
-            3 * LOG_BLOCK as u64 + 4,
+            2 * LOG_BLOCK as Seq,
+            3 * LOG_BLOCK as Seq + 4,
         ] {
             assert_eq!(log.get(seq), Some(&(seq * 10)));
         }
-        assert_eq!(log.get(3 * LOG_BLOCK as u64 + 5), None);
-        if let Some(v) = log.get_mut(2 * LOG_BLOCK as u64 + 1) {
+        assert_eq!(log.get(3 * LOG_BLOCK as Seq + 5), None);
+        if let Some(v) = log.get_mut(2 * LOG_BLOCK as Seq + 1) {
             *v += 1;
         }
         assert_eq!(
-            log.get(2 * LOG_BLOCK as u64 + 1),
-            Some(&((2 * LOG_BLOCK as u64 + 1) * 10 + 1))
+            log.get(2 * LOG_BLOCK as Seq + 1),
+            Some(&((2 * LOG_BLOCK as Seq + 1) * 10 + 1))
         );
         let p = log.partition_point(|v| *v < 20_000);
         let (seq, v) = log.iter_from(p).next().unwrap();
         assert_eq!((seq, *v), (2000, 20_000));
-        let all: Vec<u64> = log.iter().map(|(s, _)| s).collect();
+        let all: Vec<Seq> = log.iter().map(|(s, _)| s).collect();
         assert_eq!(all.len(), log.len());
         assert!(all.windows(2).all(|w| w[1] == w[0] + 1) && all[0] == first);
         assert_eq!(log.iter_from(log.len()).count(), 0);
+    }
+
+    #[test]
+    fn log_numbers_wrap_without_confusing_items_gone_with_items_held() {
+        let mut log = Log {
+            base: Seq::MAX - 2,
+            ..Log::default()
+        };
+        for v in 0..LOG_BLOCK as u32 + 10 {
+            log.push_back(v);
+        }
+        let gone: Vec<Seq> = (0..5)
+            .filter_map(|_| log.pop_front())
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(gone, [Seq::MAX - 2, Seq::MAX - 1, Seq::MAX, 0, 1]);
+        for s in gone {
+            assert_eq!(log.get(s), None, "an item gone stays gone across the wrap");
+        }
+        assert_eq!(log.get(2), Some(&5));
+        assert_eq!(log.position(2), Some(0));
+        let newest = log.next_seq().wrapping_sub(1);
+        assert_eq!(log.get(newest), Some(&(LOG_BLOCK as u32 + 9)));
+        assert_eq!(log.get(log.next_seq()), None);
+        let seqs: Vec<Seq> = log.iter().map(|(s, _)| s).take(2).collect();
+        assert_eq!(seqs, [2, 3]);
+    }
+
+    #[test]
+    fn index_keys_hold_three_inline_then_spill_and_come_back() {
+        let mut overflow = 0;
+        let mut seqs = Seqs::One(7);
+        for s in [8, 8, 9] {
+            seqs.push(s, &mut overflow);
+        }
+        assert!(matches!(seqs, Seqs::Three([7, 8, 9])), "{seqs:?}");
+        seqs.push(10, &mut overflow);
+        assert_eq!(seqs.as_slice(), [7, 8, 9, 10]);
+        assert!(!seqs.remove(8));
+        assert!(matches!(seqs, Seqs::Three([7, 9, 10])), "{seqs:?}");
+        assert!(!seqs.remove(7) && !seqs.remove(10));
+        assert!(matches!(seqs, Seqs::One(9)));
+        assert!(
+            !seqs.remove(3),
+            "a number not held leaves the key as it was"
+        );
+        assert!(seqs.remove(9), "the last one: the caller drops the key");
+        let mut seqs = Seqs::One(100);
+        for s in 1..=MAX_PER_KEY as Seq {
+            seqs.push(100 + s, &mut overflow);
+        }
+        assert_eq!((seqs.len(), overflow), (MAX_PER_KEY, 1));
+        assert_eq!(seqs.as_slice().first(), Some(&101));
+        assert_eq!(std::mem::size_of::<Seqs>(), 16);
     }
 
     #[test]

@@ -37,10 +37,11 @@ pub struct Bearer {
     pub ebi: Option<u8>,
     /// QoS class identifier (1: conversational voice).
     pub qci: Option<u8>,
-    /// Guaranteed bit rate uplink, kbit/s.
-    pub gbr_ul_kbps: Option<u64>,
-    /// Guaranteed bit rate downlink, kbit/s.
-    pub gbr_dl_kbps: Option<u64>,
+    /// Guaranteed bit rate uplink, kbit/s (4 Tbit/s at most: the 40 bits
+    /// GTPv2-C allows are saturated).
+    pub gbr_ul_kbps: Option<u32>,
+    /// Guaranteed bit rate downlink, kbit/s (as uplink).
+    pub gbr_dl_kbps: Option<u32>,
     /// TEIDs of the bearer's F-TEIDs (request and response), at most
     /// [`MAX_BEARER_TEIDS`] (four kept inline: a subscriber's lists are short,
     /// and a heap block for each cost more than the list).
