@@ -41,7 +41,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hash};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 /// Most DIAMETER Rx/Gx exchanges remembered by default: a VoLTE call makes
@@ -182,7 +182,9 @@ struct Exchange {
     session_id: Arc<str>,
     request_time: PacketTime,
     request_frame: u64,
-    framed_ip: Option<IpAddr>,
+    /// Framed-IP-Address: IPv4 only (RFC 7155; IPv6 has a prefix AVP of its
+    /// own), which keeps the exchange and its index entries small.
+    framed_ip: Option<Ipv4Addr>,
     media_components: u16,
     qci: Option<u32>,
     answered: bool,
@@ -300,7 +302,6 @@ struct Procedure {
     requester: IpAddr,
     responder: IpAddr,
     imsi: Option<Box<str>>,
-    control_teids: Teids,
     bearers: SmallVec<[ProcBearer; 1]>,
     answered: bool,
     /// Request to response, valid once answered.
@@ -319,9 +320,19 @@ struct Procedure {
 
 impl PendingRequest {
     fn new(time: PacketTime, request: &MessageSummary, procedure: Pending) -> Self {
+        let mut teids: Teids = request
+            .fteids
+            .iter()
+            .map(|f| f.teid)
+            .filter(|t| *t != 0)
+            .collect();
+        teids.extend(request.teid.filter(|t| *t != 0));
         PendingRequest {
             time,
-            msisdn: request.msisdn.as_deref().map(Box::from),
+            control: ControlIdentity {
+                msisdn: request.msisdn.as_deref().map(Box::from),
+                teids,
+            },
             procedure,
         }
     }
@@ -352,13 +363,23 @@ enum Pending {
     Held(Box<Procedure>),
 }
 
-/// A GTPv2-C request waiting for its response, with what only the
-/// subscriber table takes from it (kept here, not in every logged hop).
+/// A GTPv2-C request waiting for its response.
 #[derive(Debug)]
 struct PendingRequest {
     time: PacketTime,
-    msisdn: Option<Box<str>>,
+    control: ControlIdentity,
     procedure: Pending,
+}
+
+/// What only the subscriber table takes from a procedure, as its response
+/// completes it: kept with the request while it waits, not in every
+/// logged hop.
+#[derive(Debug)]
+struct ControlIdentity {
+    msisdn: Option<Box<str>>,
+    /// The request's and response's control-plane TEIDs (F-TEIDs and the
+    /// header's).
+    teids: Teids,
 }
 
 /// Voice bearer hops looked at for the one a new hop continues: hops follow
@@ -669,7 +690,7 @@ pub struct Correlator {
     exchanges: Log<Exchange>,
     ex_by_session: StrIndex,
     ex_by_icid: StrIndex,
-    ex_by_ip: Index<IpAddr>,
+    ex_by_ip: Index<Ipv4Addr>,
     procedures: Log<Procedure>,
     /// User-plane TEIDs of Create Bearer procedures.
     proc_by_teid: Index<u32>,
@@ -730,15 +751,19 @@ fn gtp_bearers(s: &MessageSummary, response: bool) -> SmallVec<[ProcBearer; 1]> 
 }
 
 /// Completes a procedure with its response: latency is set by the caller;
-/// here the answered flag, the cause, the response's F-TEIDs and bearers.
-/// Returns the bearer TEIDs the response brought.
-fn complete_procedure(p: &mut Procedure, s: &MessageSummary) -> Vec<u32> {
+/// here the answered flag, the cause and bearers; the response's control
+/// F-TEIDs go to `control`. Returns the bearer TEIDs the response brought.
+fn complete_procedure(
+    p: &mut Procedure,
+    control: &mut ControlIdentity,
+    s: &MessageSummary,
+) -> Vec<u32> {
     p.answered = true;
     p.cause = s.cause.map(|c| c.value);
-    p.control_teids
+    control
+        .teids
         .extend(s.fteids.iter().map(|f| f.teid).filter(|t| *t != 0));
-    p.control_teids
-        .truncate(super::subscriber::MAX_CONTROL_TEIDS);
+    control.teids.truncate(super::subscriber::MAX_CONTROL_TEIDS);
     let mut new_teids = Vec::new();
     for rb in gtp_bearers(s, true) {
         let at = p
@@ -774,7 +799,7 @@ fn learn_subscriber(
     subscribers: &mut SubscriberTable,
     time: PacketTime,
     p: &Procedure,
-    msisdn: Option<&str>,
+    control: &ControlIdentity,
     s: &MessageSummary,
 ) {
     if p.cause
@@ -786,7 +811,7 @@ fn learn_subscriber(
         return;
     };
     let sub = subscribers.touch(time, imsi);
-    if let Some(m) = msisdn {
+    if let Some(m) = &control.msisdn {
         subscribers.set_msisdn(sub, m);
     }
     if let Some(ip) = s.ue_ipv4 {
@@ -795,7 +820,7 @@ fn learn_subscriber(
     if let Some((ip, _)) = s.ue_ipv6 {
         subscribers.add_ue_ip(sub, IpAddr::V6(ip));
     }
-    for t in &p.control_teids {
+    for t in &control.teids {
         subscribers.add_control_teid(sub, *t);
     }
     for b in &p.bearers {
@@ -851,7 +876,7 @@ impl Correlator {
         let Some(session_id) = m.session_id.clone() else {
             return;
         };
-        let framed_ip = m.framed_ip.map(IpAddr::V4);
+        let framed_ip = m.framed_ip;
         let imsi = diameter_imsi(m);
         if let Some(imsi) = imsi {
             let sub = self.subscribers.touch(time, imsi);
@@ -859,7 +884,7 @@ impl Correlator {
                 self.subscribers.set_msisdn(sub, msisdn);
             }
             if let Some(ip) = framed_ip {
-                self.subscribers.add_ue_ip(sub, ip);
+                self.subscribers.add_ue_ip(sub, IpAddr::V4(ip));
             }
         }
         let qci = m.rules_installed.iter().filter_map(|r| r.qci).min();
@@ -948,6 +973,14 @@ impl Correlator {
                     &mut self.counters.index_overflow,
                 );
             }
+        }
+    }
+
+    /// The exchanges whose Framed-IP-Address is `ip`.
+    fn exchanges_of_ip(&self, ip: IpAddr) -> Option<&Seqs> {
+        match ip {
+            IpAddr::V4(v4) => self.ex_by_ip.get(&v4),
+            IpAddr::V6(_) => None,
         }
     }
 
@@ -1042,7 +1075,6 @@ impl Correlator {
                 .bearers
                 .iter()
                 .flat_map(|b| b.request_teids.iter().chain(&b.response_teids))
-                .chain(&p.control_teids)
             {
                 index_remove(&mut self.proc_by_teid, t, seq);
             }
@@ -1108,13 +1140,6 @@ impl Correlator {
                 .and_then(|t| self.subscribers.by_teid(t))
                 .map(|sub| sub.imsi.clone())
         });
-        let mut control_teids: Teids = s
-            .fteids
-            .iter()
-            .map(|f| f.teid)
-            .filter(|t| *t != 0)
-            .collect();
-        control_teids.extend(s.teid.filter(|t| *t != 0));
         let mut p = Procedure {
             kind,
             request_time: time,
@@ -1122,7 +1147,6 @@ impl Correlator {
             requester: src.ip,
             responder: dst.ip,
             imsi,
-            control_teids,
             bearers: gtp_bearers(s, false),
             answered: false,
             latency_ms: 0.0,
@@ -1245,7 +1269,7 @@ impl Correlator {
         let Some(pending) = self.pending.remove(&(dst.ip, src.ip, s.sequence)) else {
             return;
         };
-        let msisdn = pending.msisdn.as_deref();
+        let mut control = pending.control;
         let latency_ms = |p: &Procedure| match transaction {
             Some(t) => t.latency_ms,
             None => time.millis_since(p.request_time),
@@ -1253,11 +1277,11 @@ impl Correlator {
         match pending.procedure {
             Pending::Held(mut p) => {
                 p.latency_ms = latency_ms(&p);
-                complete_procedure(&mut p, s);
+                complete_procedure(&mut p, &mut control, s);
                 if p.kind == ProcedureKind::DeleteBearer {
                     self.note_deletion(&p);
                 } else {
-                    learn_subscriber(&mut self.subscribers, time, &p, msisdn, s);
+                    learn_subscriber(&mut self.subscribers, time, &p, &control, s);
                 }
             }
             Pending::Logged(seq) => {
@@ -1265,13 +1289,13 @@ impl Correlator {
                     return;
                 };
                 p.latency_ms = latency_ms(p);
-                let new_teids = complete_procedure(p, s);
+                let new_teids = complete_procedure(p, &mut control, s);
                 let o = &mut self.counters.index_overflow;
                 for t in new_teids {
                     index_add(&mut self.proc_by_teid, t, seq, o);
                 }
                 if let Some(p) = self.procedures.get(seq) {
-                    learn_subscriber(&mut self.subscribers, time, p, msisdn, s);
+                    learn_subscriber(&mut self.subscribers, time, p, &control, s);
                 }
             }
         }
@@ -1331,8 +1355,8 @@ impl Correlator {
             .enumerate()
             .map(|(i, r)| (&*r.subscriber.imsi, i))
             .collect();
-        let of_ip = |ip: Option<IpAddr>| {
-            let sub = self.subscribers.by_ue_ip(ip?)?;
+        let of_ip = |ip: Option<Ipv4Addr>| {
+            let sub = self.subscribers.by_ue_ip(IpAddr::V4(ip?))?;
             at_imsi.get(&*sub.imsi).copied()
         };
         let mut sessions: Vec<(usize, bool, &str)> = Vec::new();
@@ -1528,10 +1552,9 @@ impl Correlator {
                 candidates.push(ip);
             }
         }
-        let mut ue_ip = candidates
-            .iter()
-            .copied()
-            .find(|ip| self.subscribers.by_ue_ip(*ip).is_some() || self.ex_by_ip.contains_key(ip));
+        let mut ue_ip = candidates.iter().copied().find(|ip| {
+            self.subscribers.by_ue_ip(*ip).is_some() || self.exchanges_of_ip(*ip).is_some()
+        });
 
         // Rx: ICID, else UE IP + nearest in time.
         let is_aar = |e: &Exchange| e.app == App::Rx && e.command_code == CMD_AA;
@@ -1545,7 +1568,7 @@ impl Correlator {
                 })
             })
             .or_else(|| {
-                let v = self.ex_by_ip.get(&ue_ip?)?;
+                let v = self.exchanges_of_ip(ue_ip?)?;
                 self.nearest_exchange(v.iter().filter(|s| free_ex(s)), call.invite_time, |e| {
                     is_aar(e) && in_window(e.request_time)
                 })
@@ -1554,7 +1577,7 @@ impl Correlator {
             ue_ip = self
                 .exchanges
                 .get(seq)
-                .and_then(|e| e.framed_ip)
+                .and_then(|e| e.framed_ip.map(IpAddr::V4))
                 .filter(free_ip);
         }
 
@@ -1710,7 +1733,7 @@ impl Correlator {
             .into_iter()
             .chain(subscriber.iter().flat_map(|s| s.ue_ips.iter().copied()));
         for ip in gx_ips {
-            let Some(v) = self.ex_by_ip.get(&ip) else {
+            let Some(v) = self.exchanges_of_ip(ip) else {
                 continue;
             };
             gx = self
@@ -1855,7 +1878,6 @@ mod tests {
     use crate::proto::gtpv2::ie::{BearerQos, Fteid};
     use crate::proto::gtpv2::BearerContext;
     use crate::proto::sip;
-    use std::net::Ipv4Addr;
 
     const UE: [u8; 4] = [192, 168, 101, 2];
 
@@ -1982,7 +2004,7 @@ mod tests {
         assert_eq!(subs[0].subscriber.msisdn.as_deref(), Some("0198765432100"));
         assert_eq!(subs[0].subscriber.ue_ips.as_slice(), [IpAddr::from(UE)]);
         assert_eq!(subs[0].gx_sessions, ["pgw;9"]);
-        let rar_seqs = &c.ex_by_ip[&IpAddr::from(UE)];
+        let rar_seqs = &c.ex_by_ip[&Ipv4Addr::from(UE)];
         assert_eq!(rar_seqs.len(), 2, "the RAR is indexed by the CCR's address");
     }
 
@@ -2092,7 +2114,7 @@ mod tests {
         assert_eq!(c.counters().exchanges_evicted, 1);
         assert_eq!(c.exchanges.len(), LIMIT);
         assert!(c.ex_by_session.candidates("s;0").is_empty());
-        assert_eq!(c.ex_by_ip[&IpAddr::from(UE)].len(), MAX_PER_KEY);
+        assert_eq!(c.ex_by_ip[&Ipv4Addr::from(UE)].len(), MAX_PER_KEY);
         c.handle_timeout(at(1000).add_nanos(RETENTION_NS));
         assert_eq!(c.counters().aged_out, LIMIT as u64);
         assert_eq!(c.exchanges.len(), 0);

@@ -92,7 +92,11 @@ pub struct SubscriberTable {
     idle_ns: i64,
     next_id: u64,
     subscribers: HashMap<u64, Subscriber, foldhash::fast::RandomState>,
-    by_imsi: HashMap<Box<str>, u64, foldhash::fast::RandomState>,
+    /// IMSIs of digits, packed ([`packed_imsi`]): no second copy of the
+    /// text per subscriber.
+    by_imsi: HashMap<u64, u64, foldhash::fast::RandomState>,
+    /// Any other IMSI (odd or hostile input), by its text.
+    by_imsi_text: HashMap<Box<str>, u64, foldhash::fast::RandomState>,
     by_ip: HashMap<IpAddr, u64, foldhash::fast::RandomState>,
     by_teid: HashMap<u32, u64, foldhash::fast::RandomState>,
     /// (seen at, id) in the order of the touches: eviction and aging order.
@@ -101,6 +105,24 @@ pub struct SubscriberTable {
     /// message.
     recency: VecDeque<(PacketTime, u64)>,
     counters: SubscriberCounters,
+}
+
+/// An IMSI of at most 17 digits as one number: the digits' value and, in the
+/// top bits, their count (leading zeros count: "001..." is not "01...").
+/// IMSIs have at most 15; anything else is `None` and indexed by its text.
+fn packed_imsi(imsi: &str) -> Option<u64> {
+    const MAX_DIGITS: usize = 17; // 10^17 < 2^59: the count fits above
+    if imsi.is_empty() || imsi.len() > MAX_DIGITS {
+        return None;
+    }
+    let mut value = 0u64;
+    for b in imsi.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u64::from(b - b'0');
+    }
+    Some((imsi.len() as u64) << 59 | value)
 }
 
 /// Appends to one of a subscriber's short lists, growing it by one item
@@ -126,6 +148,7 @@ impl SubscriberTable {
             next_id: 0,
             subscribers: HashMap::default(),
             by_imsi: HashMap::default(),
+            by_imsi_text: HashMap::default(),
             by_ip: HashMap::default(),
             by_teid: HashMap::default(),
             recency: VecDeque::new(),
@@ -137,8 +160,8 @@ impl SubscriberTable {
     /// (evicting the least recently seen one when full); the id names it in
     /// the updates that follow, without looking the IMSI up again.
     pub fn touch(&mut self, now: PacketTime, imsi: &str) -> SubscriberId {
-        let id = match self.by_imsi.get(imsi) {
-            Some(&id) => id,
+        let id = match self.id_of_imsi(imsi) {
+            Some(id) => id,
             None => {
                 if self.subscribers.len() >= self.capacity {
                     if let Some(oldest) = self.pop_least_recent(None) {
@@ -159,7 +182,10 @@ impl SubscriberTable {
                         last_seen: now,
                     },
                 );
-                self.by_imsi.insert(Box::from(imsi), id);
+                match packed_imsi(imsi) {
+                    Some(key) => self.by_imsi.insert(key, id),
+                    None => self.by_imsi_text.insert(Box::from(imsi), id),
+                };
                 self.recency.push_back((now, id));
                 self.counters.created += 1;
                 id
@@ -291,9 +317,16 @@ impl SubscriberTable {
 
     /// The subscriber with this IMSI.
     pub fn by_imsi(&self, imsi: &str) -> Option<&Subscriber> {
-        self.by_imsi
-            .get(imsi)
-            .and_then(|id| self.subscribers.get(id))
+        self.id_of_imsi(imsi)
+            .and_then(|id| self.subscribers.get(&id))
+    }
+
+    fn id_of_imsi(&self, imsi: &str) -> Option<u64> {
+        match packed_imsi(imsi) {
+            Some(key) => self.by_imsi.get(&key),
+            None => self.by_imsi_text.get(imsi),
+        }
+        .copied()
     }
 
     /// The subscriber using this UE address.
@@ -342,7 +375,10 @@ impl SubscriberTable {
             return;
         };
         // Its recency entry, if still queued, is stale from now on.
-        self.by_imsi.remove(&sub.imsi);
+        match packed_imsi(&sub.imsi) {
+            Some(key) => self.by_imsi.remove(&key),
+            None => self.by_imsi_text.remove(&sub.imsi),
+        };
         for ip in &sub.ue_ips {
             if self.by_ip.get(ip) == Some(&id) {
                 self.by_ip.remove(ip);
@@ -396,6 +432,41 @@ mod tests {
             "bearer TEIDs are not indexed"
         );
         assert!(table.by_teid(0x99).is_none());
+    }
+
+    #[test]
+    fn imsis_of_digits_are_packed_exactly_and_any_other_text_still_indexed() {
+        assert_eq!(packed_imsi("001"), Some(3 << 59 | 1));
+        assert_ne!(packed_imsi("001"), packed_imsi("01"));
+        assert_eq!(
+            packed_imsi("99999999999999999"),
+            Some(17 << 59 | 99_999_999_999_999_999)
+        );
+        for odd in ["", "123456789012345678", "00101123456789f", "12 4"] {
+            assert_eq!(packed_imsi(odd), None, "{odd:?}");
+        }
+        let mut table = SubscriberTable::default();
+        let ids: Vec<_> = [
+            "001010000000001",
+            "01010000000001",
+            "00101x",
+            "123456789012345678",
+        ]
+        .iter()
+        .map(|imsi| (imsi, table.touch(t(1), imsi)))
+        .collect();
+        assert_eq!(
+            table.len(),
+            4,
+            "IMSIs differing only in leading zeros are two"
+        );
+        for (imsi, id) in ids {
+            assert_eq!(table.touch(t(2), imsi), id, "{imsi} found again");
+            assert_eq!(table.by_imsi(imsi).map(|s| &*s.imsi), Some(*imsi));
+        }
+        table.handle_timeout(t(2 + SUBSCRIBER_IDLE_NS / 1_000_000_000 + 1));
+        assert!(table.is_empty());
+        assert!(table.by_imsi.is_empty() && table.by_imsi_text.is_empty());
     }
 
     #[test]
