@@ -5,16 +5,22 @@
 //! [`SubscriberTable`] owns every subscriber of a run and three O(1) indices:
 //! by IMSI, by UE IP and by control-plane TEID (what a GTPv2-C header names;
 //! bearer TEIDs are kept with their bearer but not indexed: nothing looks a
-//! subscriber up by one, and they were most of the index). Everything is bounded: at most
-//! [`MAX_SUBSCRIBERS`] subscribers (the least recently seen is evicted and
-//! counted), [`MAX_UE_IPS`] addresses and [`MAX_BEARERS`] bearers each.
-//! Subscribers not seen for [`SUBSCRIBER_IDLE_NS`] of packet time are aged
-//! out by [`SubscriberTable::handle_timeout`]; no clock is read here.
+//! subscriber up by one, and they were most of the index). Everything is
+//! bounded: at most [`MAX_SUBSCRIBERS`] subscribers (when full, the least
+//! recently seen [`EVICTION_BATCH`]th of them are evicted and counted),
+//! [`MAX_UE_IPS`] addresses and [`MAX_BEARERS`] bearers each. Subscribers
+//! not seen for [`SUBSCRIBER_IDLE_NS`] of packet time are aged out by
+//! [`SubscriberTable::handle_timeout`]; no clock is read here.
+//!
+//! Recency is each subscriber's `last_seen` alone, with no queue of touches
+//! (one held 1.4 entries of 16 bytes per subscriber, in a deque doubling
+//! its room, and cost a push per message): aging scans the table once per
+//! sixtieth of the idle time, and a full table once per batch it evicts.
 
 use crate::time::PacketTime;
 use serde::Serialize;
 use smallvec::SmallVec;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 /// Most subscribers remembered at once.
@@ -27,8 +33,13 @@ pub const MAX_BEARERS: usize = 11;
 pub const MAX_BEARER_TEIDS: usize = 8;
 /// Most control-plane TEIDs (S11, S5/S8-C) per subscriber.
 pub const MAX_CONTROL_TEIDS: usize = 8;
-/// A subscriber not seen for this long (packet time) is forgotten: one hour.
+/// A subscriber not seen for this long (packet time) is forgotten: one hour
+/// (within a sixtieth more: aging runs that often).
 pub const SUBSCRIBER_IDLE_NS: i64 = 3_600_000_000_000;
+/// A full table evicts this fraction of its capacity at once (at least one
+/// subscriber): the scan that finds the least recently seen is paid once
+/// per 1 562 new subscribers at the default capacity, not for each.
+pub const EVICTION_BATCH: usize = 64;
 
 /// One EPS bearer of a subscriber.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -70,7 +81,7 @@ pub struct Subscriber {
 /// names it (an id is never reused; one of a subscriber since evicted names
 /// nobody).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SubscriberId(u64);
+pub struct SubscriberId(u32);
 
 /// Limits hit by the subscriber table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -90,20 +101,19 @@ pub struct SubscriberCounters {
 pub struct SubscriberTable {
     capacity: usize,
     idle_ns: i64,
-    next_id: u64,
-    subscribers: HashMap<u64, Subscriber, foldhash::fast::RandomState>,
+    /// Ids are 32 bits (index values half the size); one still in use is
+    /// skipped when they wrap.
+    next_id: u32,
+    subscribers: HashMap<u32, Subscriber, foldhash::fast::RandomState>,
     /// IMSIs of digits, packed ([`packed_imsi`]): no second copy of the
     /// text per subscriber.
-    by_imsi: HashMap<u64, u64, foldhash::fast::RandomState>,
+    by_imsi: HashMap<u64, u32, foldhash::fast::RandomState>,
     /// Any other IMSI (odd or hostile input), by its text.
-    by_imsi_text: HashMap<Box<str>, u64, foldhash::fast::RandomState>,
-    by_ip: HashMap<IpAddr, u64, foldhash::fast::RandomState>,
-    by_teid: HashMap<u32, u64, foldhash::fast::RandomState>,
-    /// (seen at, id) in the order of the touches: eviction and aging order.
-    /// An entry whose time is not its subscriber's `last_seen` is stale (it
-    /// was seen again later) and skipped; a sorted set cost a tree update per
-    /// message.
-    recency: VecDeque<(PacketTime, u64)>,
+    by_imsi_text: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    by_ip: HashMap<IpAddr, u32, foldhash::fast::RandomState>,
+    by_teid: HashMap<u32, u32, foldhash::fast::RandomState>,
+    /// When aging next looks at the table (packet time).
+    next_aging: Option<PacketTime>,
     counters: SubscriberCounters,
 }
 
@@ -151,26 +161,26 @@ impl SubscriberTable {
             by_imsi_text: HashMap::default(),
             by_ip: HashMap::default(),
             by_teid: HashMap::default(),
-            recency: VecDeque::new(),
+            next_aging: None,
             counters: SubscriberCounters::default(),
         }
     }
 
     /// Marks the subscriber with this IMSI seen at `now`, creating it when new
-    /// (evicting the least recently seen one when full); the id names it in
+    /// (evicting the least recently seen ones when full); the id names it in
     /// the updates that follow, without looking the IMSI up again.
     pub fn touch(&mut self, now: PacketTime, imsi: &str) -> SubscriberId {
         let id = match self.id_of_imsi(imsi) {
             Some(id) => id,
             None => {
                 if self.subscribers.len() >= self.capacity {
-                    if let Some(oldest) = self.pop_least_recent(None) {
-                        self.remove(oldest);
-                        self.counters.evicted_table_full += 1;
-                    }
+                    self.evict_least_recent();
                 }
-                let id = self.next_id;
-                self.next_id += 1;
+                let mut id = self.next_id;
+                while self.subscribers.contains_key(&id) {
+                    id = id.wrapping_add(1);
+                }
+                self.next_id = id.wrapping_add(1);
                 self.subscribers.insert(
                     id,
                     Subscriber {
@@ -186,44 +196,33 @@ impl SubscriberTable {
                     Some(key) => self.by_imsi.insert(key, id),
                     None => self.by_imsi_text.insert(Box::from(imsi), id),
                 };
-                self.recency.push_back((now, id));
                 self.counters.created += 1;
                 id
             }
         };
-        let Some(sub) = self.subscribers.get_mut(&id) else {
-            return SubscriberId(id);
-        };
-        if sub.last_seen < now {
-            sub.last_seen = now;
-            self.recency.push_back((now, id));
-            if self.recency.len() > 2 * self.subscribers.len() + 1024 {
-                let subscribers = &self.subscribers;
-                self.recency
-                    .retain(|(t, id)| subscribers.get(id).is_some_and(|s| s.last_seen == *t));
-            }
+        if let Some(sub) = self.subscribers.get_mut(&id) {
+            sub.last_seen = sub.last_seen.max(now);
         }
         SubscriberId(id)
     }
 
-    /// Takes the least recently seen subscriber's id off the recency queue
-    /// (only one last seen before `before`, when given), dropping stale
-    /// entries on the way.
-    fn pop_least_recent(&mut self, before: Option<PacketTime>) -> Option<u64> {
-        while let Some(&(seen, id)) = self.recency.front() {
-            if before.is_some_and(|limit| seen >= limit) {
-                return None;
-            }
-            self.recency.pop_front();
-            if self
-                .subscribers
-                .get(&id)
-                .is_some_and(|s| s.last_seen == seen)
-            {
-                return Some(id);
-            }
+    /// Evicts the least recently seen [`EVICTION_BATCH`]th of the table's
+    /// capacity (at least one; ties go by id, so runs repeat).
+    fn evict_least_recent(&mut self) {
+        let batch = (self.capacity / EVICTION_BATCH).max(1);
+        let mut seen: Vec<(PacketTime, u32)> = self
+            .subscribers
+            .iter()
+            .map(|(id, s)| (s.last_seen, *id))
+            .collect();
+        if seen.len() > batch {
+            seen.select_nth_unstable(batch - 1);
+            seen.truncate(batch);
         }
-        None
+        for (_, id) in seen {
+            self.remove(id);
+            self.counters.evicted_table_full += 1;
+        }
     }
 
     /// Sets the MSISDN of a subscriber.
@@ -321,7 +320,7 @@ impl SubscriberTable {
             .and_then(|id| self.subscribers.get(&id))
     }
 
-    fn id_of_imsi(&self, imsi: &str) -> Option<u64> {
+    fn id_of_imsi(&self, imsi: &str) -> Option<u32> {
         match packed_imsi(imsi) {
             Some(key) => self.by_imsi.get(&key),
             None => self.by_imsi_text.get(imsi),
@@ -356,10 +355,21 @@ impl SubscriberTable {
         self.subscribers.values()
     }
 
-    /// Forgets subscribers not seen for the idle time before `now`.
+    /// Forgets subscribers not seen for the idle time before `now`; looks
+    /// at the table once per sixtieth of the idle time.
     pub fn handle_timeout(&mut self, now: PacketTime) {
+        if self.next_aging.is_some_and(|due| now < due) {
+            return;
+        }
+        self.next_aging = Some(now.add_nanos((self.idle_ns / 60).max(1)));
         let limit = now.add_nanos(-self.idle_ns);
-        while let Some(id) = self.pop_least_recent(Some(limit)) {
+        let idle: Vec<u32> = self
+            .subscribers
+            .iter()
+            .filter(|(_, s)| s.last_seen < limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
             self.remove(id);
             self.counters.aged_out += 1;
         }
@@ -370,11 +380,10 @@ impl SubscriberTable {
         &self.counters
     }
 
-    fn remove(&mut self, id: u64) {
+    fn remove(&mut self, id: u32) {
         let Some(sub) = self.subscribers.remove(&id) else {
             return;
         };
-        // Its recency entry, if still queued, is stale from now on.
         match packed_imsi(&sub.imsi) {
             Some(key) => self.by_imsi.remove(&key),
             None => self.by_imsi_text.remove(&sub.imsi),
@@ -482,6 +491,53 @@ mod tests {
         assert!(table.by_ue_ip(ip(1)).is_some());
         assert_eq!(table.counters().evicted_table_full, 1);
         assert_eq!(table.counters().created, 3);
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_least_recently_seen_batch() {
+        let capacity = 4 * EVICTION_BATCH;
+        let mut table = SubscriberTable::new(capacity, SUBSCRIBER_IDLE_NS);
+        for i in 0..capacity {
+            table.touch(t(i as i64), &i.to_string());
+        }
+        table.touch(t(1000), "0"); // seen again: no longer among the oldest
+        table.touch(t(1001), "new");
+        assert_eq!(table.counters().evicted_table_full, 4);
+        assert_eq!(table.len(), capacity - 4 + 1);
+        assert!(table.by_imsi("0").is_some() && table.by_imsi("new").is_some());
+        for gone in ["1", "2", "3", "4"] {
+            assert!(table.by_imsi(gone).is_none(), "{gone} was among the oldest");
+        }
+        assert!(table.by_imsi("5").is_some());
+    }
+
+    #[test]
+    fn ids_wrap_past_those_still_in_use() {
+        let mut table = SubscriberTable {
+            next_id: u32::MAX,
+            ..SubscriberTable::default()
+        };
+        let a = table.touch(t(0), "1");
+        let b = table.touch(t(0), "2");
+        assert_eq!((a, b), (SubscriberId(u32::MAX), SubscriberId(0)));
+        table.next_id = u32::MAX;
+        let c = table.touch(t(0), "3");
+        assert_eq!(c, SubscriberId(1), "ids in use are skipped");
+        assert_eq!(table.by_imsi("1").map(|s| &*s.imsi), Some("1"));
+    }
+
+    #[test]
+    fn aging_looks_at_the_table_once_per_sixtieth_of_the_idle_time() {
+        let mut table = SubscriberTable::new(10, 60_000_000_000);
+        table.touch(t(0), "1");
+        table.handle_timeout(t(60));
+        assert_eq!(table.len(), 1, "seen exactly the idle time ago");
+        let just_after = PacketTime::from_parts(60, 500_000_000);
+        table.handle_timeout(just_after);
+        assert_eq!(table.len(), 1, "the next look is a second later");
+        table.handle_timeout(t(61));
+        assert!(table.is_empty());
+        assert_eq!(table.counters().aged_out, 1);
     }
 
     #[test]
