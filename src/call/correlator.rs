@@ -1817,7 +1817,7 @@ impl Correlator {
             msisdn,
             ue_ip,
             rx_leg: rx_ex.map(|e| RxLeg {
-                session_id: e.session_id.to_string(),
+                session_id: String::from(&*e.session_id),
                 request_frame: e.request_frame,
                 aar_to_aaa_ms: e.latency_ms(),
                 result_code: e.result_code,
@@ -1831,7 +1831,7 @@ impl Correlator {
                 }),
             }),
             gx_leg: gx_ex.map(|e| GxLeg {
-                session_id: e.session_id.to_string(),
+                session_id: String::from(&*e.session_id),
                 command: if e.command_code == CMD_RA {
                     "rar"
                 } else {
@@ -1840,7 +1840,7 @@ impl Correlator {
                 request_frame: e.request_frame,
                 latency_ms: e.latency_ms(),
                 result_code: e.result_code,
-                rule_names: e.rules().iter().map(|r| r.to_string()).collect(),
+                rule_names: e.rules().iter().map(|r| String::from(&**r)).collect(),
                 qci: e.qci,
             }),
             bearer_leg: bearer_proc.zip(voice).map(|(p, v)| BearerLeg {
