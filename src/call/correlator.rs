@@ -619,6 +619,67 @@ impl<'a> IntoIterator for &'a Seqs {
 /// An index from a key to the sequence numbers of a [`Log`].
 type Index<K> = HashMap<K, Seqs, foldhash::fast::RandomState>;
 
+/// An index whose keys nearly all name one item (a TEID, an ICID, a
+/// Session-Id of Rx): those keys take an entry of a key and one number (8
+/// bytes for a TEID, where a [`Seqs`] entry took 24); a key naming more
+/// moves to `many`. A key is in one of the two maps, never both.
+#[derive(Debug)]
+struct SparseIndex<K> {
+    one: HashMap<K, Seq, foldhash::fast::RandomState>,
+    many: Index<K>,
+}
+
+impl<K> Default for SparseIndex<K> {
+    fn default() -> Self {
+        SparseIndex {
+            one: HashMap::default(),
+            many: Index::default(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Copy> SparseIndex<K> {
+    /// Adds `seq` under `key` (not twice in a row), dropping the oldest past
+    /// [`MAX_PER_KEY`] (counted in `overflow`).
+    fn add(&mut self, key: K, seq: Seq, overflow: &mut u64) {
+        if let Some(seqs) = self.many.get_mut(&key) {
+            seqs.push(seq, overflow);
+            return;
+        }
+        match self.one.entry(key) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(seq);
+            }
+            std::collections::hash_map::Entry::Occupied(e) if *e.get() == seq => {}
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let first = e.remove();
+                self.many.insert(key, Seqs::Two([first, seq]));
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &K, seq: Seq) {
+        if self.one.get(key) == Some(&seq) {
+            self.one.remove(key);
+        } else {
+            index_remove(&mut self.many, key, seq);
+        }
+    }
+
+    /// The sequence numbers under `key`, oldest first.
+    fn get(&self, key: &K) -> &[Seq] {
+        match self.one.get(key) {
+            Some(seq) => std::slice::from_ref(seq),
+            None => self.many.get(key).map_or(&[], Seqs::as_slice),
+        }
+    }
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.one.is_empty() && self.many.is_empty()
+    }
+}
+
 /// An index from a string (Session-Id, ICID, IMSI) to sequence numbers, keyed
 /// by the string's 64-bit hash under a per-run random seed: the items hold
 /// the string already, and a second copy per key cost more than the rest of
@@ -627,23 +688,21 @@ type Index<K> = HashMap<K, Seqs, foldhash::fast::RandomState>;
 #[derive(Debug, Default)]
 struct StrIndex {
     seed: foldhash::fast::RandomState,
-    seqs: Index<u64>,
+    seqs: SparseIndex<u64>,
 }
 
 impl StrIndex {
     fn add(&mut self, key: &str, seq: Seq, overflow: &mut u64) {
-        index_add(&mut self.seqs, self.seed.hash_one(key), seq, overflow);
+        self.seqs.add(self.seed.hash_one(key), seq, overflow);
     }
 
     fn remove(&mut self, key: &str, seq: Seq) {
-        index_remove(&mut self.seqs, &self.seed.hash_one(key), seq);
+        self.seqs.remove(&self.seed.hash_one(key), seq);
     }
 
     /// Sequence numbers whose key may be `key` (oldest first).
     fn candidates(&self, key: &str) -> &[Seq] {
-        self.seqs
-            .get(&self.seed.hash_one(key))
-            .map_or(&[], |v| v.as_slice())
+        self.seqs.get(&self.seed.hash_one(key))
     }
 
     #[cfg(test)]
@@ -693,7 +752,7 @@ pub struct Correlator {
     ex_by_ip: Index<Ipv4Addr>,
     procedures: Log<Procedure>,
     /// User-plane TEIDs of Create Bearer procedures.
-    proc_by_teid: Index<u32>,
+    proc_by_teid: SparseIndex<u32>,
     proc_by_imsi: StrIndex,
     /// (requester IP, responder IP, sequence) → (request time, procedure).
     pending: HashMap<(IpAddr, IpAddr, u32), PendingRequest, foldhash::fast::RandomState>,
@@ -1076,7 +1135,7 @@ impl Correlator {
                 .iter()
                 .flat_map(|b| b.request_teids.iter().chain(&b.response_teids))
             {
-                index_remove(&mut self.proc_by_teid, t, seq);
+                self.proc_by_teid.remove(t, seq);
             }
             if let Some(imsi) = &p.imsi {
                 self.proc_by_imsi.remove(imsi, seq);
@@ -1181,7 +1240,7 @@ impl Correlator {
         let o = &mut self.counters.index_overflow;
         // Only dedicated bearers are looked up by the TEIDs of a call's media.
         for t in p.bearers.iter().flat_map(|b| &b.request_teids) {
-            index_add(&mut self.proc_by_teid, *t, seq, o);
+            self.proc_by_teid.add(*t, seq, o);
         }
         if let Some(imsi) = &p.imsi {
             self.proc_by_imsi.add(imsi, seq, o);
@@ -1292,7 +1351,7 @@ impl Correlator {
                 let new_teids = complete_procedure(p, &mut control, s);
                 let o = &mut self.counters.index_overflow;
                 for t in new_teids {
-                    index_add(&mut self.proc_by_teid, t, seq, o);
+                    self.proc_by_teid.add(t, seq, o);
                 }
                 if let Some(p) = self.procedures.get(seq) {
                     learn_subscriber(&mut self.subscribers, time, p, &control, s);
@@ -1586,7 +1645,7 @@ impl Correlator {
         let mut score: HashMap<Seq, u64, foldhash::fast::RandomState> = HashMap::default();
         for s in &record.streams {
             if let Observation::GtpU { teid } = s.key.observation {
-                let seqs = self.proc_by_teid.get(&teid).into_iter().flatten();
+                let seqs = self.proc_by_teid.get(&teid).iter();
                 for &seq in seqs.filter(|s| free_proc(s)) {
                     let p = self.procedures.get(seq);
                     if p.is_some_and(|p| {
@@ -2069,6 +2128,28 @@ mod tests {
         assert_eq!(log.get(log.next_seq()), None);
         let seqs: Vec<Seq> = log.iter().map(|(s, _)| s).take(2).collect();
         assert_eq!(seqs, [2, 3]);
+    }
+
+    #[test]
+    fn a_sparse_index_keeps_single_keys_small_and_moves_shared_ones() {
+        let mut overflow = 0;
+        let mut index = SparseIndex::<u32>::default();
+        index.add(7, 1, &mut overflow);
+        index.add(7, 1, &mut overflow);
+        assert_eq!((index.get(&7), index.one.len()), (&[1][..], 1));
+        index.add(7, 2, &mut overflow);
+        index.add(7, 3, &mut overflow);
+        assert_eq!(index.get(&7), [1, 2, 3]);
+        assert!(index.one.is_empty(), "a key lives in one map only");
+        index.add(8, 4, &mut overflow);
+        index.remove(&7, 2);
+        index.remove(&8, 9);
+        assert_eq!((index.get(&7), index.get(&8)), (&[1, 3][..], &[4][..]));
+        for (key, seq) in [(7, 1), (7, 3), (8, 4)] {
+            index.remove(&key, seq);
+        }
+        assert!(index.is_empty() && index.get(&7).is_empty());
+        assert_eq!(overflow, 0);
     }
 
     #[test]
