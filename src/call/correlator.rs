@@ -17,6 +17,14 @@
 //! counted) and aged out
 //! by [`Correlator::handle_timeout`] after [`RETENTION_NS`] of packet time.
 //!
+//! Memory is what limits a probe with 100 000 calls up at once, so the state
+//! is laid out for it (`benches/volte_state.rs` measures it per call): items
+//! live in logs of fixed blocks and are named by 32-bit sequence numbers;
+//! indices hold those numbers, never copies (strings by their seeded hash, a
+//! key naming one item in a map of one number, up to three numbers inline);
+//! an exchange carries only its application's fields, a logged hop only what
+//! a call's legs show.
+//!
 //! [`Correlator::attach`] then joins legs to each call per DESIGN.md: ICID →
 //! Rx (else UE IP + nearest in time); the call's GTP-U streams' TEIDs → the
 //! QCI 1 Create Bearer (else the UE's subscriber + nearest in time); Gx by

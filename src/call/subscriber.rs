@@ -78,8 +78,8 @@ pub struct Subscriber {
 }
 
 /// A subscriber of a [`SubscriberTable`], as [`SubscriberTable::touch`]
-/// names it (an id is never reused; one of a subscriber since evicted names
-/// nobody).
+/// names it, for the updates that follow at once: one of a subscriber since
+/// evicted names nobody until 2^32 more subscribers have come (ids wrap).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SubscriberId(u32);
 
